@@ -1,0 +1,1 @@
+export type { RgbImage } from './types.js';

@@ -1,0 +1,11 @@
+/**
+ * @unseg/core: the public API. Everything a plugin author, an ETL job or the CLI needs is
+ * exported here; modules not re-exported from this file are internal.
+ */
+export * from './errors.js';
+export * from './masks/index.js';
+export * from './plugin/index.js';
+export * from './image/index.js';
+export * from './noise/index.js';
+export * from './shards/index.js';
+export * from './engine/index.js';

@@ -1,0 +1,1 @@
+export type { Rle, BinaryMask } from './types.js';

@@ -1,0 +1,1 @@
+export type { NoiseRequest, NoiseSource, NoiseBudget } from './types.js';

@@ -1,0 +1,33 @@
+import type { RgbImage } from '../image/types.js';
+import type { BinaryMask } from '../masks/types.js';
+
+/** What a noise source sees of one sample. */
+export interface NoiseRequest {
+  readonly id: string;
+  readonly image: RgbImage;
+  /** The prompt: pixels that get the foreground budget (1) or the background budget (0). */
+  readonly prompt: BinaryMask;
+}
+
+/**
+ * A source of noise *directions*: for each image, a Float32Array of width*height*3 values in
+ * [-1, 1] (HWC). The engine scales it by eps_fg inside the prompt and eps_bg outside, adds it
+ * and clamps (see applyBudgetedNoise), so no source can exceed the budget.
+ */
+export interface NoiseSource {
+  readonly name: string;
+  /** One line for summaries and manifests: what this source is, and its weights if any. */
+  readonly description: string;
+  /** How many images the engine should hand over at once. */
+  readonly batchSize: number;
+  generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]>;
+  /** Settings worth recording in the manifest (model id, resolution, seed). */
+  readonly settings?: Readonly<Record<string, unknown>>;
+  dispose?(): Promise<void>;
+}
+
+/** The per-region budget, as fractions of the 0..1 intensity range (8/255 is 0.0313...). */
+export interface NoiseBudget {
+  readonly epsFg: number;
+  readonly epsBg: number;
+}
