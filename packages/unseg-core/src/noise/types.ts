@@ -7,6 +7,11 @@ export interface NoiseRequest {
   readonly image: RgbImage;
   /** The prompt: pixels that get the foreground budget (1) or the background budget (0). */
   readonly prompt: BinaryMask;
+  /**
+   * Per-pixel category id (0 = no object), row-major; present only when the source sets
+   * `needsLabels` (class-wise baselines need it, the generator does not).
+   */
+  readonly labels?: Int32Array;
 }
 
 /**
@@ -20,6 +25,7 @@ export interface NoiseSource {
   readonly description: string;
   /** How many images the engine should hand over at once. */
   readonly batchSize: number;
+  readonly needsLabels?: boolean;
   generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]>;
   /** Settings worth recording in the manifest (model id, resolution, seed). */
   readonly settings?: Readonly<Record<string, unknown>>;

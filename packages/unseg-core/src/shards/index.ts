@@ -1,1 +1,1 @@
-export {};
+export type { PublishedObject, PublishedRecord, NoiseStats, FailureRecord } from './types.js';
