@@ -1,1 +1,2 @@
 export type { NoiseRequest, NoiseSource, NoiseBudget } from './types.js';
+export { applyBudgetedNoise, budgetSteps } from './apply.js';
