@@ -1,0 +1,77 @@
+import { applyBudgetedNoise, budgetSteps } from './apply.js';
+import { classwiseSign, createClasswiseNoiseSource } from './classwise.js';
+import type { NoiseRequest } from './types.js';
+
+function request(id: string, width: number, height: number, labels: Int32Array): NoiseRequest {
+  const image = { width, height, data: new Uint8Array(width * height * 3).fill(100) };
+  const mask = new Uint8Array(width * height);
+  for (let p = 0; p < mask.length; p++) mask[p] = labels[p] !== 0 ? 1 : 0;
+  return { id, image, prompt: { width, height, data: mask }, labels };
+}
+
+/** Left half class 1, right half class 2 (or `right`), bottom row background. */
+function halves(width: number, height: number, right = 2): Int32Array {
+  const l = new Int32Array(width * height);
+  for (let y = 0; y < height - 1; y++) for (let x = 0; x < width; x++) l[y * width + x] = x < width / 2 ? 1 : right;
+  return l;
+}
+
+describe('createClasswiseNoiseSource', () => {
+  it('asks for labels', () => {
+    expect(createClasswiseNoiseSource().needsLabels).toBe(true);
+  });
+
+  it('writes the same pattern for a class in every image, whatever the image id', async () => {
+    const src = createClasswiseNoiseSource({ seed: 5, cellSize: 4 });
+    const w = 32;
+    const h = 16;
+    const [a, b] = await src.generate([request('a', w, h, halves(w, h)), request('b', w, h, halves(w, h, 7))]);
+    for (let y = 0; y < h - 1; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let c = 0; c < 3; c++) {
+          const i = (y * w + x) * 3 + c;
+          if (x < w / 2) expect(b![i]).toBe(a![i]); // class 1 in both images
+          expect(a![i]).toBe(classwiseSign(5, x < w / 2 ? 1 : 2, Math.floor(x / 4), Math.floor(y / 4), c));
+        }
+      }
+    }
+    // Class 2 and class 7 on the same pixels get different patterns.
+    let differ = 0;
+    for (let i = 0; i < a!.length; i++) if (a![i] !== b![i]) differ++;
+    expect(differ).toBeGreaterThan(50);
+    // Background (last row) gets no noise.
+    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) expect(a![((h - 1) * w + x) * 3 + c]).toBe(0);
+  });
+
+  it('is constant within a cell and depends on the seed', async () => {
+    const w = 16;
+    const labels = new Int32Array(w * w).fill(3);
+    const [p] = await createClasswiseNoiseSource({ seed: 1, cellSize: 8 }).generate([request('x', w, w, labels)]);
+    const [q] = await createClasswiseNoiseSource({ seed: 2, cellSize: 8 }).generate([request('x', w, w, labels)]);
+    for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) {
+      expect(p![(y * w + x) * 3]).toBe(p![((y & ~7) * w + (x & ~7)) * 3]);
+    }
+    expect(Array.from(p!)).not.toEqual(Array.from(q!));
+  });
+
+  it('never exceeds the region budget once applied', async () => {
+    const w = 24;
+    const labels = halves(w, w);
+    const req = request('b', w, w, labels);
+    const [noise] = await createClasswiseNoiseSource({ cellSize: 2 }).generate([req]);
+    const budget = { epsFg: 8 / 255, epsBg: 2 / 255 };
+    const out = applyBudgetedNoise(req.image, noise!, req.prompt, budget);
+    for (let i = 0; i < out.data.length; i++) {
+      const fg = req.prompt.data[Math.floor(i / 3)] !== 0;
+      const d = Math.abs(out.data[i]! - req.image.data[i]!);
+      expect(d).toBeLessThanOrEqual(budgetSteps(fg ? budget.epsFg : budget.epsBg));
+      if (fg) expect(d).toBe(8); // full budget everywhere inside a class
+    }
+  });
+
+  it('fails clearly without labels', async () => {
+    const src = createClasswiseNoiseSource();
+    const r = request('n', 4, 4, new Int32Array(16));
+    await expect(src.generate([{ id: r.id, image: r.image, prompt: r.prompt }])).rejects.toThrow(/labels/);
+  });
+});
