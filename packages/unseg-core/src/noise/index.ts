@@ -1,2 +1,10 @@
 export type { NoiseRequest, NoiseSource, NoiseBudget } from './types.js';
 export { applyBudgetedNoise, budgetSteps } from './apply.js';
+export { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
+export type { UniformNoiseOptions } from './baseline.js';
+export { createNoiseSource, noiseSourceNames } from './registry.js';
+export type { NoiseSourceOptions } from './registry.js';
+export { createSignNoiseSource } from './sign.js';
+export type { SignNoiseOptions } from './sign.js';
+export { createClasswiseNoiseSource } from './classwise.js';
+export type { ClasswiseNoiseOptions } from './classwise.js';

@@ -1,1 +1,2 @@
 export * from './types.js';
+export { assertPluginContract } from './contract.js';

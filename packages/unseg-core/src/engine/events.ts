@@ -1,0 +1,35 @@
+import type { FailureRecord, PublishedRecord } from '../shards/types.js';
+
+/**
+ * Progress as events: every hook is optional. The CLI's progress bar and its JSON-lines log are
+ * two listeners of the same events.
+ */
+export interface PipelineListener {
+  onStart?(info: { readonly split: string; readonly skipped: number; readonly noise: string }): void;
+  onPublished?(record: PublishedRecord): void;
+  onFailed?(failure: FailureRecord): void;
+  onNoiseBatch?(info: { readonly images: number; readonly ms: number }): void;
+  onShardWritten?(info: { readonly split: string; readonly file: string; readonly rows: number; readonly failures: number }): void;
+  onEnd?(summary: RunSummary): void;
+}
+
+export interface RunSummary {
+  readonly published: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly seconds: number;
+  readonly outDir?: string;
+}
+
+/** Fans one event out to several listeners. */
+export function combineListeners(...listeners: (PipelineListener | undefined)[]): PipelineListener {
+  const active = listeners.filter((l): l is PipelineListener => l !== undefined);
+  return {
+    onStart: (i) => active.forEach((l) => l.onStart?.(i)),
+    onPublished: (r) => active.forEach((l) => l.onPublished?.(r)),
+    onFailed: (f) => active.forEach((l) => l.onFailed?.(f)),
+    onNoiseBatch: (i) => active.forEach((l) => l.onNoiseBatch?.(i)),
+    onShardWritten: (i) => active.forEach((l) => l.onShardWritten?.(i)),
+    onEnd: (s) => active.forEach((l) => l.onEnd?.(s)),
+  };
+}

@@ -1,0 +1,247 @@
+import { SampleError, UnsegError } from '../errors.js';
+import { decodeRgb, DEFAULT_ENCODE, encodeRgb, encodedExtension, type EncodeOptions } from '../image/codec.js';
+import type { RgbImage } from '../image/types.js';
+import { rleArea, rleDecode, rleToBbox, rleToString, rleUnion } from '../masks/index.js';
+import type { BinaryMask, Rle } from '../masks/types.js';
+import { applyBudgetedNoise } from '../noise/apply.js';
+import type { NoiseBudget, NoiseSource } from '../noise/types.js';
+import type { Sample } from '../plugin/types.js';
+import type { FailureRecord, PublishedObject, PublishedRecord } from '../shards/types.js';
+import { inPrompt, type PromptSelection } from './prompt.js';
+import { batches, mapOrdered } from './streams.js';
+import { budgetViolation, measureNoise } from './verify.js';
+import type { PipelineListener } from './events.js';
+import { outputImageName, relativeSourcePath } from './names.js';
+
+export interface PipelineOptions {
+  readonly noise: NoiseSource;
+  readonly budget: NoiseBudget;
+  /** Which objects get eps_fg (default: all non-crowd objects). */
+  readonly prompt?: PromptSelection;
+  /** How the protected image is published (default: lossless PNG). */
+  readonly encode?: EncodeOptions;
+  /** Images decoded or encoded at once; bounds memory together with the noise batch size. */
+  readonly concurrency?: number;
+  /** Refuse images above this many pixels (decompression bombs). */
+  readonly limitInputPixels?: number;
+  /** The dataset root, to record source paths relative to it. */
+  readonly root?: string;
+  readonly listener?: PipelineListener;
+}
+
+/** One input: a sample (or a reader's error in its place) at its position in the split's order. */
+export interface PipelineInput {
+  readonly position: number;
+  readonly split: string;
+  readonly item: Sample | SampleError;
+}
+
+export type PipelineOutput =
+  | { readonly kind: 'published'; readonly record: PublishedRecord }
+  | { readonly kind: 'failed'; readonly failure: FailureRecord };
+
+interface Prepared {
+  readonly input: PipelineInput;
+  readonly sample: Sample;
+  readonly image: RgbImage;
+  readonly prompt: BinaryMask;
+  readonly labels: Int32Array | undefined;
+  readonly objects: PublishedObject[];
+  readonly sourcePath: string;
+}
+
+type Stage<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: FailureRecord };
+
+function failureOf(input: PipelineInput, error: unknown, fallbackFile: string): FailureRecord {
+  const id = input.item instanceof SampleError ? input.item.sampleId : input.item.id;
+  if (error instanceof SampleError) {
+    return { position: input.position, split: input.split, id: error.sampleId ?? id, file: error.file, code: error.code, reason: error.reason };
+  }
+  const code = error instanceof UnsegError ? error.code : 'SAMPLE_FAILED';
+  const reason = error instanceof Error ? error.message : String(error);
+  return { position: input.position, split: input.split, id, file: fallbackFile, code, reason };
+}
+
+function imageFile(sample: Sample): string {
+  return sample.image.kind === 'file' ? sample.image.path : sample.image.name;
+}
+
+/**
+ * The protection pipeline for one stream of samples: decode -> noise -> encode -> verify.
+ * Codec stages run `concurrency` images at once on libuv's thread pool (sharp); the noise
+ * source receives batches. Output order equals input order. A sample that cannot be decoded,
+ * whose masks are malformed, or whose published bytes break the budget becomes a `failed`
+ * output naming the file and the reason; the stream goes on.
+ */
+export function createPipeline(options: PipelineOptions): {
+  run(inputs: AsyncIterable<PipelineInput>): AsyncGenerator<PipelineOutput>;
+} {
+  const concurrency = options.concurrency ?? 4;
+  const prompt = options.prompt ?? { kind: 'all' };
+  const encode = options.encode ?? DEFAULT_ENCODE;
+  const noise = options.noise;
+  const listener = options.listener;
+
+  async function prepare(input: PipelineInput): Promise<Stage<Prepared>> {
+    const item = input.item;
+    if (item instanceof SampleError) return { ok: false, failure: failureOf(input, item, item.file) };
+    const file = imageFile(item);
+    try {
+      const decoded = await decodeRgb(item.image.kind === 'file' ? item.image.path : item.image.bytes, {
+        limitInputPixels: options.limitInputPixels,
+      }).catch((e: unknown) => {
+        throw new SampleError(file, `cannot decode image: ${e instanceof Error ? e.message : String(e)}`, {
+          sampleId: item.id,
+          code: 'IMAGE_INVALID',
+        });
+      });
+      const image = decoded.image;
+      if (image.width !== item.width || image.height !== item.height) {
+        throw new SampleError(
+          file,
+          `image is ${image.width}x${image.height} but its annotation says ${item.width}x${item.height}`,
+          { sampleId: item.id, code: 'SIZE_MISMATCH' },
+        );
+      }
+      const promptRles: Rle[] = [];
+      const objects: PublishedObject[] = [];
+      const labels = noise.needsLabels ? new Int32Array(image.width * image.height) : undefined;
+      for (const object of item.objects) {
+        const rle = await object.mask();
+        if (rle.width !== image.width || rle.height !== image.height) {
+          throw new SampleError(
+            file,
+            `mask of object ${object.id} is ${rle.width}x${rle.height}, image is ${image.width}x${image.height}`,
+            { sampleId: item.id, code: 'MASK_SIZE_MISMATCH' },
+          );
+        }
+        if (inPrompt(object, prompt)) promptRles.push(rle);
+        if (labels && !object.isCrowd) {
+          const m = rleDecode(rle).data;
+          for (let p = 0; p < m.length; p++) if (m[p]) labels[p] = object.categoryId;
+        }
+        objects.push({
+          id: object.id,
+          categoryId: object.categoryId,
+          category: object.category,
+          isThing: object.isThing,
+          isCrowd: object.isCrowd,
+          bbox: rleToBbox(rle),
+          area: rleArea(rle),
+          rle: rleToString(rle),
+          annotation: JSON.stringify(object.annotation ?? null),
+        });
+      }
+      const promptMask = rleDecode(rleUnion(promptRles, image.height, image.width));
+      return {
+        ok: true,
+        value: {
+          input,
+          sample: item,
+          image,
+          prompt: promptMask,
+          labels,
+          objects,
+          sourcePath: relativeSourcePath(file, options.root),
+        },
+      };
+    } catch (error) {
+      return { ok: false, failure: failureOf(input, error, file) };
+    }
+  }
+
+  async function addNoise(batch: Stage<Prepared>[]): Promise<Stage<{ prepared: Prepared; protectedImage: RgbImage }>[]> {
+    const ready = batch.filter((s): s is { ok: true; value: Prepared } => s.ok);
+    let directions: Float32Array[] = [];
+    if (ready.length > 0) {
+      const started = performance.now();
+      directions = await noise.generate(
+        ready.map((s) => ({ id: s.value.sample.id, image: s.value.image, prompt: s.value.prompt, labels: s.value.labels })),
+      );
+      listener?.onNoiseBatch?.({ images: ready.length, ms: performance.now() - started });
+    }
+    let k = 0;
+    return batch.map((s) => {
+      if (!s.ok) return s;
+      const direction = directions[k++];
+      try {
+        if (!direction) throw new Error(`noise source ${noise.name} returned no noise for this image`);
+        return {
+          ok: true as const,
+          value: { prepared: s.value, protectedImage: applyBudgetedNoise(s.value.image, direction, s.value.prompt, options.budget) },
+        };
+      } catch (error) {
+        return { ok: false as const, failure: failureOf(s.value.input, error, imageFile(s.value.sample)) };
+      }
+    });
+  }
+
+  async function publish(stage: Stage<{ prepared: Prepared; protectedImage: RgbImage }>): Promise<PipelineOutput> {
+    if (!stage.ok) return { kind: 'failed', failure: stage.failure };
+    const { prepared, protectedImage } = stage.value;
+    const { sample, input } = prepared;
+    const file = imageFile(sample);
+    try {
+      const bytes = await encodeRgb(protectedImage, encode);
+      // The budget is checked on what will be published: the encoded bytes, decoded again.
+      const republished = (await decodeRgb(bytes)).image;
+      const stats = measureNoise(prepared.image, republished, prepared.prompt);
+      const violation = budgetViolation(stats, options.budget);
+      if (violation) {
+        throw new SampleError(file, `published image breaks the noise budget: ${violation}`, {
+          sampleId: sample.id,
+          code: 'BUDGET_EXCEEDED',
+        });
+      }
+      return {
+        kind: 'published',
+        record: {
+          position: input.position,
+          id: sample.id,
+          split: input.split,
+          width: protectedImage.width,
+          height: protectedImage.height,
+          image: { bytes, path: outputImageName(prepared.sourcePath, sample.id, encodedExtension(encode)) },
+          sourcePath: prepared.sourcePath,
+          objects: prepared.objects,
+          noise: stats,
+        },
+      };
+    } catch (error) {
+      return { kind: 'failed', failure: failureOf(input, error, file) };
+    }
+  }
+
+  async function* run(inputs: AsyncIterable<PipelineInput>): AsyncGenerator<PipelineOutput> {
+    const prepared = mapOrdered(inputs, prepare, concurrency);
+    const noised = mapOrdered(batches(prepared, Math.max(1, noise.batchSize)), addNoise, 1);
+    async function* flat() {
+      for await (const batch of noised) yield* batch;
+    }
+    for await (const output of mapOrdered(flat(), publish, concurrency)) {
+      if (output.kind === 'published') listener?.onPublished?.(output.record);
+      else listener?.onFailed?.(output.failure);
+      yield output;
+    }
+  }
+
+  return { run };
+}
+
+/**
+ * The library entry point for ETL jobs: protects a stream of samples and yields, in order, each
+ * published record or failure. Positions are counted from 0 in the order given.
+ */
+export async function* protect(
+  samples: AsyncIterable<Sample | SampleError>,
+  options: PipelineOptions & { readonly split?: string },
+): AsyncGenerator<PipelineOutput> {
+  let position = 0;
+  async function* inputs(): AsyncGenerator<PipelineInput> {
+    for await (const item of samples) {
+      const split = options.split ?? (item instanceof SampleError ? 'unknown' : item.split);
+      yield { position: position++, split, item };
+    }
+  }
+  yield* createPipeline(options).run(inputs());
+}

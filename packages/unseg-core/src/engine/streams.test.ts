@@ -1,0 +1,60 @@
+import { batches, mapOrdered } from './streams.js';
+
+async function* count(n: number, pulled: number[]) {
+  for (let i = 0; i < n; i++) {
+    pulled.push(i);
+    yield i;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('mapOrdered', () => {
+  it('keeps input order although later items finish first', async () => {
+    const out: number[] = [];
+    for await (const v of mapOrdered(count(6, []), async (i) => {
+      await sleep((6 - i) * 3);
+      return i * 10;
+    }, 3)) out.push(v);
+    expect(out).toEqual([0, 10, 20, 30, 40, 50]);
+  });
+
+  it('never has more than `concurrency` calls in flight and pulls lazily', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const pulled: number[] = [];
+    const it = mapOrdered(count(100, pulled), async (i) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await sleep(1);
+      inFlight--;
+      return i;
+    }, 4);
+    let seen = 0;
+    for await (const _ of it) {
+      if (++seen === 10) break;
+    }
+    expect(peak).toBeLessThanOrEqual(4);
+    // Backpressure: after consuming 10 items, at most 10 + 4 were pulled from the source.
+    expect(pulled.length).toBeLessThanOrEqual(14);
+  });
+
+  it('surfaces a rejection at its position', async () => {
+    const out: number[] = [];
+    await expect(async () => {
+      for await (const v of mapOrdered(count(5, []), async (i) => {
+        if (i === 2) throw new Error('boom');
+        return i;
+      }, 2)) out.push(v);
+    }).rejects.toThrow('boom');
+    expect(out).toEqual([0, 1]);
+  });
+});
+
+describe('batches', () => {
+  it('groups and flushes the remainder', async () => {
+    const out: number[][] = [];
+    for await (const b of batches(count(7, []), 3)) out.push(b);
+    expect(out).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
+  });
+});

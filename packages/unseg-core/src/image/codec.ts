@@ -1,0 +1,81 @@
+import sharp from 'sharp';
+import type { RgbImage } from './types.js';
+
+/** Images above this many pixels are refused before decoding (decompression bombs). */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (sharp's limitInputPixels). */
+  readonly limitInputPixels?: number;
+}
+
+/** What decoding did to make the image 8-bit sRGB, for the run's report. */
+export interface DecodeInfo {
+  readonly format: string;
+  /** Channels and depth of the source, e.g. "4ch uchar" or "1ch ushort". */
+  readonly source: string;
+  /** Conversions applied, e.g. ["alpha removed", "16-bit reduced to 8-bit"]. */
+  readonly conversions: readonly string[];
+  /** EXIF orientation tag when present. It is recorded, never applied (see decodeRgb). */
+  readonly exifOrientation: number | undefined;
+}
+
+/**
+ * Decodes any image sharp reads into 8-bit sRGB, 3 channels. A truncated or corrupt file is an
+ * error (failOn: 'error'), not a silently grey image. EXIF orientation is NOT applied: the
+ * stored pixel grid is what COCO-style annotations are drawn on and what pycocotools /
+ * PIL-based loaders read, and the published PNG carries no orientation tag, so image and
+ * masks stay aligned for every consumer.
+ */
+export async function decodeRgb(
+  input: string | Uint8Array,
+  options: DecodeOptions = {},
+): Promise<{ image: RgbImage; info: DecodeInfo }> {
+  const limitInputPixels = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  const source = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const pipeline = sharp(source, { failOn: 'error', limitInputPixels, sequentialRead: true });
+  const meta = await pipeline.metadata();
+  const conversions: string[] = [];
+  if (meta.hasAlpha) conversions.push('alpha removed');
+  if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') conversions.push(`${meta.depth} reduced to 8-bit`);
+  if (meta.space && meta.space !== 'srgb') conversions.push(`${meta.space} converted to sRGB`);
+  const { data, info } = await pipeline
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) {
+    throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  }
+  return {
+    image: { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) },
+    info: {
+      format: meta.format ?? 'unknown',
+      source: `${meta.channels ?? '?'}ch ${meta.depth ?? '?'}`,
+      conversions,
+      exifOrientation: meta.orientation,
+    },
+  };
+}
+
+export type EncodeOptions =
+  | { readonly format: 'png'; readonly compressionLevel?: number }
+  | { readonly format: 'jpeg'; readonly quality?: number };
+
+export const DEFAULT_ENCODE: EncodeOptions = { format: 'png', compressionLevel: 6 };
+
+/** Encodes an RGB image; PNG is lossless, so the published pixels are exactly the protected ones. */
+export async function encodeRgb(image: RgbImage, options: EncodeOptions = DEFAULT_ENCODE): Promise<Uint8Array> {
+  const raw = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  });
+  const out =
+    options.format === 'png'
+      ? await raw.png({ compressionLevel: options.compressionLevel ?? 6, adaptiveFiltering: false }).toBuffer()
+      : await raw.jpeg({ quality: options.quality ?? 95, chromaSubsampling: '4:4:4' }).toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export function encodedExtension(options: EncodeOptions): string {
+  return options.format === 'png' ? 'png' : 'jpg';
+}

@@ -1,0 +1,41 @@
+import { hashInts, hashString, mulberry32 } from './seeded.js';
+import type { NoiseRequest, NoiseSource } from './types.js';
+
+/** The clean reference: publishes the images unchanged (still re-encoded and verified). */
+export function createNoNoiseSource(): NoiseSource {
+  return {
+    name: 'none',
+    description: 'no noise (clean reference copy)',
+    batchSize: 1,
+    async generate(batch: readonly NoiseRequest[]) {
+      return batch.map((r) => new Float32Array(r.image.width * r.image.height * 3));
+    },
+  };
+}
+
+export interface UniformNoiseOptions {
+  readonly seed?: number;
+}
+
+/**
+ * I.i.d. uniform noise in [-eps, eps] per region: the honest "random noise of the same budget"
+ * baseline. It should not hurt a model trained on it; if it does, the budget is too large.
+ */
+export function createUniformNoiseSource(options: UniformNoiseOptions = {}): NoiseSource {
+  const seed = options.seed ?? 0;
+  return {
+    name: 'uniform',
+    description: `i.i.d. uniform noise in [-eps, eps] (seed ${seed})`,
+    batchSize: 1,
+    settings: { seed },
+    async generate(batch: readonly NoiseRequest[]) {
+      return batch.map((r) => {
+        // Seeded per image, so a resumed or sharded run publishes the same pixels.
+        const next = mulberry32(hashInts(seed, hashString(r.id)));
+        const out = new Float32Array(r.image.width * r.image.height * 3);
+        for (let i = 0; i < out.length; i++) out[i] = (next() / 4294967296) * 2 - 1;
+        return out;
+      });
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { ConfigError } from '../errors.js';
+import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
+import { createClasswiseNoiseSource } from './classwise.js';
+import { createSignNoiseSource } from './sign.js';
+import type { NoiseSource } from './types.js';
+
+export interface NoiseSourceOptions {
+  readonly seed?: number;
+  /** For `unseg`: a generator folder (model.json + weights); default: the shipped generator. */
+  readonly generator?: string;
+  /** For `unseg`: which tfjs backend to use. */
+  readonly backend?: string;
+}
+
+type Factory = (options: NoiseSourceOptions) => Promise<NoiseSource>;
+
+const factories: Readonly<Record<string, { readonly describe: string; readonly create: Factory }>> = {
+  none: { describe: 'no noise: the clean reference copy', create: async () => createNoNoiseSource() },
+  uniform: {
+    describe: 'i.i.d. uniform noise in [-eps, eps] (baseline; should not hurt training)',
+    create: async (o) => createUniformNoiseSource({ seed: o.seed }),
+  },
+  sign: {
+    describe: 'random +-eps sign texture at a working resolution, upsampled (zero-training baseline)',
+    create: async (o) => createSignNoiseSource({ seed: o.seed }),
+  },
+  classwise: {
+    describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
+    create: async (o) => createClasswiseNoiseSource({ seed: o.seed }),
+  },
+};
+
+export function noiseSourceNames(): { name: string; describe: string }[] {
+  return Object.entries(factories).map(([name, f]) => ({ name, describe: f.describe }));
+}
+
+/** Creates a noise source by the name used with `--noise`. */
+export async function createNoiseSource(name: string, options: NoiseSourceOptions = {}): Promise<NoiseSource> {
+  const factory = factories[name];
+  if (!factory) {
+    throw new ConfigError(`unknown noise source "${name}"; choose one of: ${Object.keys(factories).join(', ')}`);
+  }
+  return factory.create(options);
+}
