@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { initUNet, unetDivisor, unetForward, type ParamMap, type UNetSpec } from './unet.js';
+
+/** Everything needed to rebuild a generator besides its weights; stored as generator.json. */
+export interface GeneratorConfig {
+  readonly format: 'unseg-generator';
+  readonly version: 1;
+  /** U-Net channels per level. Input: RGB + prompt mask (4 channels); output: 3 channels. */
+  readonly widths: readonly number[];
+  /** Short side (pixels) at which G runs; its noise is resized (bilinear) to the image's size. */
+  readonly workingSize: number;
+  /**
+   * Subtract each channel's per-image spatial mean from the pre-tanh output. A small G tends
+   * to collapse to a constant colour tint (tanh saturated to one sign per channel); with the
+   * mean removed a constant output is exactly zero, so only spatial structure can carry signal.
+   */
+  readonly centre: boolean;
+  /** Free-form provenance (training command, seed, data) recorded by the trainer. */
+  readonly training?: Readonly<Record<string, unknown>>;
+}
+
+export const GENERATOR_PREFIX = 'G';
+
+export function generatorSpec(config: Pick<GeneratorConfig, 'widths'>): UNetSpec {
+  return { inChannels: 4, outChannels: 3, widths: config.widths };
+}
+
+export function defaultGeneratorConfig(overrides: Partial<GeneratorConfig> = {}): GeneratorConfig {
+  return { format: 'unseg-generator', version: 1, widths: [16, 32, 64], workingSize: 128, centre: true, ...overrides };
+}
+
+export interface Generator {
+  readonly config: GeneratorConfig;
+  readonly params: ParamMap;
+  /** x: [N,H,W,3] in [0,1], prompt: [N,H,W,1] in {0,1}; returns directions in [-1,1]. */
+  forward(x: tf.Tensor4D, prompt: tf.Tensor4D): tf.Tensor4D;
+  dispose(): void;
+}
+
+export function buildGenerator(config: GeneratorConfig, params: ParamMap): Generator {
+  const spec = generatorSpec(config);
+  return {
+    config,
+    params,
+    forward(x, prompt) {
+      return tf.tidy(() => {
+        const input = tf.concat([x.mul(2).sub(1), prompt.mul(2).sub(1)], 3) as tf.Tensor4D;
+        let pre = unetForward(spec, params, GENERATOR_PREFIX, input);
+        if (config.centre) pre = pre.sub(pre.mean([1, 2], true));
+        return tf.tanh(pre);
+      });
+    },
+    dispose() {
+      for (const v of params.values()) v.dispose();
+    },
+  };
+}
+
+export function createGenerator(config: GeneratorConfig, seed: number): Generator {
+  return buildGenerator(config, initUNet(generatorSpec(config), GENERATOR_PREFIX, seed));
+}
+
+/** The working size for an image: short side = workingSize, both sides divisible by the U-Net's stride. */
+export function workingShape(config: GeneratorConfig, width: number, height: number): [number, number] {
+  const d = unetDivisor(generatorSpec(config));
+  const s = config.workingSize / Math.min(width, height);
+  const round = (v: number) => Math.max(d, Math.round((v * s) / d) * d);
+  return [round(height), round(width)];
+}

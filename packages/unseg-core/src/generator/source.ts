@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import type { NoiseRequest, NoiseSource } from '../noise/types.js';
+import { selectBackend, type BackendName } from './backend.js';
+import { loadTensors, paramsFromTensors, saveTensors } from './checkpoint.js';
+import { buildGenerator, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
+import { unetParamShapes } from './unet.js';
+
+/** The generator shipped with @unseg/core (packages/unseg-core/models/default). */
+export const DEFAULT_GENERATOR_DIR = fileURLToPath(new URL('../../models/default', import.meta.url));
+
+export const GENERATOR_CONFIG_FILE = 'generator.json';
+export const GENERATOR_WEIGHTS_STEM = 'model';
+
+export async function saveGenerator(dir: string, generator: Generator): Promise<void> {
+  await saveTensors(dir, GENERATOR_WEIGHTS_STEM, generator.params, { generator: generator.config });
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(path.join(dir, GENERATOR_CONFIG_FILE), JSON.stringify(generator.config, null, 2) + '\n');
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads a trained generator. A missing or incomplete directory is a ConfigError: running the
+ * pipeline with untrained weights would publish "protected" data that is not protected.
+ */
+export async function loadGenerator(dir: string): Promise<Generator> {
+  const configFile = path.join(dir, GENERATOR_CONFIG_FILE);
+  const weightsFile = path.join(dir, `${GENERATOR_WEIGHTS_STEM}.json`);
+  if (!(await exists(configFile)) || !(await exists(weightsFile))) {
+    const what = path.resolve(dir) === path.resolve(DEFAULT_GENERATOR_DIR) ? 'no default generator is installed' : 'no trained generator found';
+    throw new ConfigError(
+      `${what} at ${dir} (expected ${GENERATOR_CONFIG_FILE} and ${GENERATOR_WEIGHTS_STEM}.json): ` +
+        'train one with `unseg-pipeline train --data sa1b:<dir> --out <dir>` (or tools/train-default-generator.mjs) and pass --generator <dir>',
+    );
+  }
+  let config: GeneratorConfig;
+  try {
+    config = JSON.parse(await readFile(configFile, 'utf8')) as GeneratorConfig;
+  } catch (cause) {
+    throw new ConfigError(`${configFile}: not valid JSON`, { cause });
+  }
+  if (config.format !== 'unseg-generator' || config.version !== 1) {
+    throw new ConfigError(`${configFile}: not an unseg generator config (format ${String(config.format)}, version ${String(config.version)})`);
+  }
+  const tensors = await loadTensors(dir, GENERATOR_WEIGHTS_STEM);
+  try {
+    return buildGenerator(config, paramsFromTensors(tensors, unetParamShapes(generatorSpec(config)), GENERATOR_PREFIX));
+  } catch (cause) {
+    throw new ConfigError(`${weightsFile}: ${(cause as Error).message}`, { cause });
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/**
+ * Noise directions for one image: G runs at its working resolution and the result is resized
+ * (bilinear) to the image's own size. Smooth, low-resolution noise survives the downscaling
+ * every segmentation trainer does; fine texture made at full size would be averaged away.
+ */
+export function generateNoise(generator: Generator, batch: readonly NoiseRequest[]): Float32Array[] {
+  const out: Float32Array[] = new Array<Float32Array>(batch.length);
+  // Group images of equal size so that they share one forward pass.
+  const groups = new Map<string, number[]>();
+  batch.forEach((r, i) => {
+    const key = `${r.image.width}x${r.image.height}`;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  for (const idx of groups.values()) {
+    const first = batch[idx[0]!]!;
+    const { width, height } = first.image;
+    const [wh, ww] = workingShape(generator.config, width, height);
+    const noise = tf.tidy(() => {
+      const xs = idx.map((i) => {
+        const img = batch[i]!.image;
+        return tf.tensor3d(img.data, [height, width, 3], 'int32').toFloat().div(255);
+      });
+      const ps = idx.map((i) => tf.tensor3d(batch[i]!.prompt.data, [height, width, 1], 'int32').toFloat());
+      const x = tf.image.resizeBilinear(tf.stack(xs) as tf.Tensor4D, [wh, ww], false);
+      const p = tf.image.resizeBilinear(tf.stack(ps) as tf.Tensor4D, [wh, ww], false);
+      const n = generator.forward(x, p);
+      return tf.image.resizeBilinear(n, [height, width], false);
+    });
+    const data = noise.dataSync() as Float32Array;
+    noise.dispose();
+    const per = width * height * 3;
+    idx.forEach((i, j) => {
+      out[i] = data.slice(j * per, (j + 1) * per);
+    });
+  }
+  return out;
+}
+
+export interface GeneratorNoiseSourceOptions {
+  /** A directory with generator.json + model.json + model.weights.bin; default: the shipped one. */
+  readonly modelDir?: string;
+  readonly backend?: BackendName;
+  readonly batchSize?: number;
+}
+
+export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOptions = {}): Promise<NoiseSource> {
+  const dir = options.modelDir ?? DEFAULT_GENERATOR_DIR;
+  // Check the files before starting a backend, so a missing model fails fast and clearly.
+  const generator = await (async () => {
+    if (!(await exists(path.join(dir, GENERATOR_CONFIG_FILE)))) return loadGenerator(dir);
+    const backend = await selectBackend(options.backend ?? 'auto');
+    const g = await loadGenerator(dir);
+    return Object.assign(g, { backend });
+  })();
+  const backend = tf.getBackend();
+  const batchSize = options.batchSize ?? 8;
+  return {
+    name: 'unseg',
+    description: `UnSeg generator ${path.basename(path.resolve(dir))} (U-Net ${generator.config.widths.join('-')}, working size ${generator.config.workingSize}, backend ${backend})`,
+    batchSize,
+    settings: {
+      modelDir: path.resolve(dir),
+      widths: generator.config.widths,
+      workingSize: generator.config.workingSize,
+      backend,
+      ...(generator.config.training ? { training: generator.config.training } : {}),
+    },
+    async generate(batch) {
+      return generateNoise(generator, batch);
+    },
+    async dispose() {
+      generator.dispose();
+    },
+  };
+}

@@ -1,0 +1,18 @@
+export { Rng } from './rng.js';
+export { DEFAULT_PROMPTS, PROMPT_CHANNELS, makePrompt, pickPromptKind, type PromptKind, type PromptOptions } from './prompts.js';
+export { bceWithLogits, diceLoss, segLoss, generatorTarget } from './losses.js';
+export { createSurrogate, surrogateSpec, SURROGATE_PREFIX, type Surrogate } from './surrogate.js';
+export { loadTrainingSet, rleToSquare, decodeImageSquare, type TrainingSet, type LoadOptions } from './data.js';
+export {
+  BilevelTrainer,
+  PAPER_OPTIONS,
+  type Budget,
+  type Schedule,
+  type RescaleOptions,
+  type TrainerOptions,
+  type Phase,
+  type StepRecord,
+  type DiagnosticRecord,
+  type LogRecord,
+} from './trainer.js';
+export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult } from './run.js';

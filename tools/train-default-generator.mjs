@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Trains the default UnSeg generator shipped in packages/unseg-core/models/default.
+// Needs the built packages: (cd packages/unseg-core && npm run build); (cd packages/unseg-train && npm run build)
+//
+//   node tools/train-default-generator.mjs --data sa1b:../shared/data/sa1b-facades \
+//        --out packages/unseg-core/models/default --seed 1 --epochs 400 --max-minutes 40 [--resume]
+//
+// Options: --backend auto|tensorflow|wasm|cpu, --size 128, --batch 8, --lr-g, --lr-s,
+//   --no-lm, --no-eg, --schedule epoch:1:3|step:S:G, --warmup N, --paper, --max-images N,
+//   --steps-per-epoch N, --diag-every N.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { trainGenerator, PAPER_OPTIONS } from '@unseg/train';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    epochs: { type: 'string', default: '400' },
+    'max-minutes': { type: 'string' },
+    resume: { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'auto' },
+    size: { type: 'string', default: '128' },
+    batch: { type: 'string', default: '8' },
+    'lr-g': { type: 'string' },
+    'lr-s': { type: 'string' },
+    'no-lm': { type: 'boolean', default: false },
+    'no-eg': { type: 'boolean', default: false },
+    schedule: { type: 'string' },
+    warmup: { type: 'string' },
+    paper: { type: 'boolean', default: false },
+    'max-images': { type: 'string' },
+    'steps-per-epoch': { type: 'string' },
+    'diag-every': { type: 'string' },
+  },
+});
+if (!values.data?.length || !values.out) {
+  console.error('usage: train-default-generator.mjs --data sa1b:<dir> [--data coco:<dir>] --out <dir> [options]');
+  process.exit(2);
+}
+
+// Decodes COCO's compressed RLE string (LEB128-like, 5 bits a character, deltas from the
+// count two back). Used only when @unseg/plugin-sa1b is not available.
+function rleFromString(s, height, width) {
+  const counts = [];
+  let p = 0;
+  while (p < s.length) {
+    let x = 0, k = 0, more = 1;
+    while (more) {
+      const c = s.charCodeAt(p) - 48;
+      x |= (c & 0x1f) << (5 * k);
+      more = c & 0x20;
+      p++;
+      k++;
+      if (!more && c & 0x10) x |= -1 << (5 * k);
+    }
+    if (counts.length > 2) x += counts[counts.length - 2];
+    counts.push(x);
+  }
+  return { height, width, counts: Uint32Array.from(counts) };
+}
+
+// A minimal SA-1B reader with the DatasetReader shape, for when the plugin is not built.
+async function fallbackSa1bReader(root) {
+  const dirs = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const jsons = [];
+  for (const d of dirs) for (const f of (await readdir(path.join(root, d))).filter((f) => f.endsWith('.json')).sort()) jsons.push(path.join(d, f));
+  return {
+    root,
+    async splits() { return ['train']; },
+    async categories() { return []; },
+    async *samples() {
+      for (const rel of jsons) {
+        const j = JSON.parse(await readFile(path.join(root, rel), 'utf8'));
+        yield {
+          id: String(j.image.image_id ?? rel),
+          split: 'train',
+          image: { kind: 'file', path: path.join(path.dirname(rel), j.image.file_name) },
+          width: j.image.width,
+          height: j.image.height,
+          objects: j.annotations.map((a) => ({
+            id: String(a.id), categoryId: 1, category: 'object', isThing: true, isCrowd: false, bbox: a.bbox, annotation: a,
+            mask: async () => rleFromString(a.segmentation.counts, a.segmentation.size[0], a.segmentation.size[1]),
+          })),
+        };
+      }
+    },
+  };
+}
+
+async function openSource(spec) {
+  const i = spec.indexOf(':');
+  const [kind, dir] = [spec.slice(0, i), spec.slice(i + 1)];
+  try {
+    const mod = await import(`@unseg/plugin-${kind}`);
+    const plugin = Object.values(mod).map((v) => (typeof v === 'function' && v.length === 0 ? (() => { try { return v(); } catch { return undefined; } })() : v))
+      .find((v) => v && typeof v === 'object' && v.name === kind && typeof v.open === 'function');
+    if (plugin) {
+      const reader = await plugin.open(dir);
+      const splits = await reader.splits();
+      const split = splits.includes('train') ? 'train' : splits[0];
+      if (kind === 'coco' && split !== 'train') throw new Error('coco: only the train split may feed the generator');
+      console.log(`data: ${spec} via @unseg/plugin-${kind} (split ${split})`);
+      return { reader, split };
+    }
+  } catch (e) {
+    if (kind !== 'sa1b') throw e;
+  }
+  if (kind !== 'sa1b') throw new Error(`no plugin for ${kind}`);
+  console.log(`data: ${spec} via the built-in fallback SA-1B reader`);
+  return { reader: await fallbackSa1bReader(dir), split: 'train' };
+}
+
+const num = (v) => (v === undefined ? undefined : Number(v));
+const trainer = { seed: Number(values.seed), batchSize: Number(values.batch) };
+if (!values.paper) {
+  // The shipped default's CPU settings (see models/default/CARD.md); --paper keeps PAPER_OPTIONS.
+  Object.assign(trainer, { lrGenerator: 1e-3, lrSurrogate: 1e-3, surrogateWarmupSteps: 40, schedule: { unit: 'step', surrogate: 1, generator: 2 } });
+}
+if (values['lr-g']) trainer.lrGenerator = Number(values['lr-g']);
+if (values['lr-s']) trainer.lrSurrogate = Number(values['lr-s']);
+if (values['no-lm']) trainer.labelModification = false;
+if (values['no-eg']) trainer.epsilonGeneralization = false;
+if (values.warmup) trainer.surrogateWarmupSteps = Number(values.warmup);
+if (values['steps-per-epoch']) trainer.stepsPerEpoch = Number(values['steps-per-epoch']);
+if (values['diag-every']) trainer.diagnosticEvery = Number(values['diag-every']);
+if (values.schedule) {
+  const [unit, s, g] = values.schedule.split(':');
+  trainer.schedule = { unit, surrogate: Number(s), generator: Number(g) };
+}
+const sources = [];
+for (const d of values.data) sources.push(await openSource(d));
+const started = Date.now();
+const result = await trainGenerator({
+  sources,
+  out: values.out,
+  epochs: Number(values.epochs),
+  trainer,
+  size: Number(values.size),
+  resume: values.resume,
+  backend: values.backend,
+  maxMinutes: num(values['max-minutes']),
+  maxImages: num(values['max-images']),
+  provenance: { command: `node tools/train-default-generator.mjs ${process.argv.slice(2).join(' ')}`, defaults: values.paper ? 'paper' : 'cpu-default', base: PAPER_OPTIONS === undefined ? null : 'PAPER_OPTIONS' },
+});
+console.log(JSON.stringify({ ...result, wallSeconds: Math.round((Date.now() - started) / 1000) }));
