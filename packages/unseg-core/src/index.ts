@@ -9,3 +9,4 @@ export * from './image/index.js';
 export * from './noise/index.js';
 export * from './shards/index.js';
 export * from './engine/index.js';
+export * from './generator/index.js';
