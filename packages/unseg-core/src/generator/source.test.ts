@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { NoiseRequest } from '../noise/types.js';
+import { selectBackend } from './backend.js';
+import { createGenerator, defaultGeneratorConfig } from './model.js';
+import { createGeneratorNoiseSource, DEFAULT_GENERATOR_DIR, generateNoise, loadGenerator, saveGenerator } from './source.js';
+
+function request(id: string, w: number, h: number, seed: number): NoiseRequest {
+  const data = new Uint8Array(w * h * 3).map((_, i) => (i * seed * 13 + seed) % 256);
+  const prompt = new Uint8Array(w * h).map((_, i) => (i % w > w / 3 && i % w < (2 * w) / 3 ? 1 : 0));
+  return { id, image: { width: w, height: h, data }, prompt: { width: w, height: h, data: prompt } };
+}
+
+describe('generator checkpoint and noise source', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await selectBackend('cpu');
+    dir = await mkdtemp(path.join(os.tmpdir(), 'unseg-gen-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a missing model directory is a clear ConfigError, never untrained weights', async () => {
+    const missing = path.join(dir, 'nope');
+    await expect(createGeneratorNoiseSource({ modelDir: missing, backend: 'cpu' })).rejects.toThrow(ConfigError);
+    await expect(createGeneratorNoiseSource({ modelDir: missing, backend: 'cpu' })).rejects.toThrow(/no trained generator found/);
+    await expect(loadGenerator(missing)).rejects.toThrow(/--generator/);
+  });
+
+  it('DEFAULT_GENERATOR_DIR points at the package models/default folder', () => {
+    expect(DEFAULT_GENERATOR_DIR.split(path.sep).slice(-3)).toEqual(['unseg-core', 'models', 'default']);
+  });
+
+  it('a saved and loaded generator gives the same noise, in [-1, 1], at the image size', async () => {
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 }), 3);
+    const reqs = [request('a', 40, 24, 1), request('b', 40, 24, 2), request('c', 20, 20, 3)];
+    const before = generateNoise(g, reqs);
+    const out = path.join(dir, 'g1');
+    await saveGenerator(out, g);
+    const loaded = await loadGenerator(out);
+    const after = generateNoise(loaded, reqs);
+    expect(before.map((n) => n.length)).toEqual([40 * 24 * 3, 40 * 24 * 3, 20 * 20 * 3]);
+    for (let i = 0; i < reqs.length; i++) {
+      expect(Array.from(after[i]!)).toEqual(Array.from(before[i]!));
+      expect(Math.max(...before[i]!.map(Math.abs))).toBeLessThanOrEqual(1);
+    }
+    // The images differ, so their noise must too (the batch is not one shared pattern).
+    expect(Array.from(before[0]!)).not.toEqual(Array.from(before[1]!));
+    const source = await createGeneratorNoiseSource({ modelDir: out, backend: 'cpu', batchSize: 2 });
+    expect(source.name).toBe('unseg');
+    expect(source.batchSize).toBe(2);
+    const viaSource = await source.generate(reqs.slice(0, 1));
+    expect(Array.from(viaSource[0]!)).toEqual(Array.from(before[0]!));
+    await source.dispose?.();
+    g.dispose();
+    loaded.dispose();
+  });
+
+  it('rejects a config that is not an unseg generator', async () => {
+    const out = path.join(dir, 'bad');
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8] }), 1);
+    await saveGenerator(out, g);
+    g.dispose();
+    await writeFile(path.join(out, 'generator.json'), JSON.stringify({ format: 'other', version: 1 }));
+    await expect(loadGenerator(out)).rejects.toThrow(ConfigError);
+  });
+
+  it('centring removes a constant colour tint: a constant pre-tanh output gives zero noise', () => {
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8] }), 5);
+    // Zero every weight but the head bias: the network then outputs the bias everywhere.
+    for (const [name, v] of g.params) v.assign(name === 'G/head/b' ? tf.tensor1d([3, -3, 2]) : tf.zerosLike(v));
+    const n = tf.tidy(() => g.forward(tf.ones([1, 8, 8, 3]), tf.zeros([1, 8, 8, 1])).abs().max().dataSync()[0]!);
+    expect(n).toBeLessThan(1e-6);
+    g.dispose();
+  });
+});

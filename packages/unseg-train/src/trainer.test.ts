@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type ParamMap } from '@unseg/core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { generatorTarget, segLoss } from './losses.js';
+import { tinySet, TINY_OPTIONS } from './test-helpers/tiny.js';
+import { BilevelTrainer, PAPER_OPTIONS, type LogRecord } from './trainer.js';
+
+function snapshot(params: ParamMap): Float32Array[] {
+  return [...params.values()].map((v) => v.dataSync().slice() as Float32Array);
+}
+function changed(a: Float32Array[], b: Float32Array[]): boolean {
+  return a.some((x, i) => x.some((v, j) => v !== b[i]![j]));
+}
+
+describe('BilevelTrainer', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
+  it('a generator step changes G and not S', () => {
+    const t = new BilevelTrainer(tinySet(), TINY_OPTIONS);
+    const g0 = snapshot(t.generator.params), s0 = snapshot(t.surrogate.params);
+    const b = t.makeBatch([0, 1]);
+    t.generatorStep(b);
+    expect(changed(g0, snapshot(t.generator.params))).toBe(true);
+    expect(changed(s0, snapshot(t.surrogate.params))).toBe(false);
+    t.dispose();
+  });
+
+  it('a surrogate step changes S and not G', () => {
+    const t = new BilevelTrainer(tinySet(), TINY_OPTIONS);
+    const g0 = snapshot(t.generator.params), s0 = snapshot(t.surrogate.params);
+    t.surrogateStep(t.makeBatch([0, 1]));
+    expect(changed(s0, snapshot(t.surrogate.params))).toBe(true);
+    expect(changed(g0, snapshot(t.generator.params))).toBe(false);
+    t.dispose();
+  });
+
+  it('label modification makes the generator target all ones; without it the target is the mask', () => {
+    const mask = tf.tensor4d([0, 1, 0, 0], [1, 2, 2, 1]);
+    expect(Array.from(generatorTarget(mask, true).dataSync())).toEqual([1, 1, 1, 1]);
+    expect(Array.from(generatorTarget(mask, false).dataSync())).toEqual([0, 1, 0, 0]);
+  });
+
+  it('the generator phase optimises the LM target: with LM a G step lowers S loss against all ones', () => {
+    const t = new BilevelTrainer(tinySet(), { ...TINY_OPTIONS, lrGenerator: 5e-2, trainEps: { fg: 16 / 255, bg: 8 / 255 } });
+    const b = t.makeBatch([0, 1]);
+    const ones = tf.onesLike(b.mask) as tf.Tensor4D;
+    const lossOnes = () =>
+      tf.tidy(() => {
+        const noise = t.generator.forward(b.x, b.mask);
+        const xa = b.x.add(noise.mul(b.mask.mul(16 / 255 - 8 / 255).add(8 / 255))) as tf.Tensor4D;
+        return segLoss(t.surrogate.forward(xa.clipByValue(0, 1), b.prompt), ones).dataSync()[0]!;
+      });
+    const before = lossOnes();
+    for (let i = 0; i < 5; i++) t.generatorStep(b);
+    expect(lossOnes()).toBeLessThan(before);
+    t.dispose();
+  });
+
+  it('a few deterministic surrogate steps on two tiny images lower its loss', () => {
+    const t = new BilevelTrainer(tinySet(), TINY_OPTIONS);
+    const b = t.makeBatch([0, 1]);
+    const evalLoss = () => tf.tidy(() => segLoss(t.surrogate.forward(b.x, b.prompt), b.mask).dataSync()[0]!);
+    const first = evalLoss();
+    const losses: number[] = [];
+    for (let i = 0; i < 8; i++) losses.push(t.surrogateStep(b));
+    expect(evalLoss()).toBeLessThan(first * 0.9);
+    // Same seed, same steps: the same numbers.
+    const t2 = new BilevelTrainer(tinySet(), TINY_OPTIONS);
+    const b2 = t2.makeBatch([0, 1]);
+    const losses2: number[] = [];
+    for (let i = 0; i < 8; i++) losses2.push(t2.surrogateStep(b2));
+    expect(losses2).toEqual(losses);
+    t.dispose();
+    t2.dispose();
+  });
+
+  it("follows the paper's schedule by default: 1 of every 4 epochs trains S", () => {
+    const t = new BilevelTrainer(tinySet(), PAPER_OPTIONS);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((e) => t.phaseOf(e * 10, e)).join('')).toBe('SGGGSGGG');
+    const s = new BilevelTrainer(tinySet(), { ...PAPER_OPTIONS, surrogateWarmupSteps: 2, schedule: { unit: 'step', surrogate: 1, generator: 2 } });
+    expect([0, 1, 2, 3, 4, 5, 6].map((k) => s.phaseOf(k, 0)).join('')).toBe('SSSGGSG');
+    t.dispose();
+    s.dispose();
+  });
+
+  it('resuming from a checkpoint continues exactly as an uninterrupted run', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'unseg-train-'));
+    const opts = { ...TINY_OPTIONS, stepsPerEpoch: 2, schedule: { unit: 'step' as const, surrogate: 1, generator: 1 }, rescale: { min: 0.75, max: 1.25, degradeProb: 0.5, maxDegrade: 3 } };
+    const collect = (into: number[]) => (r: LogRecord) => {
+      if (r.kind === 'step') into.push(r.loss);
+    };
+    const full: number[] = [];
+    const a = new BilevelTrainer(tinySet(), opts);
+    await a.train({ epochs: 3, onLog: collect(full) });
+    const part: number[] = [];
+    const b = new BilevelTrainer(tinySet(), opts);
+    await b.train({ epochs: 1, onLog: collect(part) });
+    await b.saveCheckpoint(dir);
+    b.dispose();
+    const c = new BilevelTrainer(tinySet(), opts);
+    await c.loadCheckpoint(dir);
+    await c.train({ epochs: 3, onLog: collect(part) });
+    expect(part).toHaveLength(6);
+    for (let i = 0; i < 6; i++) expect(part[i]).toBeCloseTo(full[i]!, 5);
+    expect(Array.from(c.generator.params.get('G/head/w')!.dataSync())).toEqual(Array.from(a.generator.params.get('G/head/w')!.dataSync()));
+    a.dispose();
+    c.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the diagnostic reports losses and noise statistics within their ranges', () => {
+    const t = new BilevelTrainer(tinySet(), TINY_OPTIONS);
+    const d = t.diagnose();
+    for (const v of [d.trueClean, d.trueG, d.trueUniform, d.trueSign, d.targetG, d.targetUniform]) expect(v).toBeGreaterThan(0);
+    expect(d.noiseSpatialStd).toBeGreaterThan(0);
+    expect(d.noiseSaturated).toBeGreaterThanOrEqual(0);
+    expect(d.noiseSaturated).toBeLessThanOrEqual(1);
+    t.dispose();
+  });
+});
