@@ -114,7 +114,7 @@ describe('resume', () => {
 
       const scan = await findCompletedShards({ outDir: dir, split: 'train', shardSize: 2, format: 'parquet', fs: nodeShardFs });
       expect([...scan.completed.keys()]).toEqual([0]);
-      expect(scan.uncommitted.sort()).toEqual(['train-00001.parquet', 'train-00002.parquet']);
+      expect([...scan.uncommitted].sort()).toEqual(['train-00001.parquet', 'train-00002.parquet']);
       // A size-only check is cheaper and misses the flipped byte, as documented.
       const quick = await findCompletedShards({ outDir: dir, split: 'train', shardSize: 2, format: 'parquet', fs: nodeShardFs, verify: 'size' });
       expect([...quick.completed.keys()].sort()).toEqual([0, 2]);
