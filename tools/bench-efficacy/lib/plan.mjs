@@ -1,0 +1,34 @@
+// Row specs and run order. Pure, tested.
+// Kept here (not imported from data.mjs) so the plan loads without sharp or DuckDB.
+export const DEFENSE_NAMES = ['jpeg75', 'gray', 'blur1'];
+
+/**
+ * `noise[@generatorDir][+defense]`: e.g. `none`, `sign`, `unseg+jpeg75`,
+ * `unseg@packages/unseg-core/models/no-lm` (an ablation's generator).
+ */
+export function parseRow(spec) {
+  const [main, defense, extra] = spec.split('+');
+  if (extra !== undefined) throw new Error(`row ${spec}: at most one defense`);
+  if (defense && !DEFENSE_NAMES.includes(defense)) {
+    throw new Error(`row ${spec}: unknown defense ${defense} (jpeg75, gray, blur1)`);
+  }
+  const [source, generator] = main.split('@');
+  if (!source) throw new Error(`row ${spec}: no noise source`);
+  const dirName = generator ? `${source}-${generator.replace(/[^A-Za-z0-9._-]+/g, '_')}` : source;
+  return { label: spec, source, generator: generator || undefined, defense: defense || undefined, dirName, key: spec };
+}
+
+/**
+ * First every row with the first seed (so a partial run still has a whole table), then the
+ * extra seeds for the seeded rows; rows stay grouped so a train set is loaded once per pass.
+ */
+export function planRuns(rows, archs, seeds, seededRows) {
+  const out = [];
+  seeds.forEach((seed, i) => {
+    for (const row of rows) {
+      if (i > 0 && !seededRows.includes(row.source === 'none' ? 'none' : row.label)) continue;
+      for (const arch of archs) out.push({ row, arch, seed });
+    }
+  });
+  return out;
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+// Efficacy benchmark: for each row, publish the train split with the real CLI, read the shards
+// back, train segmentation nets from scratch on them, evaluate on the clean held-out split.
+// Usage and design: tools/bench-efficacy/README.md.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { tf, initBackend, repoRoot } from './lib/tf.mjs';
+import { listShards, loadSplit, readCategories } from './lib/data.mjs';
+import { trainModel, evaluate } from './lib/train.mjs';
+import { meanStd } from './lib/metrics.mjs';
+import { parseRow, planRuns } from './lib/plan.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    dataset: { type: 'string' },
+    format: { type: 'string' }, // the CLI's plugin: coco, ade20k, ...
+    'train-split': { type: 'string' },
+    'eval-split': { type: 'string' },
+    rows: { type: 'string' },
+    archs: { type: 'string' },
+    seeds: { type: 'string' }, // training seeds for the rows in --seeded-rows
+    'seeded-rows': { type: 'string' },
+    epochs: { type: 'string' },
+    size: { type: 'string' }, // base resolution: long side after the user's resize
+    crop: { type: 'string' },
+    batch: { type: 'string' },
+    width: { type: 'string' },
+    lr: { type: 'string' },
+    limit: { type: 'string' },
+    'eps-fg': { type: 'string' },
+    'eps-bg': { type: 'string' },
+    work: { type: 'string' },
+    name: { type: 'string' },
+    backend: { type: 'string' },
+    quick: { type: 'boolean' },
+    fresh: { type: 'boolean' },
+  },
+});
+
+const quick = !!opt.quick;
+const cfg = {
+  dataset: path.resolve(opt.dataset ?? (quick ? path.join(repoRoot, '../shared/data/ade20k-sample') : path.join(repoRoot, '../shared/data/coco-facades'))),
+  format: opt.format ?? (quick ? 'ade20k' : 'coco'),
+  trainSplit: opt['train-split'] ?? (quick ? 'validation' : 'train'),
+  evalSplit: opt['eval-split'] ?? (quick ? 'validation' : 'valid'),
+  rows: (opt.rows ?? (quick ? 'none,sign,sign+jpeg75' : 'none,uniform,classwise,sign,unseg,unseg+jpeg75,unseg+gray,unseg+blur1')).split(','),
+  archs: (opt.archs ?? 'unet,deeplab').split(','),
+  seeds: (opt.seeds ?? (quick ? '1' : '1,2')).split(',').map(Number),
+  seededRows: (opt['seeded-rows'] ?? 'none,unseg').split(','),
+  epochs: Number(opt.epochs ?? (quick ? 2 : 6)),
+  size: Number(opt.size ?? (quick ? 64 : 128)),
+  crop: Number(opt.crop ?? (quick ? 48 : 96)),
+  batch: Number(opt.batch ?? (quick ? 2 : 8)),
+  width: Number(opt.width ?? 12),
+  lr: Number(opt.lr ?? 2e-3),
+  limit: opt.limit ? Number(opt.limit) : null,
+  epsFg: opt['eps-fg'] ?? '8/255',
+  epsBg: opt['eps-bg'] ?? '2/255',
+};
+if (quick && cfg.trainSplit === cfg.evalSplit) {
+  console.log('quick: the sample has one split, so train and eval use the same images (a smoke run, not a result)');
+}
+const name = opt.name ?? (quick ? 'quick' : path.basename(cfg.dataset));
+const work = path.resolve(opt.work ?? path.join(repoRoot, 'out/bench-efficacy', name));
+const resultsFile = path.join(path.dirname(new URL(import.meta.url).pathname), 'results', `${name}.json`);
+const cli = path.join(repoRoot, 'packages/unseg-cli/dist/bin.js');
+const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
+
+function publish(split, noise, outDir) {
+  if (fs.existsSync(path.join(outDir, 'manifest.json')) && listShards(outDir).length) return 0;
+  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first (npm run build)`);
+  const args = [cli, 'run', cfg.format, '--in', cfg.dataset, '--out', outDir, '--split', split,
+    '--noise', noise.source, '--eps-fg', cfg.epsFg, '--eps-bg', cfg.epsBg, '--progress', 'none'];
+  if (noise.generator) args.push('--generator', noise.generator);
+  if (cfg.limit) args.push('--limit', String(cfg.limit));
+  log(`publishing ${split} with --noise ${noise.source}${noise.generator ? ` --generator ${noise.generator}` : ''} -> ${path.relative(repoRoot, outDir)}`);
+  const t = Date.now();
+  execFileSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  return (Date.now() - t) / 1000;
+}
+
+const backend = await initBackend(opt.backend ?? 'wasm');
+log(`tfjs ${tf.version.tfjs}, backend ${backend}, ${os.cpus().length} cpus; config`, JSON.stringify(cfg));
+
+const rows = cfg.rows.map(parseRow);
+const evalDir = path.join(work, `${cfg.evalSplit}-none`);
+const publishSeconds = {};
+publishSeconds[`${cfg.evalSplit}-none`] = publish(cfg.evalSplit, { source: 'none' }, evalDir);
+const cleanTrainDir = path.join(work, `${cfg.trainSplit}-none`);
+publishSeconds[`${cfg.trainSplit}-none`] = publish(cfg.trainSplit, { source: 'none' }, cleanTrainDir);
+
+// Classes: the category ids that occur in the clean train and eval annotations, in id order,
+// labelled 1..K (0 = background). coco-facades' placeholder category 0 never occurs, so it
+// gets no label.
+const cats = await readCategories([...listShards(cleanTrainDir), ...listShards(evalDir)]);
+const classIndex = new Map(cats.map((c, i) => [c.id, i + 1]));
+const classNames = ['background', ...cats.map((c) => c.name)];
+const classes = classNames.length;
+const classOf = (id) => classIndex.get(id);
+log(`${classes} labels: ${classNames.join(', ')}`);
+
+const evalSet = await loadSplit(evalDir, { size: cfg.size, classOf });
+log(`eval: ${evalSet.length} clean ${cfg.evalSplit} images at ${evalSet[0].width}x${evalSet[0].height}`);
+
+let results = { config: cfg, classNames, runs: [], publishSeconds };
+if (!opt.fresh && fs.existsSync(resultsFile)) {
+  const prev = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+  const same = ['epochs', 'size', 'crop', 'batch', 'width', 'lr', 'limit', 'epsFg', 'epsBg', 'dataset'].every((k) => prev.config?.[k] === cfg[k]);
+  if (same) {
+    results = { ...prev, config: cfg, publishSeconds: { ...prev.publishSeconds, ...publishSeconds } };
+    log(`resuming: ${prev.runs.length} runs already in ${path.relative(repoRoot, resultsFile)}`);
+  } else log(`${path.relative(repoRoot, resultsFile)} has another config: starting over`);
+}
+const save = () => {
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  results.summary = summarise(results.runs);
+  fs.writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
+};
+
+function summarise(runs) {
+  const groups = new Map();
+  for (const r of runs) {
+    const k = `${r.row}|${r.arch}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(r);
+  }
+  const out = [];
+  for (const [k, rs] of groups) {
+    const [row, arch] = k.split('|');
+    const clean = groups.get(`none|${arch}`);
+    const m = meanStd(rs.map((r) => r.miou));
+    const cleanMean = clean ? meanStd(clean.map((r) => r.miou)).mean : null;
+    out.push({
+      row, arch, seeds: rs.map((r) => r.seed), miou: m, pixelAcc: meanStd(rs.map((r) => r.pixelAcc)),
+      ratioToClean: cleanMean ? m.mean / cleanMean : null,
+      wallSeconds: meanStd(rs.map((r) => r.wallSeconds)), trainRes: rs[0].trainRes,
+    });
+  }
+  return out;
+}
+
+function printTable() {
+  const s = summarise(results.runs);
+  const f = (v) => v.toFixed(3);
+  console.log('\n| row | arch | seeds | mIoU (mean ± sd; min-max) | pixel acc | ratio to clean | wall s / run | train res |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of s) {
+    const spread = r.miou.n > 1 ? ` ± ${f(r.miou.std)}; ${f(r.miou.min)}-${f(r.miou.max)}` : '';
+    console.log(`| ${r.row} | ${r.arch} | ${r.seeds.join(',')} | ${f(r.miou.mean)}${spread} | ${f(r.pixelAcc.mean)} | ${r.ratioToClean === null ? '-' : r.ratioToClean.toFixed(2)} | ${r.wallSeconds.mean.toFixed(0)} | ${r.trainRes} |`);
+  }
+}
+
+const cache = new Map();
+async function trainSet(row) {
+  const key = row.key;
+  if (cache.has(key)) return cache.get(key);
+  const dir = row.source === 'none' ? cleanTrainDir : path.join(work, `${cfg.trainSplit}-${row.dirName}`);
+  results.publishSeconds[`${cfg.trainSplit}-${row.dirName}`] ??= publish(cfg.trainSplit, row, dir);
+  const set = await loadSplit(dir, { size: cfg.size, defense: row.defense, classOf });
+  cache.clear(); // one train set in memory at a time; rows are grouped so reloads are rare
+  cache.set(key, set);
+  return set;
+}
+
+for (const { row, arch, seed } of planRuns(rows, cfg.archs, cfg.seeds, cfg.seededRows)) {
+  if (results.runs.some((r) => r.row === row.label && r.arch === arch && r.seed === seed)) continue;
+  let samples;
+  try {
+    samples = await trainSet(row);
+  } catch (e) {
+    log(`row ${row.label}: cannot build its train set (${e.message}); skipped`);
+    continue;
+  }
+  log(`train ${row.label} / ${arch} / seed ${seed}: ${samples.length} images, ${cfg.epochs} epochs, crop ${cfg.crop} from ${cfg.size}px`);
+  const t0 = Date.now();
+  const { model, steps, finalLoss } = await trainModel({
+    arch, samples, classes, seed, epochs: cfg.epochs, batch: cfg.batch, crop: cfg.crop, lr: cfg.lr, width: cfg.width, log,
+  });
+  const ev = await evaluate(model, evalSet, classes);
+  const wallSeconds = (Date.now() - t0) / 1000;
+  model.params.dispose();
+  const perClassIoU = Object.fromEntries(classNames.map((n, i) => [n, ev.iou[i]]));
+  results.runs.push({
+    row: row.label, arch, seed, miou: ev.miou, pixelAcc: ev.pixelAcc, perClassIoU, confusion: ev.confusion,
+    steps, finalLoss, wallSeconds, trainRes: `${cfg.crop}x${cfg.crop} crops from ${cfg.size}px`, finishedAt: new Date().toISOString(),
+  });
+  save();
+  log(`=> ${row.label} / ${arch} / seed ${seed}: mIoU ${ev.miou.toFixed(3)}, pixel acc ${ev.pixelAcc.toFixed(3)}, ${wallSeconds.toFixed(0)} s, tensors ${tf.memory().numTensors}`);
+}
+save();
+printTable();
+log(`results: ${path.relative(repoRoot, resultsFile)}`);
