@@ -15,6 +15,8 @@ export interface TrainingSet {
   readonly ids: string[];
   /** Per image, its object masks (size*size, 0/1). Images without a usable object are dropped. */
   readonly masks: Uint8Array[][];
+  /** Per image, a label map (0 = none, else categoryId + 1; later objects paint over earlier), when asked for. */
+  readonly labels?: Uint8Array[];
 }
 
 export interface LoadOptions {
@@ -24,6 +26,8 @@ export interface LoadOptions {
   /** Largest object kept, as a fraction of the image (whole-image masks teach nothing). */
   readonly maxArea?: number;
   readonly maxImages?: number;
+  /** Also build per-image label maps (for the sanity check's semantic segmentation). */
+  readonly withLabels?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -69,7 +73,7 @@ export async function loadTrainingSet(
   const { size } = options;
   const minArea = options.minArea ?? 0.004;
   const maxArea = options.maxArea ?? 0.8;
-  const set: TrainingSet = { size, images: [], ids: [], masks: [] };
+  const set: TrainingSet = { size, images: [], ids: [], masks: [], ...(options.withLabels ? { labels: [] } : {}) };
   let skipped = 0;
   for (const { reader, split } of sources) {
     for await (const sample of reader.samples(split)) {
@@ -80,9 +84,11 @@ export async function loadTrainingSet(
         continue;
       }
       const masks: Uint8Array[] = [];
+      const labels = options.withLabels ? new Uint8Array(size * size) : undefined;
       for (const obj of sample.objects) {
         if (obj.isCrowd) continue;
         const { mask, area } = rleToSquare(await obj.mask(), size);
+        if (labels) for (let i = 0; i < mask.length; i++) if (mask[i]) labels[i] = obj.categoryId + 1;
         let on = 0;
         for (const v of mask) on += v;
         if (area >= minArea && area <= maxArea && on >= 4) masks.push(mask);
@@ -91,6 +97,7 @@ export async function loadTrainingSet(
       set.images.push(await decodeImageSquare(sample.image, reader.root, size));
       set.ids.push(`${split}/${sample.id}`);
       set.masks.push(masks);
+      if (labels) set.labels!.push(labels);
     }
   }
   if (set.images.length === 0) throw new Error(`no usable training samples (skipped ${skipped})`);

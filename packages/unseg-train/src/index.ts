@@ -16,3 +16,4 @@ export {
   type LogRecord,
 } from './trainer.js';
 export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult } from './run.js';
+export { sanityEfficacy, type SanityNoise, type SanityOptions, type SanityResult } from './sanity.js';

@@ -83,8 +83,13 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGen
   const onLog = (r: LogRecord) => {
     pending.push(JSON.stringify(r) + '\n');
     if (r.kind === 'step') {
-      if (r.phase === 'S') (sumS += r.loss), nS++;
-      else (sumG += r.loss), nG++;
+      if (r.phase === 'S') {
+        sumS += r.loss;
+        nS++;
+      } else {
+        sumG += r.loss;
+        nG++;
+      }
     } else {
       last = r;
       print(

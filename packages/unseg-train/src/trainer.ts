@@ -358,8 +358,12 @@ export class BilevelTrainer {
     await mkdir(dir, { recursive: true });
     await saveTensors(dir, 'G', this.generator.params);
     await saveTensors(dir, 'S', this.surrogate.params);
-    await saveTensors(dir, 'adamG', await this.optG.getWeights());
-    await saveTensors(dir, 'adamS', await this.optS.getWeights());
+    for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) {
+      const weights = await opt.getWeights();
+      await saveTensors(dir, stem, weights);
+      // getWeights makes a fresh scalar for the iteration count; the moments are the optimizer's own.
+      tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+    }
     const state = { step: this.step, epoch: this.epoch, rng: this.rng.state, options: this.options, generator: this.generator.config };
     await writeFile(path.join(dir, 'state.json'), JSON.stringify(state, null, 1));
   }
