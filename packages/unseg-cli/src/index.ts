@@ -1,1 +1,5 @@
-export {};
+/** @unseg/cli: the `unseg-pipeline` command, also usable from code. */
+export { main, buildProgram } from './program.js';
+export { resolvePlugin, BUILTIN_PLUGINS } from './plugins.js';
+export { parseEps } from './options.js';
+export { workerFromEnvironment } from './worker.js';

@@ -5,7 +5,7 @@ import type { FailureRecord, PublishedRecord } from '../shards/types.js';
  * two listeners of the same events.
  */
 export interface PipelineListener {
-  onStart?(info: { readonly split: string; readonly skipped: number; readonly noise: string }): void;
+  onStart?(info: { readonly split: string; readonly skipped: number; readonly noise: string; readonly total?: number }): void;
   onPublished?(record: PublishedRecord): void;
   onFailed?(failure: FailureRecord): void;
   onNoiseBatch?(info: { readonly images: number; readonly ms: number }): void;

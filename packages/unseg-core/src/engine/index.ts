@@ -6,3 +6,5 @@ export { measureNoise, budgetViolation } from './verify.js';
 export { mapOrdered, batches } from './streams.js';
 export { combineListeners } from './events.js';
 export type { PipelineListener, RunSummary } from './events.js';
+export { runDataset } from './run.js';
+export type { RunDatasetOptions, RunDatasetSummary } from './run.js';

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import {
+  ConfigError,
+  combineListeners,
+  createNoiseSource,
+  describePromptSelection,
+  parsePromptSelection,
+  runDataset,
+  type EncodeOptions,
+  type PipelineListener,
+} from '@unseg/core';
+import { formatEps, parseEps, parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { resolvePlugin } from '../plugins.js';
+import { jsonLinesProgress, terminalProgress } from '../progress.js';
+import { workerFromEnvironment } from '../worker.js';
+
+export interface RunCommandOptions {
+  in: string;
+  out: string;
+  split?: string[];
+  noise: string;
+  epsFg: string;
+  epsBg: string;
+  prompt: string;
+  shardSize: string;
+  concurrency: string;
+  format: string;
+  encode: string;
+  limit?: string;
+  seed: string;
+  generator?: string;
+  backend?: string;
+  shardIndex?: string;
+  shardCount?: string;
+  progress: string;
+}
+
+/** `unseg-pipeline run <plugin> --in <dir> --out <dir>`; returns the process exit code. */
+export async function runCommand(pluginSpec: string, o: RunCommandOptions): Promise<number> {
+  const plugin = await resolvePlugin(pluginSpec);
+  const root = path.resolve(o.in);
+  if (!(await plugin.detect(root))) {
+    throw new ConfigError(`${root} does not look like a ${plugin.name} dataset (the plugin's detect() said no)`);
+  }
+  const budget = { epsFg: parseEps(o.epsFg, '--eps-fg'), epsBg: parseEps(o.epsBg, '--eps-bg') };
+  const prompt = parsePromptSelection(o.prompt);
+  const format = o.format;
+  if (format !== 'parquet' && format !== 'arrow') throw new ConfigError(`--format ${format}: expected parquet or arrow`);
+  const encode = parseEncode(o.encode);
+  const seed = Number(o.seed);
+  if (!Number.isInteger(seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
+  const worker = workerFromEnvironment(o.shardIndex, o.shardCount, process.env);
+  const reader = await plugin.open(root);
+  const noise = await createNoiseSource(o.noise, { seed, generator: o.generator, backend: o.backend });
+  const useTty = o.progress === 'auto' ? Boolean(process.stderr.isTTY) : o.progress === 'bar';
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (encode.format === 'jpeg') {
+    log('warning: --encode jpeg is lossy: JPEG compression removes part of the noise, and images whose published pixels break the budget are not written. Use PNG to publish protection intact.');
+  }
+  log(`unseg: ${plugin.name} ${root} -> ${path.resolve(o.out)}`);
+  log(`noise: ${noise.description}; budget fg ${formatEps(budget.epsFg)}, bg ${formatEps(budget.epsBg)}; prompt ${describePromptSelection(prompt)}`);
+  if (worker) log(`worker ${worker.index + 1} of ${worker.count} (--shard-index ${worker.index} --shard-count ${worker.count})`);
+  let listener: PipelineListener;
+  if (o.progress === 'none') listener = {};
+  else if (useTty) listener = { onStart: (i) => (current = terminalProgress(process.stderr, i.total)).onStart?.(i) };
+  else listener = jsonLinesProgress((line) => process.stdout.write(`${line}\n`));
+  // The terminal bar is made per split, once its size is known.
+  let current: PipelineListener | undefined;
+  const perSplit: PipelineListener = {
+    onPublished: (r) => current?.onPublished?.(r),
+    onFailed: (f) => current?.onFailed?.(f),
+    onEnd: (s) => current?.onEnd?.(s),
+  };
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    log('\ninterrupted: finishing the shard in flight, then stopping (press Ctrl-C again to stop now)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const summary = await runDataset({
+      reader,
+      outDir: path.resolve(o.out),
+      splits: o.split && o.split.length > 0 ? o.split : undefined,
+      shardSize: parsePositiveInt(o.shardSize, '--shard-size'),
+      format,
+      limit: o.limit === undefined ? undefined : parseNonNegativeInt(o.limit, '--limit'),
+      worker,
+      noise,
+      budget,
+      prompt,
+      encode,
+      concurrency: parsePositiveInt(o.concurrency, '--concurrency'),
+      root,
+      listener: useTty ? combineListeners(listener, perSplit) : listener,
+      signal: controller.signal,
+      runInfo: { plugin: plugin.name, pluginVersion: plugin.version, input: root, noise: o.noise, seed, prompt: describePromptSelection(prompt) },
+    });
+    const rate = summary.published / Math.max(1e-9, summary.seconds);
+    log(
+      `done: ${summary.published} images published, ${summary.failed} failed, ${summary.skipped} already done (resumed), ` +
+        `${summary.seconds.toFixed(1)} s, ${rate.toFixed(2)} img/s`,
+    );
+    for (const f of summary.failures.slice(0, 20)) log(`  failed: ${f.file}: ${f.reason}`);
+    if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more (see manifest.json)`);
+    log(`output: ${summary.outDir} (manifest.json lists every shard and failure)`);
+    if (summary.interrupted) return 130;
+    return summary.failed > 0 ? 2 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await noise.dispose?.();
+  }
+}
+
+function parseEncode(text: string): EncodeOptions {
+  const m = /^(png|jpeg|jpg)(?::(\d+))?$/.exec(text.trim());
+  if (!m) throw new ConfigError(`--encode ${text}: expected png, png:<level 0-9>, jpeg or jpeg:<quality 1-100>`);
+  const n = m[2] === undefined ? undefined : Number(m[2]);
+  if (m[1] === 'png') {
+    if (n !== undefined && n > 9) throw new ConfigError(`--encode ${text}: PNG level must be 0-9`);
+    return { format: 'png', compressionLevel: n ?? 6 };
+  }
+  if (n !== undefined && (n < 1 || n > 100)) throw new ConfigError(`--encode ${text}: JPEG quality must be 1-100`);
+  return { format: 'jpeg', quality: n ?? 95 };
+}

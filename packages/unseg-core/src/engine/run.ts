@@ -1,0 +1,176 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { DatasetReader } from '../plugin/types.js';
+import { acquireOutputLock, manifestFileName, ShardWriteError, ShardWriter, writeManifest } from '../shards/index.js';
+import type { ShardFormat, WorkerSpec } from '../shards/index.js';
+import type { FailureRecord } from '../shards/types.js';
+import type { RunSummary } from './events.js';
+import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
+
+export interface RunDatasetOptions extends PipelineOptions {
+  readonly reader: DatasetReader;
+  readonly outDir: string;
+  /** Splits to protect (default: every split the reader has). */
+  readonly splits?: readonly string[];
+  /** Samples per shard, counted by input position (default 100). */
+  readonly shardSize?: number;
+  readonly format?: ShardFormat;
+  /** Protect at most this many samples per split (a trial run). */
+  readonly limit?: number;
+  /** This process's slot when n workers share the run: it takes shards k with k % count === index. */
+  readonly worker?: WorkerSpec;
+  /** Stops after the shard in flight when aborted (SIGINT). */
+  readonly signal?: AbortSignal;
+  /** What to record in the manifest about this run (plugin, arguments, noise settings). */
+  readonly runInfo?: Readonly<Record<string, unknown>>;
+}
+
+export interface RunDatasetSummary extends RunSummary {
+  readonly outDir: string;
+  readonly failures: readonly FailureRecord[];
+  /** True when the run stopped early on the signal; a rerun resumes it. */
+  readonly interrupted: boolean;
+}
+
+/**
+ * Protects a dataset into shards: for each split, the reader's samples in their deterministic
+ * order, skipping positions whose shard is already complete (resume) or belongs to another
+ * worker, through the pipeline, into the shard writer. Holds the output lock for the run.
+ */
+export async function runDataset(options: RunDatasetOptions): Promise<RunDatasetSummary> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const shardSize = options.shardSize ?? 100;
+  const format = options.format ?? 'parquet';
+  const { reader, outDir, worker, listener } = options;
+  await fs.mkdir(outDir, { recursive: true });
+  const lock = await acquireOutputLock(outDir, { worker });
+  const runRecord = {
+    args: { ...options.runInfo, shardSize, format, limit: options.limit ?? null, worker: worker ?? null },
+    noise: {
+      source: options.noise.name,
+      description: options.noise.description,
+      settings: options.noise.settings ?? {},
+      epsFg: options.budget.epsFg,
+      epsBg: options.budget.epsBg,
+      epsFgSteps: Math.round(options.budget.epsFg * 255 * 1000) / 1000,
+      epsBgSteps: Math.round(options.budget.epsBg * 255 * 1000) / 1000,
+      prompt: options.prompt ?? { kind: 'all' },
+      encode: options.encode ?? { format: 'png' },
+    },
+    startedAt,
+  };
+  let published = 0;
+  let failed = 0;
+  let skipped = 0;
+  let interrupted = false;
+  const failures: FailureRecord[] = [];
+  try {
+    await refuseMixedLimit(outDir, worker, options.limit);
+    const splits = options.splits ?? (await reader.splits());
+    const available = await reader.splits();
+    for (const split of splits) {
+      if (!available.includes(split)) {
+        throw new ConfigError(`split "${split}" not found in ${reader.root}; it has: ${available.join(', ') || 'none'}`);
+      }
+    }
+    for (const split of splits) {
+      if (options.signal?.aborted) break;
+      const writer = await ShardWriter.open({
+        outDir,
+        split,
+        shardSize,
+        format,
+        worker,
+        onShardCommitted: async (stats) => {
+          listener?.onShardWritten?.({ split, file: stats.file, rows: stats.rows, failures: stats.failures.length });
+          await writeManifest(outDir, runRecord, { worker });
+        },
+      });
+      let splitSkipped = 0;
+      const mine = (position: number) => !worker || writer.shardIndexOf(position) % worker.count === worker.index;
+      // Stopping on the signal happens at a shard boundary, so every committed shard is whole.
+      let lastShard = -1;
+      async function* inputs(): AsyncGenerator<PipelineInput> {
+        let position = 0;
+        for await (const item of reader.samples(split)) {
+          const p = position++;
+          if (options.limit !== undefined && p >= options.limit) break;
+          if (!mine(p)) continue;
+          if (writer.isDone(p)) {
+            splitSkipped++;
+            continue;
+          }
+          const shard = writer.shardIndexOf(p);
+          if (options.signal?.aborted && shard !== lastShard) {
+            interrupted = true;
+            return;
+          }
+          lastShard = shard;
+          yield { position: p, split, item };
+        }
+      }
+      listener?.onStart?.({ split, skipped: writer.completed.size * shardSize, noise: options.noise.name });
+      try {
+        for await (const output of createPipeline(options).run(inputs())) {
+          try {
+            if (output.kind === 'published') {
+              await writer.write(output.record);
+              published++;
+            } else {
+              await writer.fail(output.failure);
+              failures.push(output.failure);
+              failed++;
+            }
+          } catch (error) {
+            // A shard that cannot be written (disk full) is lost; completed shards are untouched.
+            if (!(error instanceof ShardWriteError)) throw error;
+            failures.push({ position: -1, split, id: undefined, file: error.file, code: error.code, reason: error.message });
+            failed++;
+          }
+        }
+        // After an interrupt the input stopped at a shard boundary, so the open shard is whole.
+        await writer.finish();
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+      skipped += splitSkipped;
+    }
+    await writeManifest(outDir, { ...runRecord, endedAt: new Date().toISOString() }, { worker });
+  } finally {
+    await lock.release();
+  }
+  const summary: RunDatasetSummary = {
+    published,
+    failed,
+    skipped,
+    seconds: (performance.now() - started) / 1000,
+    outDir,
+    failures,
+    interrupted,
+  };
+  listener?.onEnd?.(summary);
+  return summary;
+}
+
+/**
+ * A `--limit` run commits its last shard although the split goes on, so a later run with
+ * another limit on the same folder would leave a hole. Refuse it instead.
+ */
+async function refuseMixedLimit(outDir: string, worker: WorkerSpec | undefined, limit: number | undefined): Promise<void> {
+  let previous: unknown;
+  try {
+    const text = await fs.readFile(path.join(outDir, manifestFileName(worker)), 'utf8');
+    previous = (JSON.parse(text) as { run?: { args?: { limit?: unknown } } }).run?.args?.limit ?? null;
+  } catch {
+    return;
+  }
+  if ((previous ?? null) !== (limit ?? null)) {
+    throw new ConfigError(
+      `${outDir} was written with --limit ${String(previous ?? 'none')}, this run has --limit ${String(limit ?? 'none')}; ` +
+        'resuming would leave gaps: use a new --out folder',
+    );
+  }
+}
