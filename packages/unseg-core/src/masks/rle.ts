@@ -206,7 +206,7 @@ export function rleEncode(mask: BinaryMask): Rle {
     );
   }
   const a = h * w;
-  const col = scratchBytes(a + 3);
+  const col = scratchBytes(a);
   rowToColumnMajor(data, h, w, col);
   // Grown on demand: most masks have far fewer runs than the h*w+1 worst case C allocates.
   let buf: Uint32Array = new Uint32Array(Math.min(a + 1, 1024));
