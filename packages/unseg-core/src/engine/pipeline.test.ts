@@ -1,0 +1,79 @@
+import { decodeRgb } from '../image/codec.js';
+import { createNoNoiseSource, createUniformNoiseSource } from '../noise/baseline.js';
+import type { NoiseSource } from '../noise/types.js';
+import { rleDecode, rleFromString } from '../masks/index.js';
+import { protect } from './pipeline.js';
+import { tinyReader } from './test-helpers/tiny-dataset.js';
+
+const budget = { epsFg: 8 / 255, epsBg: 2 / 255 };
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('protect', () => {
+  it('publishes every sample within its per-region budget, in order', async () => {
+    const reader = await tinyReader({ count: 5 });
+    const out = await collect(protect(reader.samples('train'), { noise: createUniformNoiseSource({ seed: 1 }), budget, concurrency: 2 }));
+    expect(out.map((o) => o.kind)).toEqual(Array(5).fill('published'));
+    for (const [i, o] of out.entries()) {
+      if (o.kind !== 'published') throw new Error('unreachable');
+      expect(o.record.position).toBe(i);
+      expect(o.record.noise.maxAbsFg).toBeLessThanOrEqual(8);
+      expect(o.record.noise.maxAbsBg).toBeLessThanOrEqual(2);
+      // Uniform noise reaches the budget somewhere in a few hundred pixels.
+      expect(o.record.noise.maxAbsFg).toBeGreaterThan(2);
+      // The crowd box is not in the prompt: the prompt is only the 8x6 box.
+      expect(o.record.noise.promptFraction).toBeCloseTo(48 / (24 * 16), 6);
+      expect(o.record.objects).toHaveLength(2);
+      expect(o.record.image.path).toBe(`images/img00${i}.png`);
+      const mask = rleDecode(rleFromString(o.record.objects[0]!.rle, 16, 24));
+      expect(mask.data.reduce((a, b) => a + b, 0)).toBe(48);
+    }
+  });
+
+  it('re-decodes the published bytes: the stored image is the original plus bounded noise', async () => {
+    const reader = await tinyReader({ count: 1 });
+    const [clean] = await collect(protect(reader.samples('train'), { noise: createNoNoiseSource(), budget }));
+    if (clean?.kind !== 'published') throw new Error('expected a published record');
+    expect(clean.record.noise.psnr).toBe(Infinity);
+    const published = await decodeRgb(clean.record.image.bytes);
+    expect(published.image.width).toBe(24);
+  });
+
+  it('names the file and the problem for bad samples, and goes on', async () => {
+    const reader = await tinyReader({ count: 5, corrupt: [1], wrongSize: [3], readerErrors: [4] });
+    const out = await collect(protect(reader.samples('train'), { noise: createNoNoiseSource(), budget }));
+    expect(out.map((o) => o.kind)).toEqual(['published', 'failed', 'published', 'failed', 'failed']);
+    const failures = out.flatMap((o) => (o.kind === 'failed' ? [o.failure] : []));
+    expect(failures[0]).toMatchObject({ file: 'images/img001.png', code: 'IMAGE_INVALID', position: 1 });
+    expect(failures[1]).toMatchObject({ file: 'images/img003.png', code: 'SIZE_MISMATCH' });
+    expect(failures[1]!.reason).toMatch(/image is 24x16 but its annotation says 25x16/);
+    expect(failures[2]).toMatchObject({ file: 'ann/img004.json', id: 'img004' });
+  });
+
+  it('refuses to publish bytes that break the budget (lossy JPEG adds error beyond 2/255)', async () => {
+    const reader = await tinyReader({ count: 2 });
+    const out = await collect(
+      protect(reader.samples('train'), { noise: createNoNoiseSource(), budget, encode: { format: 'jpeg', quality: 30 } }),
+    );
+    for (const o of out) {
+      expect(o.kind).toBe('failed');
+      if (o.kind === 'failed') {
+        expect(o.failure.code).toBe('BUDGET_EXCEEDED');
+        expect(o.failure.reason).toMatch(/breaks the noise budget/);
+      }
+    }
+  });
+
+  it('hands the noise source batches of its preferred size', async () => {
+    const sizes: number[] = [];
+    const inner = createNoNoiseSource();
+    const batching: NoiseSource = { ...inner, batchSize: 3, generate: async (b) => (sizes.push(b.length), inner.generate(b)) };
+    const reader = await tinyReader({ count: 7 });
+    await collect(protect(reader.samples('train'), { noise: batching, budget }));
+    expect(sizes).toEqual([3, 3, 1]);
+  });
+});

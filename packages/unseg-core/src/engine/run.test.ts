@@ -1,0 +1,88 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { createUniformNoiseSource } from '../noise/baseline.js';
+import { runDataset, type RunDatasetOptions } from './run.js';
+import { tinyReader } from './test-helpers/tiny-dataset.js';
+
+const budget = { epsFg: 8 / 255, epsBg: 2 / 255 };
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-run-'));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function rows(outDir: string): Promise<{ position: number; id: string; md5: string }[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const r = await c.runAndReadAll(
+    `select position::integer as position, id, md5(image.bytes) as md5 from read_parquet('${outDir}/*.parquet') order by position`,
+  );
+  return r.getRowObjectsJson() as unknown as { position: number; id: string; md5: string }[];
+}
+
+async function options(count: number, extra: Partial<RunDatasetOptions> = {}): Promise<RunDatasetOptions> {
+  return { reader: await tinyReader({ count, corrupt: [5] }), outDir: dir, shardSize: 4, noise: createUniformNoiseSource({ seed: 3 }), budget, ...extra };
+}
+
+describe('runDataset', () => {
+  it('writes shards by position range, counts failures, and reports them in the manifest', async () => {
+    const summary = await runDataset(await options(10));
+    expect(summary).toMatchObject({ published: 9, failed: 1, skipped: 0, interrupted: false });
+    expect(summary.failures[0]).toMatchObject({ position: 5, file: 'images/img005.png', code: 'IMAGE_INVALID' });
+    const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.parquet')).sort();
+    expect(files).toEqual(['train-00000.parquet', 'train-00001.parquet', 'train-00002.parquet']);
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.totals).toMatchObject({ rows: 9, failures: 1, shards: 3 });
+    expect(manifest.failures[0].reason).toMatch(/cannot decode image/);
+    expect((await rows(dir)).map((r) => r.position)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9]);
+  });
+
+  it('stops at a shard boundary when interrupted, and a rerun resumes to the same rows', async () => {
+    const reference = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-ref-'));
+    await runDataset({ ...(await options(10)), outDir: reference });
+    const expected = await rows(reference);
+
+    const controller = new AbortController();
+    const first = await runDataset({
+      ...(await options(10)),
+      signal: controller.signal,
+      listener: { onPublished: (r) => r.position === 1 && controller.abort() },
+    });
+    expect(first.interrupted).toBe(true);
+    // The shards in flight finish; only whole shards are visible, and not all of them.
+    const shards = (await fs.readdir(dir)).filter((f) => f.endsWith('.parquet')).length;
+    expect(shards).toBeGreaterThanOrEqual(1);
+    expect(shards).toBeLessThan(3);
+    expect(await rows(dir)).toEqual(expected.filter((r) => r.position < shards * 4));
+
+    const reader = await tinyReader({ count: 10, corrupt: [5] });
+    const second = await runDataset({ ...(await options(10)), reader });
+    expect(second.skipped).toBe(shards * 4);
+    expect(first.published + second.published).toBe(9);
+    expect(await rows(dir)).toEqual(expected);
+    await fs.rm(reference, { recursive: true, force: true });
+  });
+
+  it('lets n workers each take whole shards; their union equals a single run', async () => {
+    const reference = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-ref-'));
+    await runDataset({ ...(await options(13)), outDir: reference });
+    for (let index = 0; index < 3; index++) {
+      await runDataset({ ...(await options(13)), worker: { index, count: 3 } });
+    }
+    expect(await rows(dir)).toEqual(await rows(reference));
+    await fs.rm(reference, { recursive: true, force: true });
+  });
+
+  it('refuses to resume a --limit run without the same limit', async () => {
+    await runDataset(await options(10, { limit: 3 }));
+    await expect(runDataset(await options(10))).rejects.toThrow(/--limit 3.*new --out/);
+  });
+
+  it('refuses a split the dataset does not have', async () => {
+    await expect(runDataset(await options(2, { splits: ['valid'] }))).rejects.toThrow(/split "valid" not found/);
+  });
+});
