@@ -102,11 +102,18 @@ async function openSource(spec) {
       const splits = await reader.splits();
       const split = splits.includes('train') ? 'train' : splits[0];
       if (kind === 'coco' && split !== 'train') throw new Error('coco: only the train split may feed the generator');
+      // Probe one mask, so that a broken build of the plugin or of core's codec shows up now.
+      for await (const sample of reader.samples(split)) {
+        if (sample instanceof Error) throw sample;
+        if (sample.objects[0]) await sample.objects[0].mask();
+        break;
+      }
       console.log(`data: ${spec} via @unseg/plugin-${kind} (split ${split})`);
       return { reader, split };
     }
   } catch (e) {
     if (kind !== 'sa1b') throw e;
+    console.log(`@unseg/plugin-sa1b failed (${e.message.split('\n')[0]}); using the built-in reader`);
   }
   if (kind !== 'sa1b') throw new Error(`no plugin for ${kind}`);
   console.log(`data: ${spec} via the built-in fallback SA-1B reader`);
@@ -117,7 +124,7 @@ const num = (v) => (v === undefined ? undefined : Number(v));
 const trainer = { seed: Number(values.seed), batchSize: Number(values.batch) };
 if (!values.paper) {
   // The shipped default's CPU settings (see models/default/CARD.md); --paper keeps PAPER_OPTIONS.
-  Object.assign(trainer, { lrGenerator: 1e-3, lrSurrogate: 1e-3, surrogateWarmupSteps: 40, schedule: { unit: 'step', surrogate: 1, generator: 2 } });
+  Object.assign(trainer, { lrGenerator: 1e-3, lrSurrogate: 1e-3, surrogateWarmupSteps: 120, schedule: { unit: 'step', surrogate: 1, generator: 1 } });
 }
 if (values['lr-g']) trainer.lrGenerator = Number(values['lr-g']);
 if (values['lr-s']) trainer.lrSurrogate = Number(values['lr-s']);

@@ -16,7 +16,7 @@ function changed(a: Float32Array[], b: Float32Array[]): boolean {
 
 describe('BilevelTrainer', () => {
   beforeAll(async () => {
-    await selectBackend('cpu');
+    await selectBackend('wasm');
   });
 
   it('a generator step changes G and not S', () => {
