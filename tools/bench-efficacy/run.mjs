@@ -42,7 +42,7 @@ const { values: opt } = parseArgs({
 
 const quick = !!opt.quick;
 const cfg = {
-  dataset: path.resolve(opt.dataset ?? (quick ? path.join(repoRoot, '../shared/data/ade20k-sample') : path.join(repoRoot, '../shared/data/coco-facades'))),
+  dataset: path.resolve(opt.dataset ?? (quick ? path.join(repoRoot, '../shared/data/ade20k-sample/ADEChallengeData2016') : path.join(repoRoot, '../shared/data/coco-facades'))),
   format: opt.format ?? (quick ? 'ade20k' : 'coco'),
   trainSplit: opt['train-split'] ?? (quick ? 'validation' : 'train'),
   evalSplit: opt['eval-split'] ?? (quick ? 'validation' : 'valid'),

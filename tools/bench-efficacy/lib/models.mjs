@@ -13,19 +13,22 @@ class Params {
     this.bnState = new Map(); // running mean/var, not trained by the optimizer
   }
   conv(name, k, cin, cout) {
-    const w = tf.variable(tf.randomNormal([k, k, cin, cout], 0, Math.sqrt(2 / (k * k * cin)), 'float32', this.seed + this.count++), true, `${name}/w`);
+    // tidy frees the initialiser tensor; the variable keeps its own reference to the data.
+    const w = tf.tidy(() =>
+      tf.variable(tf.randomNormal([k, k, cin, cout], 0, Math.sqrt(2 / (k * k * cin)), 'float32', this.seed + this.count++), true, `${name}/w`),
+    );
     this.vars.push(w);
     return w;
   }
   bn(name, c) {
-    const g = tf.variable(tf.ones([c]), true, `${name}/gamma`);
-    const b = tf.variable(tf.zeros([c]), true, `${name}/beta`);
+    const g = tf.tidy(() => tf.variable(tf.ones([c]), true, `${name}/gamma`));
+    const b = tf.tidy(() => tf.variable(tf.zeros([c]), true, `${name}/beta`));
     this.vars.push(g, b);
-    this.bnState.set(name, { mean: tf.variable(tf.zeros([c]), false), variance: tf.variable(tf.ones([c]), false) });
+    this.bnState.set(name, tf.tidy(() => ({ mean: tf.variable(tf.zeros([c]), false), variance: tf.variable(tf.ones([c]), false) })));
     return { g, b, name };
   }
   bias(name, c) {
-    const b = tf.variable(tf.zeros([c]), true, `${name}/b`);
+    const b = tf.tidy(() => tf.variable(tf.zeros([c]), true, `${name}/b`));
     this.vars.push(b);
     return b;
   }
