@@ -8,10 +8,16 @@
 // Options: --backend auto|tensorflow|wasm|cpu, --size 128, --batch 8, --lr-g, --lr-s,
 //   --no-lm, --no-eg, --schedule epoch:1:3|step:S:G, --warmup N, --paper, --max-images N,
 //   --steps-per-epoch N, --diag-every N.
+// Sanity check of protection (not the efficacy benchmark), after training or alone:
+//   --sanity coco:../shared/data/coco-facades [--sanity-only] [--sanity-images 200] [--sanity-epochs 8]
+//   trains a small U-Net from scratch on clean / sign-noised / G-noised copies of the coco
+//   *train* split (first 3/4), 4x downscaled, and scores it on the clean last 1/4 of that split.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { trainGenerator, PAPER_OPTIONS } from '@unseg/train';
+import { writeFile } from 'node:fs/promises';
+import { loadTrainingSet, sanityEfficacy, summarizeLog, trainGenerator, PAPER_OPTIONS } from '@unseg/train';
+import { loadGenerator, selectBackend } from '@unseg/core';
 
 const { values } = parseArgs({
   options: {
@@ -34,9 +40,14 @@ const { values } = parseArgs({
     'max-images': { type: 'string' },
     'steps-per-epoch': { type: 'string' },
     'diag-every': { type: 'string' },
+    sanity: { type: 'string' },
+    'sanity-only': { type: 'boolean', default: false },
+    'sanity-images': { type: 'string', default: '200' },
+    'sanity-epochs': { type: 'string', default: '8' },
+    'sanity-seeds': { type: 'string', default: '1' },
   },
 });
-if (!values.data?.length || !values.out) {
+if ((!values.data?.length && !values['sanity-only']) || !values.out) {
   console.error('usage: train-default-generator.mjs --data sa1b:<dir> [--data coco:<dir>] --out <dir> [options]');
   process.exit(2);
 }
@@ -137,6 +148,36 @@ if (values.schedule) {
   const [unit, s, g] = values.schedule.split(':');
   trainer.schedule = { unit, surrogate: Number(s), generator: Number(g) };
 }
+async function sanity() {
+  const spec = values.sanity;
+  const dir = spec.slice(spec.indexOf(':') + 1);
+  console.log(`sanity check on ${dir} (train split only), backend ${await selectBackend(values.backend)}`);
+  const { cocoPlugin } = await import('@unseg/plugin-coco');
+  const reader = await cocoPlugin().open(dir);
+  const set = await loadTrainingSet([{ reader, split: 'train' }], { size: 256, minArea: 0, maxArea: 1, withLabels: true, maxImages: Number(values['sanity-images']) });
+  const generator = await loadGenerator(values.out);
+  const trainCount = Math.floor((set.images.length * 3) / 4);
+  const rows = [];
+  for (const seed of Array.from({ length: Number(values['sanity-seeds']) }, (_, i) => i + 1)) {
+    for (const noise of ['clean', 'sign', 'unseg']) {
+      const r = await sanityEfficacy({ set, noise, generator, trainCount, epochs: Number(values['sanity-epochs']), seed });
+      console.log(JSON.stringify({ seed, ...r }));
+      rows.push({ seed, ...r });
+    }
+  }
+  const result = { images: set.images.length, trainCount, testCount: set.images.length - trainCount, publishedSize: 256, trainerSize: 64, epochs: Number(values['sanity-epochs']), rows };
+  await writeFile(path.join(values.out, 'sanity.json'), JSON.stringify(result, null, 1) + '\n');
+  generator.dispose();
+}
+async function writeCurves() {
+  const log = (await readFile(path.join(values.out, 'train-log.jsonl'), 'utf8')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  await writeFile(path.join(values.out, 'curves.md'), summarizeLog(log, 14) + '\n');
+}
+if (values['sanity-only']) {
+  await writeCurves().catch(() => undefined);
+  if (values.sanity) await sanity();
+  process.exit(0);
+}
 const sources = [];
 for (const d of values.data) sources.push(await openSource(d));
 const started = Date.now();
@@ -153,3 +194,5 @@ const result = await trainGenerator({
   provenance: { command: `node tools/train-default-generator.mjs ${process.argv.slice(2).join(' ')}`, defaults: values.paper ? 'paper' : 'cpu-default', base: PAPER_OPTIONS === undefined ? null : 'PAPER_OPTIONS' },
 });
 console.log(JSON.stringify({ ...result, wallSeconds: Math.round((Date.now() - started) / 1000) }));
+await writeCurves();
+if (values.sanity) await sanity();

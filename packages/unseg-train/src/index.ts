@@ -17,3 +17,4 @@ export {
 } from './trainer.js';
 export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult } from './run.js';
 export { sanityEfficacy, type SanityNoise, type SanityOptions, type SanityResult } from './sanity.js';
+export { summarizeLog } from './report.js';
