@@ -3,11 +3,13 @@ import { Command, Option } from 'commander';
 import { noiseSourceNames, UnsegError } from '@unseg/core';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { inspectCommand } from './commands/inspect.js';
+import { trainCommand, type TrainCommandOptions } from './commands/train.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+const collectSpec = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Builds the `unseg-pipeline` command; `exit` receives the exit code of the action. */
 export function buildProgram(exit: (code: number) => void): Command {
@@ -52,6 +54,32 @@ export function buildProgram(exit: (code: number) => void): Command {
         '\nExit status: 0 all published, 2 some samples failed (listed in manifest.json), 1 error, 130 interrupted.',
     )
     .action(async (plugin: string, options: RunCommandOptions) => exit(await runCommand(plugin, options)));
+
+  program
+    .command('train')
+    .description('train a noise generator (bilevel min-min against a from-scratch surrogate) and write it to a folder')
+    .requiredOption('--data <plugin:dir[@split]>', 'training data, repeatable: sa1b:<dir>, coco:<dir>@train (held-out splits are skipped unless named)', collectSpec)
+    .requiredOption('--out <dir>', 'generator folder (model.json, weights, generator.json, train-log.jsonl, checkpoint/)')
+    .option('--seed <n>', 'random seed (the run is deterministic for a seed and backend)', '1')
+    .option('--epochs <n>', 'epochs (one pass over the images each)', '100')
+    .option('--resume', 'continue from <out>/checkpoint')
+    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu', 'auto')
+    .option('--size <px>', 'working resolution (square side) of G and S', '128')
+    .option('--batch <n>', 'batch size', '8')
+    .option('--lr-g <lr>', 'generator Adam learning rate (paper: 1e-4)')
+    .option('--lr-s <lr>', 'surrogate Adam learning rate (paper: 1e-4)')
+    .option('--no-lm', 'ablation: no label modification (G steps use the true mask, not all ones)')
+    .option('--no-eg', 'ablation: no epsilon generalisation (train at the generation budget 8/255, 2/255)')
+    .option('--train-eps-fg <budget>', 'training budget inside the prompt (EG default 1/255)')
+    .option('--train-eps-bg <budget>', 'training budget outside the prompt (EG default 0.25/255)')
+    .option('--schedule <spec>', 'epoch:S:G or step:S:G (paper: epoch:1:3, 1 of every 4 epochs trains S)')
+    .option('--warmup <steps>', 'surrogate-only steps before alternation starts')
+    .option('--prompts <weights>', 'surrogate prompt mix, e.g. points=0.7,box=0.2,mask=0.1')
+    .option('--no-rescale', 'do not rescale x + noise randomly before the surrogate')
+    .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving what exists')
+    .option('--max-images <n>', 'use at most n images')
+    .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass)')
+    .action(async (options: TrainCommandOptions) => exit(await trainCommand(options)));
 
   program
     .command('inspect')

@@ -3,6 +3,7 @@ import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
 import { createClasswiseNoiseSource } from './classwise.js';
 import { createSignNoiseSource } from './sign.js';
 import type { NoiseSource } from './types.js';
+import type { BackendName } from '../generator/backend.js';
 
 export interface NoiseSourceOptions {
   readonly seed?: number;
@@ -23,6 +24,14 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
   sign: {
     describe: 'random +-eps sign texture at a working resolution, upsampled (zero-training baseline)',
     create: async (o) => createSignNoiseSource({ seed: o.seed }),
+  },
+  unseg: {
+    describe: 'the trained UnSeg generator (default: the bundled one; --generator <dir> for another)',
+    create: async (o) => {
+      // Loaded on demand so the baselines never start TensorFlow.js.
+      const { createGeneratorNoiseSource } = await import('../generator/source.js');
+      return createGeneratorNoiseSource({ modelDir: o.generator, backend: o.backend as BackendName | undefined });
+    },
   },
   classwise: {
     describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',

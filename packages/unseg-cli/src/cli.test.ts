@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../../..');
+const bin = path.join(repo, 'packages/unseg-cli/dist/bin.js');
+const sample = path.join(repo, 'samples/coco-facades-mini');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: repo });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let out: string;
+beforeEach(async () => {
+  out = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-cli-'));
+});
+afterEach(async () => {
+  await fs.rm(out, { recursive: true, force: true });
+});
+
+describe('unseg-pipeline (built CLI)', () => {
+  it('protects the bundled sample, prints a summary, and resumes on a rerun', async () => {
+    const args = ['run', 'coco', '--in', sample, '--out', out, '--noise', 'uniform', '--shard-size', '2', '--progress', 'json'];
+    const first = await cli(args);
+    expect(first.stderr).toMatch(/done: 4 images published, 0 failed/);
+    expect(first.code).toBe(0);
+    const events = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    expect(events.filter((e) => e.event === 'published')).toHaveLength(4);
+    expect(events.filter((e) => e.event === 'shard')).toHaveLength(2);
+    expect((await fs.readdir(out)).filter((f) => f.endsWith('.parquet')).sort()).toEqual(['train-00000.parquet', 'train-00001.parquet']);
+
+    const second = await cli(args);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/0 images published, 0 failed, 4 already done/);
+
+    const inspect = await cli(['inspect', out]);
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toMatch(/2 shards, 4 rows, 0 failures/);
+  });
+
+  it('says clearly what is wrong with a bad option or plugin, exit 1', async () => {
+    const badEps = await cli(['run', 'coco', '--in', sample, '--out', out, '--noise', 'uniform', '--eps-fg', 'lots']);
+    expect(badEps.code).toBe(1);
+    expect(badEps.stderr).toMatch(/--eps-fg "lots": expected a budget such as 8\/255/);
+    const badPlugin = await cli(['run', 'nosuchformat', '--in', sample, '--out', out]);
+    expect(badPlugin.code).toBe(1);
+    expect(badPlugin.stderr).toMatch(/unknown plugin "nosuchformat": not built in \(coco, ade20k, sa1b\)/);
+    const wrongFormat = await cli(['run', 'ade20k', '--in', sample, '--out', out, '--noise', 'uniform']);
+    expect(wrongFormat.code).toBe(1);
+    expect(wrongFormat.stderr).toMatch(/does not look like a ade20k dataset/);
+  });
+
+  it('lists noise sources and plugins', async () => {
+    expect((await cli(['noise'])).stdout).toMatch(/^unseg\s/m);
+    expect((await cli(['plugins'])).stdout).toMatch(/^coco\s+\S+\s+contract 1/m);
+  });
+});

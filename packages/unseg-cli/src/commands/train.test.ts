@@ -1,0 +1,19 @@
+import { ConfigError } from '@unseg/core';
+import { parseDataSpec, parsePrompts, parseSchedule } from './train.js';
+
+describe('train option parsing', () => {
+  it('reads plugin:dir[@split]', () => {
+    expect(parseDataSpec('sa1b:../data/sa1b')).toEqual({ plugin: 'sa1b', dir: '../data/sa1b', split: undefined });
+    expect(parseDataSpec('coco:data/coco-facades@train')).toEqual({ plugin: 'coco', dir: 'data/coco-facades', split: 'train' });
+    expect(() => parseDataSpec('nodir')).toThrow(ConfigError);
+  });
+  it('reads the paper schedule and refuses zero units', () => {
+    expect(parseSchedule('epoch:1:3')).toEqual({ unit: 'epoch', surrogate: 1, generator: 3 });
+    expect(() => parseSchedule('epoch:0:3')).toThrow(/S, G >= 1/);
+  });
+  it('reads prompt weights', () => {
+    expect(parsePrompts('points=1,box=0,mask=0')).toMatchObject({ points: 1, box: 0, mask: 0 });
+    expect(() => parsePrompts('points=0,box=0,mask=0')).toThrow(/weight > 0/);
+    expect(() => parsePrompts('scribble=1')).toThrow(/expected e.g./);
+  });
+});

@@ -1,0 +1,114 @@
+import path from 'node:path';
+import { ConfigError, type BackendName } from '@unseg/core';
+import { PAPER_OPTIONS, trainGenerator, type TrainerOptions } from '@unseg/train';
+import { parseEps, parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { resolvePlugin } from '../plugins.js';
+
+export interface TrainCommandOptions {
+  data: string[];
+  out: string;
+  seed: string;
+  epochs: string;
+  resume?: boolean;
+  backend: string;
+  size: string;
+  batch: string;
+  lrG?: string;
+  lrS?: string;
+  lm: boolean;
+  eg: boolean;
+  trainEpsFg?: string;
+  trainEpsBg?: string;
+  schedule?: string;
+  warmup?: string;
+  prompts?: string;
+  rescale: boolean;
+  maxMinutes?: string;
+  maxImages?: string;
+  stepsPerEpoch?: string;
+}
+
+/** `plugin:dir[@split]`: the split defaults to every split except the ones named valid/val/test. */
+export function parseDataSpec(spec: string): { plugin: string; dir: string; split: string | undefined } {
+  const m = /^([^:]+):(.+?)(?:@([^@/]+))?$/.exec(spec);
+  if (!m) throw new ConfigError(`--data ${spec}: expected <plugin>:<dir>[@<split>], e.g. sa1b:data/sa1b or coco:data/coco@train`);
+  return { plugin: m[1]!, dir: m[2]!, split: m[3] };
+}
+
+/** `epoch:S:G` or `step:S:G`: S units train the surrogate, then G units train the generator. */
+export function parseSchedule(text: string): TrainerOptions['schedule'] {
+  const m = /^(epoch|step):(\d+):(\d+)$/.exec(text);
+  if (!m || Number(m[2]) < 1 || Number(m[3]) < 1) {
+    throw new ConfigError(`--schedule ${text}: expected epoch:<S>:<G> or step:<S>:<G> with S, G >= 1 (the paper: epoch:1:3)`);
+  }
+  return { unit: m[1] as 'epoch' | 'step', surrogate: Number(m[2]), generator: Number(m[3]) };
+}
+
+/** `points=0.7,box=0.2,mask=0.1`: relative frequencies of the surrogate's prompt kinds. */
+export function parsePrompts(text: string): TrainerOptions['prompts'] {
+  const out = { ...PAPER_OPTIONS.prompts };
+  for (const part of text.split(',')) {
+    const [k, v] = part.split('=');
+    if ((k !== 'points' && k !== 'box' && k !== 'mask') || v === undefined || !(Number(v) >= 0)) {
+      throw new ConfigError(`--prompts ${text}: expected e.g. points=0.7,box=0.2,mask=0.1`);
+    }
+    out[k] = Number(v);
+  }
+  if (out.points + out.box + out.mask <= 0) throw new ConfigError(`--prompts ${text}: at least one kind must have weight > 0`);
+  return out;
+}
+
+const HELD_OUT = /^(val|valid|validation|test)/i;
+
+/** `unseg-pipeline train`: bilevel min-min training of a generator; writes a generator folder. */
+export async function trainCommand(o: TrainCommandOptions): Promise<number> {
+  if (o.data.length === 0) throw new ConfigError('--data is required: e.g. --data sa1b:../shared/data/sa1b-facades');
+  const sources = [];
+  for (const spec of o.data) {
+    const { plugin: name, dir, split } = parseDataSpec(spec);
+    const plugin = await resolvePlugin(name);
+    const reader = await plugin.open(path.resolve(dir));
+    const splits = split ? [split] : (await reader.splits()).filter((s) => !HELD_OUT.test(s));
+    if (splits.length === 0) throw new ConfigError(`--data ${spec}: no training split (held-out splits are never used unless named)`);
+    for (const s of splits) sources.push({ reader, split: s });
+  }
+  const trainer: Partial<TrainerOptions> = {
+    seed: Number(o.seed),
+    batchSize: parsePositiveInt(o.batch, '--batch'),
+    labelModification: o.lm,
+    epsilonGeneralization: o.eg,
+    ...(o.lrG ? { lrGenerator: Number(o.lrG) } : {}),
+    ...(o.lrS ? { lrSurrogate: Number(o.lrS) } : {}),
+    ...(o.schedule ? { schedule: parseSchedule(o.schedule) } : {}),
+    ...(o.warmup ? { surrogateWarmupSteps: parseNonNegativeInt(o.warmup, '--warmup') } : {}),
+    ...(o.prompts ? { prompts: parsePrompts(o.prompts) } : {}),
+    ...(o.rescale ? {} : { rescale: null }),
+    ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
+    ...(o.trainEpsFg || o.trainEpsBg
+      ? {
+          trainEps: {
+            fg: o.trainEpsFg ? parseEps(o.trainEpsFg, '--train-eps-fg') : PAPER_OPTIONS.trainEps.fg,
+            bg: o.trainEpsBg ? parseEps(o.trainEpsBg, '--train-eps-bg') : PAPER_OPTIONS.trainEps.bg,
+          },
+        }
+      : {}),
+  };
+  if (!Number.isInteger(trainer.seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
+  const result = await trainGenerator({
+    sources,
+    out: path.resolve(o.out),
+    epochs: parsePositiveInt(o.epochs, '--epochs'),
+    trainer,
+    size: parsePositiveInt(o.size, '--size'),
+    resume: Boolean(o.resume),
+    backend: o.backend as BackendName,
+    maxMinutes: o.maxMinutes === undefined ? undefined : Number(o.maxMinutes),
+    maxImages: o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images'),
+    provenance: { command: ['unseg-pipeline', ...process.argv.slice(2)].join(' ') },
+    print: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stderr.write(
+    `trained ${result.steps} steps (${result.epochs} epochs) in ${result.seconds.toFixed(0)} s on ${result.backend}; generator written to ${path.resolve(o.out)}\n`,
+  );
+  return 0;
+}
