@@ -102,6 +102,10 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
       `done: ${summary.published} images published, ${summary.failed} failed, ${summary.skipped} already done (resumed), ` +
         `${summary.seconds.toFixed(1)} s, ${rate.toFixed(2)} img/s`,
     );
+    const converted = Object.entries(summary.conversions ?? {});
+    if (converted.length > 0) {
+      log(`converted to 8-bit sRGB RGB: ${converted.map(([what, n]) => `${what}: ${n}`).join(', ')} (masks stay on the stored pixel grid)`);
+    }
     for (const f of summary.failures.slice(0, 20)) log(`  failed: ${f.file}: ${f.reason}`);
     if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more (see manifest.json)`);
     log(`output: ${summary.outDir} (manifest.json lists every shard and failure)`);

@@ -8,9 +8,22 @@ export interface PipelineListener {
   onStart?(info: { readonly split: string; readonly skipped: number; readonly noise: string; readonly total?: number }): void;
   onPublished?(record: PublishedRecord): void;
   onFailed?(failure: FailureRecord): void;
+  /** A published image's source needed converting to 8-bit sRGB RGB, or carries an EXIF orientation. */
+  onConverted?(info: ConversionInfo): void;
   onNoiseBatch?(info: { readonly images: number; readonly ms: number }): void;
   onShardWritten?(info: { readonly split: string; readonly file: string; readonly rows: number; readonly failures: number }): void;
   onEnd?(summary: RunSummary): void;
+}
+
+export interface ConversionInfo {
+  readonly split: string;
+  readonly position: number;
+  readonly id: string;
+  readonly file: string;
+  /** What decoding did, e.g. "alpha removed", "ushort reduced to 8-bit", "cmyk converted to sRGB". */
+  readonly conversions: readonly string[];
+  /** The EXIF orientation tag (2..8) when present: recorded, not applied (see decodeRgb). */
+  readonly exifOrientation: number | undefined;
 }
 
 export interface RunSummary {
@@ -19,6 +32,8 @@ export interface RunSummary {
   readonly skipped: number;
   readonly seconds: number;
   readonly outDir?: string;
+  /** Published images per conversion (and "EXIF orientation recorded, not applied"). */
+  readonly conversions?: Readonly<Record<string, number>>;
 }
 
 /** Fans one event out to several listeners. */
@@ -28,6 +43,7 @@ export function combineListeners(...listeners: (PipelineListener | undefined)[])
     onStart: (i) => active.forEach((l) => l.onStart?.(i)),
     onPublished: (r) => active.forEach((l) => l.onPublished?.(r)),
     onFailed: (f) => active.forEach((l) => l.onFailed?.(f)),
+    onConverted: (i) => active.forEach((l) => l.onConverted?.(i)),
     onNoiseBatch: (i) => active.forEach((l) => l.onNoiseBatch?.(i)),
     onShardWritten: (i) => active.forEach((l) => l.onShardWritten?.(i)),
     onEnd: (s) => active.forEach((l) => l.onEnd?.(s)),

@@ -1,5 +1,5 @@
 import { SampleError, UnsegError } from '../errors.js';
-import { decodeRgb, DEFAULT_ENCODE, encodeRgb, encodedExtension, type EncodeOptions } from '../image/codec.js';
+import { decodeRgb, DEFAULT_ENCODE, encodeRgb, encodedExtension, type DecodeInfo, type EncodeOptions } from '../image/codec.js';
 import type { RgbImage } from '../image/types.js';
 import { rleArea, rleDecode, rleToBbox, rleToString, rleUnion } from '../masks/index.js';
 import type { BinaryMask, Rle } from '../masks/types.js';
@@ -44,6 +44,7 @@ interface Prepared {
   readonly input: PipelineInput;
   readonly sample: Sample;
   readonly image: RgbImage;
+  readonly decodeInfo: DecodeInfo;
   readonly prompt: BinaryMask;
   readonly labels: Int32Array | undefined;
   readonly objects: PublishedObject[];
@@ -139,6 +140,7 @@ export function createPipeline(options: PipelineOptions): {
           input,
           sample: item,
           image,
+          decodeInfo: decoded.info,
           prompt: promptMask,
           labels,
           objects,
@@ -192,6 +194,10 @@ export function createPipeline(options: PipelineOptions): {
           sampleId: sample.id,
           code: 'BUDGET_EXCEEDED',
         });
+      }
+      const { conversions, exifOrientation } = prepared.decodeInfo;
+      if (conversions.length > 0 || (exifOrientation !== undefined && exifOrientation !== 1)) {
+        listener?.onConverted?.({ split: input.split, position: input.position, id: sample.id, file, conversions, exifOrientation });
       }
       return {
         kind: 'published',

@@ -5,7 +5,7 @@ import type { DatasetReader } from '../plugin/types.js';
 import { acquireOutputLock, manifestFileName, ShardWriteError, ShardWriter, writeManifest } from '../shards/index.js';
 import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
-import type { RunSummary } from './events.js';
+import { combineListeners, type RunSummary } from './events.js';
 import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
 
 export interface RunDatasetOptions extends PipelineOptions {
@@ -66,6 +66,19 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   let skipped = 0;
   let interrupted = false;
   const failures: FailureRecord[] = [];
+  // Valid but unusual images (alpha, 16-bit, CMYK, grey, EXIF-rotated) are published; the user
+  // is told how many were converted, by what.
+  const conversions: Record<string, number> = {};
+  const count = (what: string) => (conversions[what] = (conversions[what] ?? 0) + 1);
+  const pipelineOptions: PipelineOptions = {
+    ...options,
+    listener: combineListeners(listener, {
+      onConverted: (i) => {
+        i.conversions.forEach(count);
+        if (i.exifOrientation !== undefined && i.exifOrientation !== 1) count('EXIF orientation recorded, not applied');
+      },
+    }),
+  };
   try {
     await refuseMixedLimit(outDir, worker, options.limit);
     const splits = options.splits ?? (await reader.splits());
@@ -113,7 +126,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       }
       listener?.onStart?.({ split, skipped: writer.completed.size * shardSize, noise: options.noise.name });
       try {
-        for await (const output of createPipeline(options).run(inputs())) {
+        for await (const output of createPipeline(pipelineOptions).run(inputs())) {
           try {
             if (output.kind === 'published') {
               await writer.write(output.record);
@@ -150,6 +163,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
     outDir,
     failures,
     interrupted,
+    conversions,
   };
   listener?.onEnd?.(summary);
   return summary;
