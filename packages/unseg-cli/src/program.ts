@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { noiseSourceNames, UnsegError } from '@unseg/core';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { inspectCommand } from './commands/inspect.js';
+import { verifyCommand, type VerifyCommandOptions } from './commands/verify.js';
 import { trainCommand, type TrainCommandOptions } from './commands/train.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
 
@@ -87,6 +88,18 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument('<dir>', 'an output folder of `run`')
     .option('--json', 'print JSON')
     .action(async (dir: string, options: { json?: boolean }) => exit(await inspectCommand(dir, options)));
+
+  program
+    .command('verify')
+    .description('check a shard folder before publishing: shards vs stats and manifest (rows, sha256), every image vs its original (budget per region)')
+    .argument('<shards>', 'an output folder of `run`')
+    .requiredOption('--against <dir>', 'the original dataset the shards were made from')
+    .option('--plugin <name>', 'dataset format (default: the plugin recorded in manifest.json)')
+    .option('--eps-fg <budget>', 'budget inside the prompt (default: from manifest.json)')
+    .option('--eps-bg <budget>', 'budget outside the prompt (default: from manifest.json)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExit status: 0 nothing wrong, 2 problems found (listed), 1 error.')
+    .action(async (dir: string, options: VerifyCommandOptions) => exit(await verifyCommand(dir, options)));
 
   program
     .command('noise')

@@ -10,3 +10,4 @@ export * from './noise/index.js';
 export * from './shards/index.js';
 export * from './engine/index.js';
 export * from './generator/index.js';
+export * from './verify/index.js';

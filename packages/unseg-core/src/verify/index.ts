@@ -1,0 +1,2 @@
+export { verifyShards, formatVerifyReport } from './verify.js';
+export type { VerifyOptions, VerifyReport, VerifyProblem, VerifyShardRow } from './verify.js';

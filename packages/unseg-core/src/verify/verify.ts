@@ -1,0 +1,357 @@
+import { readFile } from 'node:fs/promises';
+import { parquetReadObjects } from 'hyparquet';
+import { tableFromIPC } from 'apache-arrow';
+import { ConfigError, SampleError } from '../errors.js';
+import { decodeRgb } from '../image/codec.js';
+import type { RgbImage } from '../image/types.js';
+import { rleDecode, rleFromString, rleToString, rleUnion } from '../masks/index.js';
+import type { Rle } from '../masks/types.js';
+import type { NoiseBudget } from '../noise/types.js';
+import type { DatasetReader, Sample } from '../plugin/types.js';
+import { inPrompt, type PromptSelection } from '../engine/prompt.js';
+import { budgetViolation, measureNoise } from '../engine/verify.js';
+import { nodeShardFs } from '../shards/fs.js';
+import { parseShardName } from '../shards/naming.js';
+import { hashFile, readShardStats, type ShardStats } from '../shards/stats.js';
+
+/** One thing wrong with a shard folder, as `verify` reports it. */
+export interface VerifyProblem {
+  /** The shard, stats or manifest file concerned (relative to the folder). */
+  readonly file: string;
+  readonly split?: string;
+  readonly position?: number;
+  readonly id?: string;
+  /** Stable kind, for programs: MISSING_STATS, SHA256, ROWS, BUDGET, PIXELS, ... */
+  readonly kind: string;
+  readonly message: string;
+}
+
+export interface VerifyShardRow {
+  readonly file: string;
+  readonly rows: number;
+  readonly statsRows: number | null;
+  readonly manifestRows: number | null;
+  readonly checked: number;
+  readonly maxAbsFg: number;
+  readonly maxAbsBg: number;
+  readonly problems: number;
+}
+
+export interface VerifyReport {
+  readonly dir: string;
+  readonly budget: NoiseBudget;
+  readonly shards: readonly VerifyShardRow[];
+  readonly problems: readonly VerifyProblem[];
+  /** Published images whose pixels were compared with their original. */
+  readonly imagesChecked: number;
+}
+
+export interface VerifyOptions {
+  /** The output folder of a run. */
+  readonly dir: string;
+  /** The original dataset, opened with the plugin the run used. */
+  readonly reader: DatasetReader;
+  /** Default: the budget recorded in manifest.json. */
+  readonly budget?: NoiseBudget;
+  /** Default: the prompt recorded in manifest.json (all non-crowd objects when absent). */
+  readonly prompt?: PromptSelection;
+  readonly limitInputPixels?: number;
+}
+
+interface StoredObject {
+  readonly id: string;
+  readonly categoryId: number;
+  readonly category: string;
+  readonly isThing: boolean;
+  readonly isCrowd: boolean;
+  readonly rle: string;
+}
+
+interface StoredRow {
+  readonly position: number;
+  readonly id: string;
+  readonly split: string;
+  readonly width: number;
+  readonly height: number;
+  readonly bytes: Uint8Array | undefined;
+  readonly objects: readonly StoredObject[];
+}
+
+interface ManifestLike {
+  shards?: { file?: string; rows?: number; sha256?: string; bytes?: number }[];
+  totals?: { rows?: number };
+  noise?: { epsFg?: number; epsBg?: number; prompt?: PromptSelection };
+}
+
+const toBytes = (v: unknown): Uint8Array | undefined => (v instanceof Uint8Array ? v : undefined);
+const str = (v: unknown): string => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v));
+
+function storedObjects(list: unknown): StoredObject[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((o: Record<string, unknown>) => ({
+    id: str(o.id),
+    categoryId: Number(o.category_id),
+    category: str(o.category),
+    isThing: Boolean(o.is_thing),
+    isCrowd: Boolean(o.is_crowd),
+    rle: str(o.rle),
+  }));
+}
+
+function toRow(r: Record<string, unknown>): StoredRow {
+  const image = (r.image ?? {}) as Record<string, unknown>;
+  return {
+    position: Number(r.position),
+    id: str(r.id),
+    split: str(r.split),
+    width: Number(r.width),
+    height: Number(r.height),
+    bytes: toBytes(image.bytes),
+    objects: storedObjects(r.objects),
+  };
+}
+
+async function readShardRows(path: string, format: 'parquet' | 'arrow'): Promise<StoredRow[]> {
+  const bytes = await readFile(path);
+  if (format === 'parquet') {
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const rows = await parquetReadObjects({
+      file: buffer,
+      columns: ['position', 'id', 'split', 'width', 'height', 'image', 'objects'],
+      // Image bytes are plain BYTE_ARRAY: decoding them as text would corrupt them.
+      utf8: false,
+    });
+    return rows.map(toRow);
+  }
+  const table = tableFromIPC(bytes);
+  return table.toArray().map((r: { toJSON(): Record<string, unknown> }) => {
+    const o = r.toJSON();
+    const image = o.image as { toJSON?: () => Record<string, unknown> } | undefined;
+    const objects = o.objects as { toArray?: () => { toJSON(): Record<string, unknown> }[] } | undefined;
+    return toRow({ ...o, image: image?.toJSON?.() ?? image, objects: objects?.toArray?.().map((x) => x.toJSON()) ?? [] });
+  });
+}
+
+/**
+ * Checks a run's output folder before it is published: every shard against its stats file and
+ * the manifest (presence, size, sha256, row counts), and every published image against its
+ * original from the dataset: same size, masks identical to the dataset's, and the change per
+ * region within the budget, measured again here on the re-decoded published bytes with the
+ * prompt rebuilt from the original masks (so a tampered `rle` cannot widen the foreground).
+ */
+export async function verifyShards(options: VerifyOptions): Promise<VerifyReport> {
+  const { dir, reader } = options;
+  const fs = nodeShardFs;
+  const names = (await fs.list(dir)).sort();
+  if (names.length === 0) throw new ConfigError(`${dir} is empty or does not exist: nothing to verify`);
+  const problems: VerifyProblem[] = [];
+  const problem = (p: VerifyProblem) => problems.push(p);
+
+  let manifest: ManifestLike | undefined;
+  if (names.includes('manifest.json')) {
+    try {
+      manifest = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dir}/manifest.json`))) as ManifestLike;
+    } catch (err) {
+      problem({ file: 'manifest.json', kind: 'MANIFEST', message: `does not parse: ${(err as Error).message}` });
+    }
+  } else {
+    problem({ file: 'manifest.json', kind: 'MANIFEST', message: 'missing' });
+  }
+  const budget = options.budget ?? (manifest?.noise?.epsFg !== undefined && manifest.noise.epsBg !== undefined ? { epsFg: manifest.noise.epsFg, epsBg: manifest.noise.epsBg } : undefined);
+  if (!budget) throw new ConfigError(`${dir}/manifest.json records no noise budget: pass one (--eps-fg, --eps-bg)`);
+  const prompt: PromptSelection = options.prompt ?? manifest?.noise?.prompt ?? { kind: 'all' };
+  const inManifest = new Map((manifest?.shards ?? []).map((s) => [String(s.file), s]));
+
+  const dataFiles = names.filter((n) => {
+    const p = parseShardName(n);
+    return p !== undefined && !p.isStats;
+  });
+  for (const n of names) {
+    const p = parseShardName(n);
+    if (p?.isStats && !names.includes(p.dataFile)) {
+      problem({ file: n, split: p.split, kind: 'MISSING_DATA', message: `stats file for ${p.dataFile}, which is missing` });
+    }
+  }
+  for (const f of inManifest.keys()) {
+    if (!dataFiles.includes(f)) problem({ file: 'manifest.json', kind: 'MISSING_DATA', message: `lists ${f}, which is missing` });
+  }
+
+  // Rows to compare with originals, by split and position.
+  const wanted = new Map<string, Map<number, { file: string; row: StoredRow }>>();
+  const shardRows = new Map<string, VerifyShardRow & { problems: number; checked: number; maxAbsFg: number; maxAbsBg: number }>();
+  let totalRows = 0;
+  for (const file of dataFiles) {
+    const parsed = parseShardName(file)!;
+    const before = problems.length;
+    const stats: ShardStats | undefined = names.includes(`${file}.stats.json`) ? await readShardStats(fs, `${dir}/${file}.stats.json`) : undefined;
+    if (!names.includes(`${file}.stats.json`)) {
+      problem({ file, split: parsed.split, kind: 'MISSING_STATS', message: 'no stats file: the shard is not committed (a killed run, or the stats were deleted)' });
+    } else if (!stats) {
+      problem({ file: `${file}.stats.json`, split: parsed.split, kind: 'STATS', message: 'stats file does not parse or is not a stats file' });
+    }
+    const { sha256, bytes } = await hashFile(fs, `${dir}/${file}`);
+    if (stats && (stats.sha256 !== sha256 || stats.bytes !== bytes)) {
+      problem({ file, split: parsed.split, kind: 'SHA256', message: `sha256/size ${sha256.slice(0, 12)}../${bytes} differ from the stats file's ${stats.sha256.slice(0, 12)}../${stats.bytes}` });
+    }
+    const m = inManifest.get(file);
+    if (manifest && !m) problem({ file, split: parsed.split, kind: 'MANIFEST', message: 'not listed in manifest.json' });
+    if (m && m.sha256 !== sha256) problem({ file, split: parsed.split, kind: 'SHA256', message: `sha256 differs from manifest.json's` });
+    let rows: StoredRow[] = [];
+    try {
+      rows = await readShardRows(`${dir}/${file}`, parsed.format);
+    } catch (err) {
+      problem({ file, split: parsed.split, kind: 'UNREADABLE', message: `cannot be read: ${(err as Error).message}` });
+    }
+    totalRows += rows.length;
+    if (stats && stats.rows !== rows.length) problem({ file, split: parsed.split, kind: 'ROWS', message: `${rows.length} rows in the file, ${stats.rows} in its stats` });
+    if (m && m.rows !== rows.length) problem({ file, split: parsed.split, kind: 'ROWS', message: `${rows.length} rows in the file, ${m.rows} in manifest.json` });
+    let bySplit = wanted.get(parsed.split);
+    if (!bySplit) wanted.set(parsed.split, (bySplit = new Map()));
+    for (const row of rows) {
+      if (stats && (row.position < stats.positions.start || row.position >= stats.positions.end)) {
+        problem({ file, split: row.split, position: row.position, id: row.id, kind: 'POSITION', message: `position outside the shard's range [${stats.positions.start}, ${stats.positions.end})` });
+      }
+      if (bySplit.has(row.position)) {
+        problem({ file, split: row.split, position: row.position, id: row.id, kind: 'DUPLICATE', message: `also in ${bySplit.get(row.position)!.file}` });
+        continue;
+      }
+      bySplit.set(row.position, { file, row });
+    }
+    shardRows.set(file, {
+      file,
+      rows: rows.length,
+      statsRows: stats?.rows ?? null,
+      manifestRows: m?.rows ?? null,
+      checked: 0,
+      maxAbsFg: 0,
+      maxAbsBg: 0,
+      problems: problems.length - before,
+    });
+  }
+  if (manifest?.totals?.rows !== undefined && manifest.totals.rows !== totalRows) {
+    problem({ file: 'manifest.json', kind: 'ROWS', message: `totals.rows ${manifest.totals.rows}, ${totalRows} rows in the shards` });
+  }
+
+  let imagesChecked = 0;
+  const available = new Set(await reader.splits());
+  for (const [split, rows] of wanted) {
+    if (rows.size === 0) continue;
+    if (!available.has(split)) {
+      problem({ file: dir, split, kind: 'SPLIT', message: `the dataset ${reader.root} has no split "${split}"` });
+      continue;
+    }
+    let position = 0;
+    const last = Math.max(...rows.keys());
+    for await (const item of reader.samples(split)) {
+      const p = position++;
+      const entry = rows.get(p);
+      if (entry) {
+        const shard = shardRows.get(entry.file)!;
+        const found = await checkRow(entry.row, item, budget, prompt, options.limitInputPixels);
+        imagesChecked++;
+        shard.checked++;
+        if (found.maxAbsFg !== undefined) shard.maxAbsFg = Math.max(shard.maxAbsFg, found.maxAbsFg);
+        if (found.maxAbsBg !== undefined) shard.maxAbsBg = Math.max(shard.maxAbsBg, found.maxAbsBg);
+        for (const [kind, message] of found.problems) {
+          problem({ file: entry.file, split, position: p, id: entry.row.id, kind, message });
+          shard.problems++;
+        }
+        rows.delete(p);
+      }
+      if (p >= last) break;
+    }
+    for (const [p, entry] of rows) {
+      problem({ file: entry.file, split, position: p, id: entry.row.id, kind: 'NO_ORIGINAL', message: `the dataset's split has no sample at position ${p}` });
+      shardRows.get(entry.file)!.problems++;
+    }
+  }
+  return { dir, budget, shards: [...shardRows.values()], problems, imagesChecked };
+}
+
+async function checkRow(
+  row: StoredRow,
+  item: Sample | SampleError,
+  budget: NoiseBudget,
+  prompt: PromptSelection,
+  limitInputPixels: number | undefined,
+): Promise<{ problems: [string, string][]; maxAbsFg?: number; maxAbsBg?: number }> {
+  if (item instanceof SampleError) return { problems: [['ORIGINAL', `the original cannot be read now: ${item.message}`]] };
+  if (item.id !== row.id) return { problems: [['ID', `row id ${row.id}, but the dataset's sample at this position is ${item.id}`]] };
+  let original: RgbImage;
+  try {
+    original = (await decodeRgb(item.image.kind === 'file' ? item.image.path : item.image.bytes, { limitInputPixels })).image;
+  } catch (err) {
+    return { problems: [['ORIGINAL', `the original image does not decode: ${(err as Error).message}`]] };
+  }
+  if (!row.bytes) return { problems: [['PIXELS', 'the row has no image bytes']] };
+  let published: RgbImage;
+  try {
+    published = (await decodeRgb(row.bytes, { limitInputPixels })).image;
+  } catch (err) {
+    return { problems: [['PIXELS', `the published image does not decode: ${(err as Error).message}`]] };
+  }
+  if (published.width !== original.width || published.height !== original.height || row.width !== original.width || row.height !== original.height) {
+    return { problems: [['SIZE', `published ${published.width}x${published.height} (row says ${row.width}x${row.height}), original ${original.width}x${original.height}`]] };
+  }
+  const problems: [string, string][] = [];
+  const { width, height } = original;
+  const promptRles: Rle[] = [];
+  const stored = new Map(row.objects.map((o) => [o.id, o]));
+  for (const object of item.objects) {
+    let rle: Rle;
+    try {
+      rle = await object.mask();
+    } catch (err) {
+      problems.push(['ORIGINAL', `object ${object.id}: the original mask cannot be decoded now: ${(err as Error).message}`]);
+      continue;
+    }
+    const s = stored.get(object.id);
+    if (!s) problems.push(['MASKS', `object ${object.id} of the dataset is missing from the row`]);
+    else if (s.rle !== rleToString(rle)) problems.push(['MASKS', `object ${object.id}: stored rle differs from the dataset's mask`]);
+    if (inPrompt(object, prompt)) promptRles.push(rle);
+  }
+  if (row.objects.length !== item.objects.length) problems.push(['MASKS', `row has ${row.objects.length} objects, the dataset ${item.objects.length}`]);
+  // Malformed stored RLEs are reported, not thrown: a consumer would hit them too.
+  for (const o of row.objects) {
+    try {
+      rleFromString(o.rle, height, width);
+    } catch (err) {
+      problems.push(['MASKS', `object ${o.id}: stored rle does not decode: ${(err as Error).message}`]);
+    }
+  }
+  const stats = measureNoise(original, published, rleDecode(rleUnion(promptRles, height, width)));
+  const violation = budgetViolation(stats, budget);
+  if (violation) problems.push(['BUDGET', violation]);
+  return { problems, maxAbsFg: stats.maxAbsFg, maxAbsBg: stats.maxAbsBg };
+}
+
+/** The report as a plain-text table (one line per shard, then one per problem). */
+export function formatVerifyReport(report: VerifyReport): string {
+  const head = ['shard', 'rows', 'stats', 'manifest', 'checked', 'maxFg', 'maxBg', 'problems'];
+  const body = report.shards.map((s) => [
+    s.file,
+    String(s.rows),
+    s.statsRows === null ? '-' : String(s.statsRows),
+    s.manifestRows === null ? '-' : String(s.manifestRows),
+    String(s.checked),
+    String(s.maxAbsFg),
+    String(s.maxAbsBg),
+    String(s.problems),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ''];
+  const fg = Math.floor(report.budget.epsFg * 255 + 1e-9);
+  const bg = Math.floor(report.budget.epsBg * 255 + 1e-9);
+  out.push(`${report.shards.length} shards, ${report.imagesChecked} images compared with their originals; budget fg ${fg}/255, bg ${bg}/255`);
+  if (report.problems.length === 0) out.push('no problems found');
+  else {
+    out.push('', `${report.problems.length} problem(s):`);
+    const ph = ['file', 'split', 'position', 'id', 'kind', 'problem'];
+    const pb = report.problems.map((p) => [p.file, p.split ?? '-', p.position === undefined ? '-' : String(p.position), p.id ?? '-', p.kind, p.message]);
+    const pw = ph.map((h, i) => (i === ph.length - 1 ? 0 : Math.max(h.length, ...pb.map((r) => r[i]!.length))));
+    const pl = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(pw[i]!))).join('  ');
+    out.push(pl(ph), ...pb.map(pl));
+  }
+  return out.join('\n');
+}
