@@ -11,6 +11,7 @@ module.exports = {
   },
   moduleNameMapper: {
     '^@unseg/core$': path.join(root, 'packages/unseg-core/src/index.ts'),
+    '^@unseg/core/testing$': path.join(root, 'packages/unseg-core/src/testing/index.ts'),
     '^@unseg/core/(.*)$': path.join(root, 'packages/unseg-core/src/$1/index.ts'),
     '^@unseg/plugin-(coco|ade20k|sa1b)$': path.join(root, 'packages/plugin-$1/src/index.ts'),
     '^@unseg/train$': path.join(root, 'packages/unseg-train/src/index.ts'),

@@ -5,6 +5,11 @@ import {
   ConfigError,
   PLUGIN_CONTRACT_VERSION,
   SampleError,
+  compareStrings,
+  describeError,
+  isDirectory,
+  listSorted,
+  resolveInsideRoot,
   rleEncode,
   type Category,
   type DatasetPlugin,
@@ -15,7 +20,6 @@ import {
   type SampleObject,
 } from '@unseg/core';
 import { ADE20K_CLASS_NAMES, ADE20K_THING_CLASSES } from './classes.js';
-import { compareStrings, describeError, isDirectory, listSorted, resolveInsideRoot } from './fs-safety.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

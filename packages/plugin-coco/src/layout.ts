@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isDirectory, isFile, listSorted } from './fs-safety.js';
+import { isDirectory, isFile, listSorted } from '@unseg/core';
 
 export type AnnotationKind = 'instances' | 'panoptic';
 

@@ -1,8 +1,17 @@
 // COCO panoptic: each image has one PNG whose pixel colour encodes a segment id
 // (id = R + 256 G + 256^2 B, 0 = unlabelled), and a segments_info list giving each id's category.
 import sharp from 'sharp';
-import { SampleError, rleEncode, type Category, type Rle, type SampleObject } from '@unseg/core';
-import { asBbox, describeError, isRecord, resolveInsideRoot } from './fs-safety.js';
+import {
+  SampleError,
+  asBbox,
+  describeError,
+  isRecord,
+  resolveInsideRoot,
+  rleEncode,
+  type Category,
+  type Rle,
+  type SampleObject,
+} from '@unseg/core';
 
 export interface PanopticInput {
   readonly annFile: string;

@@ -1,7 +1,11 @@
 // Turns a parsed COCO JSON (instances or panoptic) into a validated, ordered list of entries.
 // Only structure is checked here; masks are decoded later, lazily, per object.
-import { SampleError, type Category } from '@unseg/core';
-import { isPositiveInt, isRecord } from './fs-safety.js';
+import {
+  SampleError,
+  isPositiveInt,
+  isRecord,
+  type Category,
+} from '@unseg/core';
 import type { AnnotationKind } from './layout.js';
 
 export type ImageId = number | string;

@@ -2,8 +2,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ConfigError,
+  DEFAULT_MAX_JSON_BYTES,
+  JsonReadError,
   PLUGIN_CONTRACT_VERSION,
   SampleError,
+  asBbox,
+  describeError,
+  readJsonLimited,
+  resolveInsideRoot,
   rleFromSegmentation,
   type Category,
   type DatasetPlugin,
@@ -13,7 +19,6 @@ import {
   type Sample,
   type SampleObject,
 } from '@unseg/core';
-import { DEFAULT_MAX_JSON_BYTES, JsonReadError, asBbox, describeError, readJsonLimited, resolveInsideRoot } from './fs-safety.js';
 import { discoverSources, findCocoRoot, type AnnotationKind, type SplitSource } from './layout.js';
 import { parseCocoJson, type ImageRecord, type ParsedSplit } from './parse.js';
 import { panopticObjects } from './panoptic.js';

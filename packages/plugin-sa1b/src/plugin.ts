@@ -2,19 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ConfigError,
+  JsonReadError,
   PLUGIN_CONTRACT_VERSION,
   SampleError,
-  rleFromString,
-  type Category,
-  type DatasetPlugin,
-  type DatasetReader,
-  type OpenOptions,
-  type Rle,
-  type Sample,
-  type SampleObject,
-} from '@unseg/core';
-import {
-  JsonReadError,
   asBbox,
   compareStrings,
   describeError,
@@ -24,7 +14,15 @@ import {
   listSorted,
   readJsonLimited,
   resolveInsideRoot,
-} from './fs-safety.js';
+  rleFromString,
+  type Category,
+  type DatasetPlugin,
+  type DatasetReader,
+  type OpenOptions,
+  type Rle,
+  type Sample,
+  type SampleObject,
+} from '@unseg/core';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
