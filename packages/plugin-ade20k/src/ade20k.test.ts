@@ -3,7 +3,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { PLUGIN_CONTRACT_VERSION, SampleError, rleArea, rleDecode, rleToBbox, type Sample } from '@unseg/core';
 import ade20k, { ADE20K_CATEGORIES, ADE20K_CLASS_NAMES, ADE20K_THING_CLASSES } from './index.js';
-import { collect, errors, fixtures, okSamples, sharedFolder, tempDir, writeJson } from './test-helpers/util.js';
+import { fileURLToPath } from 'node:url';
+import { collectSamples as collect, describePluginConformance, findSharedData, okSamples, sampleErrors as errors, tempDir, writeJson } from '@unseg/core/testing';
+
+const fixtures = fileURLToPath(new URL('./test-fixtures', import.meta.url));
 
 const ade = path.join(fixtures, 'ADEChallengeData2016');
 const ids = ['ADE_val_00000001', 'ADE_val_00000002', 'ADE_val_00000003'];
@@ -178,7 +181,7 @@ describe('bad input: each yields a SampleError naming the file', () => {
 });
 
 describe('the real dataset in ../shared/data', () => {
-  const sample = sharedFolder('ade20k-sample');
+  const sample = findSharedData('ade20k-sample');
   if (!sample) it.skip('ade20k-sample: ../shared/data/ade20k-sample not found beside the repository; skipped', () => undefined);
   else
     it('ade20k-sample: every sample and mask reads', async () => {
@@ -196,3 +199,6 @@ describe('the real dataset in ../shared/data', () => {
       }
     });
 });
+
+// The contract's generic rules, checked by the same harness a third-party plugin author uses.
+describePluginConformance(ade20k, [{ root: ade, expect: { splits: ['validation'], sampleIds: { validation: ids } } }]);

@@ -2,7 +2,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { PLUGIN_CONTRACT_VERSION, SampleError, rleArea, rleDecode, rleFromSegmentation, rleToBbox, type Sample } from '@unseg/core';
 import coco, { cocoPanopticPlugin, cocoPlugin } from './index.js';
-import { collect, errors, fixtures, okSamples, sharedFolder, tempDir, writeJson } from './test-helpers/util.js';
+import { fileURLToPath } from 'node:url';
+import { collectSamples as collect, describePluginConformance, findSharedData, okSamples, sampleErrors as errors, tempDir, writeJson } from '@unseg/core/testing';
+
+const fixtures = fileURLToPath(new URL('./test-fixtures', import.meta.url));
 
 const official = path.join(fixtures, 'coco-official');
 const panoptic = path.join(fixtures, 'coco-panoptic');
@@ -352,8 +355,8 @@ describe('bad input: each yields a SampleError naming the file', () => {
 });
 
 describe('the real datasets in ../shared/data', () => {
-  const facades = sharedFolder('coco-facades');
-  const instances = sharedFolder('coco-instances-sample');
+  const facades = findSharedData('coco-facades');
+  const instances = findSharedData('coco-instances-sample');
   const skip = (name: string) => it.skip(`${name}: ../shared/data/${name} not found beside the repository; skipped`, () => undefined);
 
   if (!facades) skip('coco-facades');
@@ -401,3 +404,10 @@ describe('the real datasets in ../shared/data', () => {
       expect(n).toBe(23);
     });
 });
+
+// The contract's generic rules, checked by the same harness a third-party plugin author uses.
+describePluginConformance(coco, [
+  { root: official, name: 'coco-official', expect: { splits: ['train2017', 'val2017'], sampleIds: { train2017: ['391895'], val2017: ['397133'] } } },
+  { root: panoptic, name: 'coco-panoptic (instances)', expect: { splits: ['val2017'], minSamples: 2 } },
+]);
+describePluginConformance(cocoPanopticPlugin(), [{ root: panoptic, name: 'coco-panoptic', expect: { splits: ['val2017'], minSamples: 2 } }]);

@@ -75,6 +75,9 @@ class CocoReader implements DatasetReader {
     if (this.cache?.split === split) return this.cache.loaded;
     const src = this.source(split);
     const loaded = (async (): Promise<Loaded> => {
+      // The annotation file is found by listing the root, but it may itself be a planted link.
+      const safe = await resolveInsideRoot(this.root, path.dirname(src.annotationFile), path.basename(src.annotationFile), this.followSymlinks);
+      if (!safe.ok) return { ok: false, error: new SampleError(src.annotationFile, safe.reason, { code: 'ANNOTATION_FILE_INVALID' }) };
       try {
         const json = await readJsonLimited(src.annotationFile, this.maxJsonBytes);
         return { ok: true, parsed: parseCocoJson(src.annotationFile, json, src.kind) };

@@ -2,7 +2,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { PLUGIN_CONTRACT_VERSION, SampleError, rleArea, rleToBbox, type Sample } from '@unseg/core';
 import sa1b, { SA1B_CATEGORY, sa1bPlugin } from './index.js';
-import { collect, errors, fixtures, okSamples, sharedFolder, tempDir, writeJson } from './test-helpers/util.js';
+import { fileURLToPath } from 'node:url';
+import { collectSamples as collect, describePluginConformance, findSharedData, okSamples, sampleErrors as errors, tempDir, writeJson } from '@unseg/core/testing';
+
+const fixtures = fileURLToPath(new URL('./test-fixtures', import.meta.url));
 
 const root = path.join(fixtures, 'sa1b');
 const jsonPath = path.join(root, 'sa_000000', 'sa_1.json');
@@ -176,7 +179,7 @@ describe('bad input: each yields a SampleError naming the file', () => {
 });
 
 describe('the real dataset in ../shared/data', () => {
-  const facades = sharedFolder('sa1b-facades');
+  const facades = findSharedData('sa1b-facades');
   if (!facades) it.skip('sa1b-facades: ../shared/data/sa1b-facades not found beside the repository; skipped', () => undefined);
   else
     it('sa1b-facades: 83 images, 2,842 masks, each exact to its area and bbox and to MAPPING.tsv', async () => {
@@ -206,3 +209,6 @@ describe('the real dataset in ../shared/data', () => {
       expect(masks).toBe(2842);
     }, 300_000);
 });
+
+// The contract's generic rules, checked by the same harness a third-party plugin author uses.
+describePluginConformance(sa1b, [{ root, expect: { splits: ['train'], sampleIds: { train: ['sa_1'] } } }]);

@@ -302,9 +302,14 @@ async function checkMutations(plugin: DatasetPlugin, root: string, options: Chec
     await fs.rename(saved, file);
     if (snapshotKey(deleted) === baseKey) continue; // not read by the plugin
     contractBreaks(deleted, rel, 'with the file deleted');
+    // A reader may fall back to another file (e.g. COCO panoptic when instances are gone) or
+    // lose a split whose defining file is gone; what it must not do is drop a sample unreported.
     const splitsChanged = JSON.stringify(deleted.splits) !== JSON.stringify(baseline.splits);
-    if (!deleted.openError && !splitsChanged && deleted.sampleErrors.length <= baseline.sampleErrors.length) {
-      add({ check: 'bad-input', file: rel, message: `deleting it changed the output (${outcome(deleted)}) but no SampleError reports it: a sample was dropped silently` });
+    const ids = (s: ReaderSnapshot): Set<string> => new Set(s.samples.map((x) => `${x.split}/${x.sample.id}`));
+    const after = ids(deleted);
+    const dropped = [...ids(baseline)].filter((id) => !after.has(id));
+    if (!deleted.openError && !splitsChanged && dropped.length > 0 && deleted.sampleErrors.length <= baseline.sampleErrors.length) {
+      add({ check: 'bad-input', file: rel, message: `deleting it dropped ${dropped.join(', ')} but no SampleError reports it` });
     }
 
     await fs.writeFile(file, bytes.length > 1 ? bytes.subarray(0, Math.floor(bytes.length / 2)) : Buffer.from('\0'));

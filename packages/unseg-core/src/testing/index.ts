@@ -7,3 +7,4 @@ export type { CheckPluginOptions, PluginCheck, PluginExpectations, PluginFinding
 export { describePluginConformance } from './conformance.js';
 export type { ConformanceFixture, ConformanceOptions, TestFramework } from './conformance.js';
 export { collectSamples, okSamples, sampleErrors } from './collect.js';
+export { tempDir, writeJson, findSharedData } from './fixtures.js';
