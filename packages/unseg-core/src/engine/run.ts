@@ -144,7 +144,14 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
           }
         }
         // After an interrupt the input stopped at a shard boundary, so the open shard is whole.
-        await writer.finish();
+        try {
+          await writer.finish();
+        } catch (error) {
+          // The last shard failing to write (disk full) fails that shard, as for any other shard.
+          if (!(error instanceof ShardWriteError)) throw error;
+          failures.push({ position: -1, split, id: undefined, file: error.file, code: error.code, reason: error.message });
+          failed++;
+        }
       } catch (error) {
         await writer.abort();
         throw error;
