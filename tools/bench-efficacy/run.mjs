@@ -100,9 +100,10 @@ const classIndex = new Map(cats.map((c, i) => [c.id, i + 1]));
 const classNames = ['background', ...cats.map((c) => c.name)];
 const classes = classNames.length;
 const classOf = (id) => classIndex.get(id);
+const classKey = cats.map((c) => c.id).join(',');
 log(`${classes} labels: ${classNames.join(', ')}`);
 
-const evalSet = await loadSplit(evalDir, { size: cfg.size, classOf });
+const evalSet = await loadSplit(evalDir, { size: cfg.size, classOf, classKey, log });
 log(`eval: ${evalSet.length} clean ${cfg.evalSplit} images at ${evalSet[0].width}x${evalSet[0].height}`);
 
 let results = { config: cfg, classNames, runs: [], publishSeconds };
@@ -159,7 +160,7 @@ async function trainSet(row) {
   if (cache.has(key)) return cache.get(key);
   const dir = row.source === 'none' ? cleanTrainDir : path.join(work, `${cfg.trainSplit}-${row.dirName}`);
   results.publishSeconds[`${cfg.trainSplit}-${row.dirName}`] ??= publish(cfg.trainSplit, row, dir);
-  const set = await loadSplit(dir, { size: cfg.size, defense: row.defense, classOf });
+  const set = await loadSplit(dir, { size: cfg.size, defense: row.defense, classOf, classKey, log });
   cache.clear(); // one train set in memory at a time; rows are grouped so reloads are rare
   cache.set(key, set);
   return set;
