@@ -6,7 +6,7 @@
 //        --out packages/unseg-core/models/default --seed 1 --epochs 400 --max-minutes 40 [--resume]
 //
 // Options: --backend auto|tensorflow|wasm|cpu, --size 128, --batch 8, --lr-g, --lr-s,
-//   --no-lm, --no-eg, --schedule epoch:1:3|step:S:G, --warmup N, --paper, --max-images N,
+//   --no-lm, --no-eg, --mean-penalty W, --schedule epoch:1:3|step:S:G, --warmup N, --paper, --max-images N,
 //   --steps-per-epoch N, --diag-every N.
 // Sanity check of protection (not the efficacy benchmark), after training or alone:
 //   --sanity coco:../shared/data/coco-facades [--sanity-only] [--sanity-images 200] [--sanity-epochs 8]
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     'max-images': { type: 'string' },
     'steps-per-epoch': { type: 'string' },
     'diag-every': { type: 'string' },
+    'mean-penalty': { type: 'string' },
     sanity: { type: 'string' },
     'sanity-only': { type: 'boolean', default: false },
     'sanity-images': { type: 'string', default: '200' },
@@ -135,12 +136,13 @@ const num = (v) => (v === undefined ? undefined : Number(v));
 const trainer = { seed: Number(values.seed), batchSize: Number(values.batch) };
 if (!values.paper) {
   // The shipped default's CPU settings (see models/default/CARD.md); --paper keeps PAPER_OPTIONS.
-  Object.assign(trainer, { lrGenerator: 1e-3, lrSurrogate: 1e-3, surrogateWarmupSteps: 120, schedule: { unit: 'step', surrogate: 1, generator: 1 } });
+  Object.assign(trainer, { lrGenerator: 1e-3, lrSurrogate: 1e-3, meanPenalty: 10, surrogateWarmupSteps: 120, schedule: { unit: 'step', surrogate: 1, generator: 1 } });
 }
 if (values['lr-g']) trainer.lrGenerator = Number(values['lr-g']);
 if (values['lr-s']) trainer.lrSurrogate = Number(values['lr-s']);
 if (values['no-lm']) trainer.labelModification = false;
 if (values['no-eg']) trainer.epsilonGeneralization = false;
+if (values['mean-penalty']) trainer.meanPenalty = Number(values['mean-penalty']);
 if (values.warmup) trainer.surrogateWarmupSteps = Number(values.warmup);
 if (values['steps-per-epoch']) trainer.stepsPerEpoch = Number(values['steps-per-epoch']);
 if (values['diag-every']) trainer.diagnosticEvery = Number(values['diag-every']);

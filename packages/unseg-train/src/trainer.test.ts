@@ -122,3 +122,22 @@ describe('BilevelTrainer', () => {
     t.dispose();
   });
 });
+
+describe('mean penalty', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+  it("pushes G's per-channel noise mean toward zero", () => {
+    // Start from a G whose head bias makes a strong tint, without centring, so only the penalty can remove it.
+    const meanAbs = (penalty: number) => {
+      const t = new BilevelTrainer(tinySet(), { ...TINY_OPTIONS, centre: false, meanPenalty: penalty, lrGenerator: 5e-2 });
+      t.generator.params.get('G/head/b')!.assign(tf.tensor1d([1.5, -1.5, 1]));
+      const b = t.makeBatch([0, 1]);
+      for (let i = 0; i < 6; i++) t.generatorStep(b);
+      const v = tf.tidy(() => t.generator.forward(b.x, b.mask).mean([1, 2]).abs().mean().dataSync()[0]!);
+      t.dispose();
+      return v;
+    };
+    expect(meanAbs(50)).toBeLessThan(meanAbs(0) * 0.8);
+  });
+});

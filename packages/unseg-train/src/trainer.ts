@@ -51,6 +51,12 @@ export interface TrainerOptions {
   readonly surrogateWidths: readonly number[];
   /** Remove each channel's per-image mean before tanh (against the colour-tint collapse). */
   readonly centre: boolean;
+  /**
+   * Weight of a penalty on the squared per-image channel means of G's noise (after tanh), added
+   * to G's loss. Centring before tanh is not enough: a saturated tanh turns "+A on 10% of the
+   * image, -A/9 on the rest" into a near-constant tint again (seen in a run without it).
+   */
+  readonly meanPenalty: number;
   readonly lrGenerator: number;
   readonly lrSurrogate: number;
   /** LM: generator phases use an all-ones target. */
@@ -77,6 +83,7 @@ export const PAPER_OPTIONS: TrainerOptions = {
   generatorWidths: [16, 32, 64],
   surrogateWidths: [16, 32, 64],
   centre: true,
+  meanPenalty: 0,
   lrGenerator: 1e-4,
   lrSurrogate: 1e-4,
   labelModification: true,
@@ -245,7 +252,9 @@ export class BilevelTrainer {
           const noise = this.generator.forward(batch.x, batch.mask);
           const xAdv = applyNoiseTensor(batch.x, noise, batch.mask, eps.fg, eps.bg);
           const [xr, pr, tr] = rescale(xAdv, batch.prompt, target);
-          return segLoss(this.surrogate.forward(xr, pr), tr);
+          const loss = segLoss(this.surrogate.forward(xr, pr), tr);
+          if (!this.options.meanPenalty) return loss;
+          return loss.add(noise.mean([1, 2]).square().mean().mul(this.options.meanPenalty)) as tf.Scalar;
         },
         true,
         this.varList(this.generator.params),
