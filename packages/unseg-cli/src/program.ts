@@ -5,6 +5,7 @@ import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { inspectCommand } from './commands/inspect.js';
 import { verifyCommand, type VerifyCommandOptions } from './commands/verify.js';
 import { trainCommand, type TrainCommandOptions } from './commands/train.js';
+import { mergeManifestCommand, type MergeManifestOptions } from './commands/merge-manifest.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -100,6 +101,15 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExit status: 0 nothing wrong, 2 problems found (listed), 1 error.')
     .action(async (dir: string, options: VerifyCommandOptions) => exit(await verifyCommand(dir, options)));
+
+  program
+    .command('merge-manifest')
+    .description('join the output folders of a sharded run (--shard-index/--shard-count) into one folder with one manifest.json')
+    .argument('<dirs...>', 'the workers\' output folders (one shared folder is fine)')
+    .requiredOption('--out <dir>', 'the merged folder: shards are hard-linked (copied across file systems); may be one of <dirs>')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExit status: 0 merged and complete, 2 merged but workers are missing or unfinished (listed), 1 error.')
+    .action(async (dirs: string[], options: MergeManifestOptions) => exit(await mergeManifestCommand(dirs, options)));
 
   program
     .command('noise')
