@@ -11,8 +11,23 @@ export interface PipelineListener {
   /** A published image's source needed converting to 8-bit sRGB RGB, or carries an EXIF orientation. */
   onConverted?(info: ConversionInfo): void;
   onNoiseBatch?(info: { readonly images: number; readonly ms: number }): void;
+  /**
+   * Busy time of one stage for one image ('noise': one batch of `images`). Stages overlap
+   * (codec work runs `concurrency` at once, beside the noise source), so these add up to more
+   * than the wall time; they say where the work goes, for throughput profiles.
+   */
+  onStage?(info: StageTiming): void;
   onShardWritten?(info: { readonly split: string; readonly file: string; readonly rows: number; readonly failures: number }): void;
   onEnd?(summary: RunSummary): void;
+}
+
+/** decode: file to pixels; masks: prompt and labels; noise: the source's batch; apply: budget; encode; verify: re-decode and budget check; write: the shard writer. */
+export type PipelineStage = 'decode' | 'masks' | 'noise' | 'apply' | 'encode' | 'verify' | 'write';
+
+export interface StageTiming {
+  readonly stage: PipelineStage;
+  readonly ms: number;
+  readonly images: number;
 }
 
 export interface ConversionInfo {
@@ -45,6 +60,7 @@ export function combineListeners(...listeners: (PipelineListener | undefined)[])
     onFailed: (f) => active.forEach((l) => l.onFailed?.(f)),
     onConverted: (i) => active.forEach((l) => l.onConverted?.(i)),
     onNoiseBatch: (i) => active.forEach((l) => l.onNoiseBatch?.(i)),
+    onStage: (i) => active.forEach((l) => l.onStage?.(i)),
     onShardWritten: (i) => active.forEach((l) => l.onShardWritten?.(i)),
     onEnd: (s) => active.forEach((l) => l.onEnd?.(s)),
   };

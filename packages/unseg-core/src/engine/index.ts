@@ -5,6 +5,6 @@ export type { PromptSelection } from './prompt.js';
 export { measureNoise, budgetViolation } from './verify.js';
 export { mapOrdered, batches } from './streams.js';
 export { combineListeners } from './events.js';
-export type { PipelineListener, RunSummary, ConversionInfo } from './events.js';
+export type { PipelineListener, RunSummary, ConversionInfo, PipelineStage, StageTiming } from './events.js';
 export { runDataset } from './run.js';
 export type { RunDatasetOptions, RunDatasetSummary } from './run.js';

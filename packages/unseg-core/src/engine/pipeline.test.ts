@@ -76,4 +76,20 @@ describe('protect', () => {
     await collect(protect(reader.samples('train'), { noise: batching, budget }));
     expect(sizes).toEqual([3, 3, 1]);
   });
+
+  it('reports the busy time of each stage, per image and per noise batch', async () => {
+    const seen: { stage: string; ms: number; images: number }[] = [];
+    const inner = createNoNoiseSource();
+    const reader = await tinyReader({ count: 7, corrupt: [2] });
+    const out = await collect(
+      protect(reader.samples('train'), { noise: { ...inner, batchSize: 3 }, budget, listener: { onStage: (i) => seen.push(i) } }),
+    );
+    expect(out.filter((o) => o.kind === 'published')).toHaveLength(6);
+    const count = (stage: string) => seen.filter((s) => s.stage === stage).length;
+    // The undecodable image costs a decode attempt but reaches no later stage, so it is not timed.
+    for (const stage of ['decode', 'masks', 'apply', 'encode', 'verify']) expect([stage, count(stage)]).toEqual([stage, 6]);
+    // Batches are formed before decoding fails or succeeds: [0,1,2] holds the bad one.
+    expect(seen.filter((s) => s.stage === 'noise').map((s) => s.images)).toEqual([2, 3, 1]);
+    expect(seen.every((s) => Number.isFinite(s.ms) && s.ms >= 0)).toBe(true);
+  });
 });

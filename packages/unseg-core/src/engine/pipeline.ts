@@ -10,7 +10,7 @@ import type { FailureRecord, PublishedObject, PublishedRecord } from '../shards/
 import { inPrompt, type PromptSelection } from './prompt.js';
 import { batches, mapOrdered } from './streams.js';
 import { budgetViolation, measureNoise } from './verify.js';
-import type { PipelineListener } from './events.js';
+import type { PipelineListener, PipelineStage } from './events.js';
 import { outputImageName, relativeSourcePath } from './names.js';
 
 export interface PipelineOptions {
@@ -82,12 +82,15 @@ export function createPipeline(options: PipelineOptions): {
   const encode = options.encode ?? DEFAULT_ENCODE;
   const noise = options.noise;
   const listener = options.listener;
+  const onStage = listener?.onStage?.bind(listener);
+  const timed = onStage && ((stage: PipelineStage, started: number, images = 1) => onStage({ stage, ms: performance.now() - started, images }));
 
   async function prepare(input: PipelineInput): Promise<Stage<Prepared>> {
     const item = input.item;
     if (item instanceof SampleError) return { ok: false, failure: failureOf(input, item, item.file) };
     const file = imageFile(item);
     try {
+      const t0 = performance.now();
       const decoded = await decodeRgb(item.image.kind === 'file' ? item.image.path : item.image.bytes, {
         limitInputPixels: options.limitInputPixels,
       }).catch((e: unknown) => {
@@ -96,6 +99,8 @@ export function createPipeline(options: PipelineOptions): {
           code: 'IMAGE_INVALID',
         });
       });
+      timed?.('decode', t0);
+      const t1 = performance.now();
       const image = decoded.image;
       if (image.width !== item.width || image.height !== item.height) {
         throw new SampleError(
@@ -134,6 +139,7 @@ export function createPipeline(options: PipelineOptions): {
         });
       }
       const promptMask = rleDecode(rleUnion(promptRles, image.height, image.width));
+      timed?.('masks', t1);
       return {
         ok: true,
         value: {
@@ -161,6 +167,7 @@ export function createPipeline(options: PipelineOptions): {
         ready.map((s) => ({ id: s.value.sample.id, image: s.value.image, prompt: s.value.prompt, labels: s.value.labels })),
       );
       listener?.onNoiseBatch?.({ images: ready.length, ms: performance.now() - started });
+      timed?.('noise', started, ready.length);
     }
     let k = 0;
     return batch.map((s) => {
@@ -168,10 +175,10 @@ export function createPipeline(options: PipelineOptions): {
       const direction = directions[k++];
       try {
         if (!direction) throw new Error(`noise source ${noise.name} returned no noise for this image`);
-        return {
-          ok: true as const,
-          value: { prepared: s.value, protectedImage: applyBudgetedNoise(s.value.image, direction, s.value.prompt, options.budget) },
-        };
+        const t0 = performance.now();
+        const protectedImage = applyBudgetedNoise(s.value.image, direction, s.value.prompt, options.budget);
+        timed?.('apply', t0);
+        return { ok: true as const, value: { prepared: s.value, protectedImage } };
       } catch (error) {
         return { ok: false as const, failure: failureOf(s.value.input, error, imageFile(s.value.sample)) };
       }
@@ -184,11 +191,15 @@ export function createPipeline(options: PipelineOptions): {
     const { sample, input } = prepared;
     const file = imageFile(sample);
     try {
+      const t0 = performance.now();
       const bytes = await encodeRgb(protectedImage, encode);
+      timed?.('encode', t0);
+      const t1 = performance.now();
       // The budget is checked on what will be published: the encoded bytes, decoded again.
       const republished = (await decodeRgb(bytes)).image;
       const stats = measureNoise(prepared.image, republished, prepared.prompt);
       const violation = budgetViolation(stats, options.budget);
+      timed?.('verify', t1);
       if (violation) {
         throw new SampleError(file, `published image breaks the noise budget: ${violation}`, {
           sampleId: sample.id,

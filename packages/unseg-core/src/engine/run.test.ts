@@ -82,6 +82,13 @@ describe('runDataset', () => {
     await expect(runDataset(await options(10))).rejects.toThrow(/--limit 3.*new --out/);
   });
 
+  it('times the shard writer once per published row', async () => {
+    const stages: string[] = [];
+    await runDataset(await options(10, { listener: { onStage: (i) => stages.push(i.stage) } }));
+    expect(stages.filter((s) => s === 'write')).toHaveLength(9);
+    expect(stages.filter((s) => s === 'encode')).toHaveLength(9);
+  });
+
   it('refuses a split the dataset does not have', async () => {
     await expect(runDataset(await options(2, { splits: ['valid'] }))).rejects.toThrow(/split "valid" not found/);
   });

@@ -129,7 +129,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         for await (const output of createPipeline(pipelineOptions).run(inputs())) {
           try {
             if (output.kind === 'published') {
+              const t0 = performance.now();
               await writer.write(output.record);
+              listener?.onStage?.({ stage: 'write', ms: performance.now() - t0, images: 1 });
               published++;
             } else {
               await writer.fail(output.failure);
