@@ -102,6 +102,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         },
       });
       let splitSkipped = 0;
+      let writtenThisSplit = 0;
       const mine = (position: number) => !worker || writer.shardIndexOf(position) % worker.count === worker.index;
       // Stopping on the signal happens at a shard boundary, so every committed shard is whole.
       let lastShard = -1;
@@ -133,6 +134,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
               await writer.write(output.record);
               listener?.onStage?.({ stage: 'write', ms: performance.now() - t0, images: 1 });
               published++;
+              writtenThisSplit++;
             } else {
               await writer.fail(output.failure);
               failures.push(output.failure);
@@ -142,7 +144,6 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
             // A shard that cannot be written (disk full) is lost; completed shards are untouched.
             if (!(error instanceof ShardWriteError)) throw error;
             failures.push({ position: -1, split, id: undefined, file: error.file, code: error.code, reason: error.message });
-            failed++;
           }
         }
         // After an interrupt the input stopped at a shard boundary, so the open shard is whole.
@@ -152,12 +153,16 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
           // The last shard failing to write (disk full) fails that shard, as for any other shard.
           if (!(error instanceof ShardWriteError)) throw error;
           failures.push({ position: -1, split, id: undefined, file: error.file, code: error.code, reason: error.message });
-          failed++;
         }
       } catch (error) {
         await writer.abort();
         throw error;
       }
+      // Samples of a shard that failed to write (disk full) were counted as published when handed
+      // over; they are lost, so they count as failed (the shard's error is in `failures`).
+      const committedRows = writer.committed.reduce((sum, s) => sum + s.rows, 0);
+      failed += writtenThisSplit - committedRows;
+      published += committedRows - writtenThisSplit;
       skipped += splitSkipped;
     }
     await writeManifest(outDir, { ...runRecord, endedAt: new Date().toISOString() }, { worker });
