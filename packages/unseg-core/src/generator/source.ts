@@ -64,41 +64,55 @@ export async function loadGenerator(dir: string): Promise<Generator> {
 }
 
 /**
+ * Resize to [h, w], averaging over the source pixels when shrinking: plain bilinear sampling
+ * would alias, and G was trained on properly downscaled images.
+ */
+function shrink(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
+  const k = Math.floor(Math.min(x.shape[1] / h, x.shape[2] / w));
+  const pooled = k >= 2 ? tf.avgPool(x, k, k, 'valid') : x;
+  return pooled.shape[1] === h && pooled.shape[2] === w ? pooled : tf.image.resizeBilinear(pooled, [h, w], false);
+}
+
+/**
  * Noise directions for one image: G runs at its working resolution and the result is resized
  * (bilinear) to the image's own size. Smooth, low-resolution noise survives the downscaling
  * every segmentation trainer does; fine texture made at full size would be averaged away.
  */
 export function generateNoise(generator: Generator, batch: readonly NoiseRequest[]): Float32Array[] {
   const out: Float32Array[] = new Array<Float32Array>(batch.length);
-  // Group images of equal size so that they share one forward pass.
+  // Images are shrunk one at a time (stacking full-size images only costs memory copies); those
+  // with the same working shape then share one forward pass of G.
   const groups = new Map<string, number[]>();
-  batch.forEach((r, i) => {
-    const key = `${r.image.width}x${r.image.height}`;
+  const shapes = batch.map((r) => workingShape(generator.config, r.image.width, r.image.height));
+  shapes.forEach((s, i) => {
+    const key = s.join('x');
     const g = groups.get(key);
     if (g) g.push(i);
     else groups.set(key, [i]);
   });
   for (const idx of groups.values()) {
-    const first = batch[idx[0]!]!;
-    const { width, height } = first.image;
-    const [wh, ww] = workingShape(generator.config, width, height);
-    const noise = tf.tidy(() => {
-      const xs = idx.map((i) => {
-        const img = batch[i]!.image;
-        return tf.tensor3d(img.data, [height, width, 3], 'int32').toFloat().div(255);
-      });
-      const ps = idx.map((i) => tf.tensor3d(batch[i]!.prompt.data, [height, width, 1], 'int32').toFloat());
-      const x = tf.image.resizeBilinear(tf.stack(xs) as tf.Tensor4D, [wh, ww], false);
-      const p = tf.image.resizeBilinear(tf.stack(ps) as tf.Tensor4D, [wh, ww], false);
-      const n = generator.forward(x, p);
-      return tf.image.resizeBilinear(n, [height, width], false);
+    const [wh, ww] = shapes[idx[0]!]!;
+    const small = tf.tidy(() => {
+      const xs: tf.Tensor4D[] = [];
+      const ps: tf.Tensor4D[] = [];
+      for (const i of idx) {
+        const { image, prompt } = batch[i]!;
+        // Converting in JS: tfjs's own Uint8 -> int32 -> float path costs ~20x more at 1024x1024.
+        const f = new Float32Array(image.data.length);
+        for (let k = 0; k < f.length; k++) f[k] = image.data[k]! / 255;
+        // A nested tidy frees each full-size tensor at once instead of holding the batch's.
+        xs.push(tf.tidy(() => shrink(tf.tensor4d(f, [1, image.height, image.width, 3]), wh, ww)));
+        ps.push(tf.tidy(() => shrink(tf.tensor4d(Float32Array.from(prompt.data), [1, image.height, image.width, 1]), wh, ww)));
+      }
+      return generator.forward(tf.concat(xs, 0), tf.concat(ps, 0));
     });
-    const data = noise.dataSync() as Float32Array;
-    noise.dispose();
-    const per = width * height * 3;
     idx.forEach((i, j) => {
-      out[i] = data.slice(j * per, (j + 1) * per);
+      const { width, height } = batch[i]!.image;
+      const up = tf.tidy(() => tf.image.resizeBilinear(small.slice([j, 0, 0, 0], [1, wh, ww, 3]), [height, width], false));
+      out[i] = up.dataSync() as Float32Array;
+      up.dispose();
     });
+    small.dispose();
   }
   return out;
 }
