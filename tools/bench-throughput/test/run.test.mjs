@@ -1,0 +1,58 @@
+// The bench end to end on a tiny generated COCO dataset (Roboflow layout, like coco-facades):
+// every row must see every image, two workers must split them without loss, and the repeated
+// listing must hold each image `repeat` times. Run: node --test tools/bench-throughput/test/
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+async function writeCoco(root, splits) {
+  let id = 1;
+  for (const [split, n] of Object.entries(splits)) {
+    await fs.mkdir(path.join(root, split), { recursive: true });
+    const json = { images: [], annotations: [], categories: [{ id: 1, name: 'window' }] };
+    for (let i = 0; i < n; i++, id++) {
+      const name = `img${id}.jpg`;
+      const raw = Buffer.alloc(48 * 32 * 3, 0).map((_, k) => (k * 7 + id * 13) % 256);
+      await sharp(raw, { raw: { width: 48, height: 32, channels: 3 } }).jpeg().toFile(path.join(root, split, name));
+      json.images.push({ id, file_name: name, width: 48, height: 32 });
+      json.annotations.push({ id, image_id: id, category_id: 1, segmentation: [[4, 4, 20, 4, 20, 20, 4, 20]], iscrowd: 0, bbox: [4, 4, 16, 16], area: 256 });
+    }
+    await fs.writeFile(path.join(root, split, '_annotations.coco.json'), JSON.stringify(json));
+  }
+}
+
+test('rows, workers and the repeated listing count every image', async () => {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-throughput-test-'));
+  try {
+    const data = path.join(tmp, 'coco');
+    await writeCoco(data, { train: 5, valid: 2 });
+    const out = path.join(tmp, 'results');
+    const r = spawnSync(
+      process.execPath,
+      [path.join(here, '..', 'run.mjs'), '--data', data, '--images', '4', '--rows', 'codec,uniform', '--workers', '1,2',
+        '--shard-size', '2', '--memory', '--repeat', '3', '--no-train', '--out', out],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [file] = await fs.readdir(out);
+    const result = JSON.parse(await fs.readFile(path.join(out, file), 'utf8'));
+    assert.deepEqual(result.rows.map((x) => [x.row, x.workers, x.images]), [['codec', 1, 4], ['uniform', 1, 4], ['uniform', 2, 4]]);
+    for (const x of result.rows) {
+      assert.ok(x.imagesPerSecond > 0 && x.peakRssMiB > 0 && x.cpuSeconds > 0);
+      assert.ok(x.stagesMs.encode > 0 && x.stagesMs.decode > 0);
+    }
+    assert.ok(result.rows[1].stagesMs.noise > 0 && result.rows[1].stagesMs.write > 0);
+    // 100 images capped at the 5 of train; all 7 of every split; 7 listed 3 times.
+    assert.deepEqual(result.memory.map((x) => x.images), [5, 7, 21]);
+    assert.match(r.stdout, /\(a\) codec limit\s+1\s+4/);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+});
