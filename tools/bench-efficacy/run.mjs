@@ -70,7 +70,8 @@ const cli = path.join(repoRoot, 'packages/unseg-cli/dist/bin.js');
 const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
 
 function publish(split, noise, outDir) {
-  if (fs.existsSync(path.join(outDir, 'manifest.json')) && listShards(outDir).length) return 0;
+  // Always asked: the CLI resumes, so a finished folder costs a scan, and an interrupted one
+  // (which already has a manifest.json) is completed instead of being read half-written.
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first (npm run build)`);
   const args = [cli, 'run', cfg.format, '--in', cfg.dataset, '--out', outDir, '--split', split,
     '--noise', noise.source, '--eps-fg', cfg.epsFg, '--eps-bg', cfg.epsBg, '--progress', 'none'];
