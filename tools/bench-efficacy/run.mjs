@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { tf, initBackend, repoRoot } from './lib/tf.mjs';
 import { listShards, loadSplit, readCategories } from './lib/data.mjs';
 import { trainModel, evaluate } from './lib/train.mjs';
-import { meanStd } from './lib/metrics.mjs';
+import { summarise, markdownTable } from './lib/report.mjs';
 import { parseRow, planRuns } from './lib/plan.mjs';
 
 const { values: opt } = parseArgs({
@@ -122,37 +122,8 @@ const save = () => {
   fs.writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
 };
 
-function summarise(runs) {
-  const groups = new Map();
-  for (const r of runs) {
-    const k = `${r.row}|${r.arch}`;
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k).push(r);
-  }
-  const out = [];
-  for (const [k, rs] of groups) {
-    const [row, arch] = k.split('|');
-    const clean = groups.get(`none|${arch}`);
-    const m = meanStd(rs.map((r) => r.miou));
-    const cleanMean = clean ? meanStd(clean.map((r) => r.miou)).mean : null;
-    out.push({
-      row, arch, seeds: rs.map((r) => r.seed), miou: m, pixelAcc: meanStd(rs.map((r) => r.pixelAcc)),
-      ratioToClean: cleanMean ? m.mean / cleanMean : null,
-      wallSeconds: meanStd(rs.map((r) => r.wallSeconds)), trainRes: rs[0].trainRes,
-    });
-  }
-  return out;
-}
-
 function printTable() {
-  const s = summarise(results.runs);
-  const f = (v) => v.toFixed(3);
-  console.log('\n| row | arch | seeds | mIoU (mean ± sd; min-max) | pixel acc | ratio to clean | wall s / run | train res |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of s) {
-    const spread = r.miou.n > 1 ? ` ± ${f(r.miou.std)}; ${f(r.miou.min)}-${f(r.miou.max)}` : '';
-    console.log(`| ${r.row} | ${r.arch} | ${r.seeds.join(',')} | ${f(r.miou.mean)}${spread} | ${f(r.pixelAcc.mean)} | ${r.ratioToClean === null ? '-' : r.ratioToClean.toFixed(2)} | ${r.wallSeconds.mean.toFixed(0)} | ${r.trainRes} |`);
-  }
+  console.log('\n' + markdownTable(results.runs));
 }
 
 const cache = new Map();

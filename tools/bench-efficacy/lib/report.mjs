@@ -1,0 +1,37 @@
+// Summary per row and architecture, and the markdown table printed at the end of a run.
+import { meanStd } from './metrics.mjs';
+
+export function summarise(runs) {
+  const groups = new Map();
+  for (const r of runs) {
+    const k = `${r.row}|${r.arch}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(r);
+  }
+  const out = [];
+  for (const [k, rs] of groups) {
+    const [row, arch] = k.split('|');
+    const clean = groups.get(`none|${arch}`);
+    const m = meanStd(rs.map((r) => r.miou));
+    const cleanMean = clean ? meanStd(clean.map((r) => r.miou)).mean : null;
+    out.push({
+      row, arch, seeds: rs.map((r) => r.seed), miou: m, pixelAcc: meanStd(rs.map((r) => r.pixelAcc)),
+      ratioToClean: cleanMean ? m.mean / cleanMean : null,
+      wallSeconds: meanStd(rs.map((r) => r.wallSeconds)), trainRes: rs[0].trainRes,
+    });
+  }
+  return out;
+}
+
+export function markdownTable(runs) {
+  const f = (v) => v.toFixed(3);
+  const lines = [
+    '| row | arch | seeds | mIoU (mean ± sd; min-max) | pixel acc | ratio to clean | wall s / run | train res |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of summarise(runs)) {
+    const spread = r.miou.n > 1 ? ` ± ${f(r.miou.std)}; ${f(r.miou.min)}-${f(r.miou.max)}` : '';
+    lines.push(`| ${r.row} | ${r.arch} | ${r.seeds.join(',')} | ${f(r.miou.mean)}${spread} | ${f(r.pixelAcc.mean)} | ${r.ratioToClean === null ? '-' : r.ratioToClean.toFixed(2)} | ${r.wallSeconds.mean.toFixed(0)} | ${r.trainRes} |`);
+  }
+  return lines.join('\n');
+}
