@@ -113,7 +113,7 @@ beforeAll(async () => {
   expect(await ref.exit).toBe(0);
   expected = await rows(path.join(tmp, 'reference'));
   expect(expected).toHaveLength(IMAGES);
-}, 30_000);
+}, 180_000);
 
 afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
@@ -144,7 +144,7 @@ describe('crashes', () => {
     // No temp files or orphan stats left behind once the run has completed.
     const left = (await fs.readdir(out)).filter((f) => f.endsWith('.tmp') || (f.endsWith('.stats.json') && !existsSync(path.join(out, f.replace(/\.stats\.json$/, '')))));
     expect(left).toEqual([]);
-  }, 30_000);
+  }, 180_000);
 
   it('SIGINT stops after the shard in flight (exit 130, only whole shards), and a rerun completes', async () => {
     const out = path.join(tmp, 'interrupted');
@@ -164,7 +164,7 @@ describe('crashes', () => {
     const rerun = start(out);
     expect(await rerun.exit).toBe(0);
     expect(await rows(out)).toEqual(expected);
-  }, 30_000);
+  }, 180_000);
 
   it('a second run on the same --out while the first holds the lock fails with a clear message; the first is unharmed', async () => {
     const out = path.join(tmp, 'locked');
@@ -186,7 +186,7 @@ describe('crashes', () => {
     expect(err.join('')).toMatch(new RegExp(`output folder .* is in use by process ${first.proc.pid} on .*Two runs must not write the same --out`));
     expect(await first.exit).toBe(0);
     expect(await rows(out)).toEqual(expected);
-  }, 30_000);
+  }, 180_000);
 
   const canMount = process.getuid?.() === 0 && process.platform === 'linux';
   (canMount ? it : it.skip)('a full disk (tiny tmpfs) fails the shard, not the shards already written; a rerun with space completes', async () => {
@@ -219,5 +219,5 @@ describe('crashes', () => {
     } finally {
       spawnSync('umount', [out]);
     }
-  }, 30_000);
+  }, 180_000);
 });
