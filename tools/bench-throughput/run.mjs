@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     memory: { type: 'boolean', default: false },
     'memory-noise': { type: 'string', default: 'uniform' },
+    'memory-max-seconds': { type: 'string', default: '0' },
     repeat: { type: 'string', default: '10' },
     'no-train': { type: 'boolean', default: false },
     'train-data': { type: 'string', default: `sa1b:${path.resolve(repo, '../shared/data/sa1b-facades')}` },
@@ -60,6 +61,7 @@ async function child(spec) {
   let seconds = 0;
   let setupSeconds = 0;
   let noiseDescription = null;
+  let interrupted = false;
   // CPU time of the measured part only (not module loading or the model's setup): on a loaded
   // machine it is steadier than wall time, and it says what a dedicated core would cost.
   let cpu0 = process.cpuUsage();
@@ -104,8 +106,12 @@ async function child(spec) {
     noiseDescription = noise.description;
     const reader = await coco.open(spec.data);
     cpu0 = process.cpuUsage();
+    // A time cap for long memory runs: the run stops at a shard boundary, as on Ctrl-C.
+    const controller = new AbortController();
+    const cap = spec.maxSeconds > 0 ? setTimeout(() => controller.abort(), spec.maxSeconds * 1000) : undefined;
     try {
       const summary = await core.runDataset({
+        signal: controller.signal,
         reader,
         outDir: spec.outDir,
         splits: spec.splits,
@@ -124,7 +130,9 @@ async function child(spec) {
       images = summary.published;
       failed = summary.failed;
       seconds = summary.seconds;
+      interrupted = summary.interrupted;
     } finally {
+      clearTimeout(cap);
       await noise.dispose?.();
     }
   }
@@ -136,6 +144,7 @@ async function child(spec) {
       row: spec.row,
       images,
       failed,
+      interrupted,
       seconds,
       setupSeconds,
       noise: noiseDescription,
@@ -207,6 +216,7 @@ async function runWorkers(spec, n, tmp) {
     workers: n,
     images,
     failed: parts.reduce((a, p) => a + p.failed, 0),
+    interrupted: parts.some((p) => p.interrupted),
     // Throughput over the slowest worker's run (from its first image to its last shard),
     // excluding process start and model load, which a long job pays once.
     seconds: Math.max(...parts.map((p) => p.seconds)),
@@ -373,29 +383,31 @@ async function parent() {
 
     if (args.memory) {
       const specs = [
-        { label: `${Math.min(100, limit)} images`, data, splits: [args.split], limit: 100 },
-        { label: 'all images (every split)', data, splits: undefined, limit: undefined },
+        { label: '100 images', data, splits: [args.split], limit: 100, total: 100 },
+        { label: 'all images (every split)', data, splits: undefined, limit: undefined, total: null },
       ];
       const times = Number(args.repeat);
       if (times > 1) {
         process.stderr.write(`bench: listing the folder ${times} times...\n`);
         const rep = await repeatedCoco(data, times, tmp);
-        specs.push({ label: `folder listed ${times}x`, data: rep.root, splits: ['train'], limit: undefined });
+        specs.push({ label: `folder listed ${times}x`, data: rep.root, splits: ['train'], limit: undefined, total: rep.images });
       }
       for (const s of specs) {
         process.stderr.write(`bench: memory, ${s.label}...\n`);
-        const r = await runWorkers({ ...base, ...s, row: args['memory-noise'], noise: args['memory-noise'], shardSize: 100 }, 1, tmp);
+        const maxSeconds = Number(args['memory-max-seconds']);
+        const r = await runWorkers({ ...base, ...s, row: args['memory-noise'], noise: args['memory-noise'], shardSize: 20, maxSeconds }, 1, tmp);
+        r.of = s.total;
         r.label = s.label;
         r.imagesPerSecond = r.images / r.seconds;
         result.memory.push(r);
       }
       result.loadAfterMemory = await load();
-      process.stdout.write(`\npeak RSS by dataset size (--noise ${args['memory-noise']}, concurrency ${concurrency}, shard size 100)\n`);
+      process.stdout.write(`\npeak RSS by dataset size (--noise ${args['memory-noise']}, concurrency ${concurrency}, shard size 20)\n`);
       for (const r of result.memory) {
         const trace = r.rssTrace.map(([, mb]) => mb);
         const q = (f) => trace[Math.min(trace.length - 1, Math.floor(f * trace.length))];
         process.stdout.write(
-          `${r.label.padEnd(28)} ${String(r.images).padStart(6)} images  peak ${Math.round(r.peakRssMiB)} MiB  ` +
+          `${r.label.padEnd(28)} ${String(r.images).padStart(6)} images${r.interrupted ? ` (stopped at the ${args['memory-max-seconds']} s cap${r.of ? ` of ${r.of}` : ''})` : ''}  peak ${Math.round(r.peakRssMiB)} MiB  ` +
             `RSS at 25/50/75/100% of the run: ${q(0.25)}/${q(0.5)}/${q(0.75)}/${trace.at(-1)} MiB  ${fmt(r.imagesPerSecond)} img/s\n`,
         );
       }
