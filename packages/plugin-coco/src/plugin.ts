@@ -22,6 +22,7 @@ import {
 import { discoverSources, findCocoRoot, type AnnotationKind, type SplitSource } from './layout.js';
 import { parseCocoJson, type ImageRecord, type ParsedSplit } from './parse.js';
 import { panopticObjects } from './panoptic.js';
+import { cocoExportHook } from './export.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -276,6 +277,7 @@ export function cocoPlugin(options: CocoPluginOptions = {}): DatasetPlugin {
       const sources = pickSources(await discoverSources(found), prefer);
       return new CocoReader(found, sources, openOptions.followSymlinks ?? false, maxJsonBytes);
     },
+    export: cocoExportHook({ prefer, maxJsonBytes, pick: pickSources }),
   };
 }
 

@@ -11,3 +11,4 @@ export * from './shards/index.js';
 export * from './engine/index.js';
 export * from './generator/index.js';
 export * from './verify/index.js';
+export * from './export/index.js';

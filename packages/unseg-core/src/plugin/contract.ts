@@ -17,6 +17,9 @@ export function assertPluginContract(candidate: unknown, origin: string): Datase
   if (typeof p.detect !== 'function' || typeof p.open !== 'function') {
     throw new ConfigError(`${origin}: detect and open must be functions`);
   }
+  if (p.export !== undefined && typeof p.export !== 'function') {
+    throw new ConfigError(`${origin}: export, when present, must be a function`);
+  }
   if (p.contract !== PLUGIN_CONTRACT_VERSION) {
     throw new ConfigError(
       `plugin "${p.name}" (${origin}) implements plugin contract ${String(p.contract)}, ` +

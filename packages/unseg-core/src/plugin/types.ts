@@ -1,5 +1,6 @@
 import type { Rle } from '../masks/types.js';
 import type { SampleError } from '../errors.js';
+import type { DatasetExportHook } from '../export/types.js';
 
 /**
  * The version of the plugin contract this build of @unseg/core implements. A plugin declares
@@ -83,4 +84,9 @@ export interface DatasetPlugin {
   /** Cheap check whether `root` looks like this format (used by auto-detection). */
   detect(root: string): Promise<boolean>;
   open(root: string, options?: OpenOptions): Promise<DatasetReader>;
+  /**
+   * Optional (added in contract 1 without a version change): writes one split of a run's
+   * published rows back in this format's own layout, for `unseg-pipeline export`.
+   */
+  readonly export?: DatasetExportHook;
 }

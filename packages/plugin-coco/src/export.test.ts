@@ -1,0 +1,214 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ExportPathError,
+  SampleError,
+  createExportTarget,
+  createUniformNoiseSource,
+  decodeRgb,
+  exportShards,
+  readShardRows,
+  rleToString,
+  runDataset,
+  type DatasetReader,
+  type ExportRow,
+  type Sample,
+} from '@unseg/core';
+import { tempDir } from '@unseg/core/testing';
+import coco, { cocoPanopticPlugin } from './index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sample = path.resolve(here, '../../../samples/coco-facades-mini');
+const panopticFixture = path.join(here, 'test-fixtures', 'coco-panoptic');
+
+async function samplesOf(reader: DatasetReader, split: string): Promise<Sample[]> {
+  const out: Sample[] = [];
+  for await (const s of reader.samples(split)) {
+    if (s instanceof SampleError) throw s;
+    out.push(s);
+  }
+  return out;
+}
+
+async function protectInto(input: string, plugin = coco): Promise<string> {
+  const dir = await tempDir('unseg-export-shards-');
+  const summary = await runDataset({
+    reader: await plugin.open(input),
+    outDir: dir,
+    root: input,
+    noise: createUniformNoiseSource({ seed: 3 }),
+    budget: { epsFg: 8 / 255, epsBg: 2 / 255 },
+    concurrency: 2,
+    runInfo: { plugin: plugin.name, input },
+  });
+  expect(summary.failed).toBe(0);
+  return dir;
+}
+
+async function shardRows(dir: string): Promise<ExportRow[]> {
+  const rows: ExportRow[] = [];
+  for (const f of (await fs.readdir(dir)).filter((n) => n.endsWith('.parquet')).sort()) {
+    for await (const r of readShardRows(path.join(dir, f), 'parquet')) rows.push(r);
+  }
+  return rows;
+}
+
+/** The exported dataset, read back through the plugin, equals the original's annotations and the shards' pixels. */
+async function expectRoundTrip(exported: string, shards: string, split: string, plugin = coco, original = sample): Promise<void> {
+  const back = await samplesOf(await plugin.open(exported), split);
+  const orig = await samplesOf(await plugin.open(original), split);
+  const rows = await shardRows(shards);
+  expect(back.map((s) => s.id)).toEqual(orig.map((s) => s.id));
+  expect(back.map((s) => s.id)).toEqual(rows.map((r) => r.id));
+  for (const [i, s] of back.entries()) {
+    const o = orig[i]!;
+    const row = rows[i]!;
+    expect([s.width, s.height]).toEqual([o.width, o.height]);
+    expect(s.objects.map((x) => [x.id, x.categoryId, x.category, x.isCrowd])).toEqual(o.objects.map((x) => [x.id, x.categoryId, x.category, x.isCrowd]));
+    for (const [j, obj] of s.objects.entries()) {
+      expect(rleToString(await obj.mask())).toBe(rleToString(await o.objects[j]!.mask()));
+    }
+    // The exported file is the published image: same bytes, and it decodes to the published pixels.
+    expect(s.image.kind).toBe('file');
+    const file = (s.image as { path: string }).path;
+    expect(path.extname(file)).toBe('.png');
+    const bytes = await fs.readFile(file);
+    expect(Buffer.compare(bytes, Buffer.from(row.image.bytes))).toBe(0);
+    const a = (await decodeRgb(bytes)).image;
+    const b = (await decodeRgb(row.image.bytes)).image;
+    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(b.data))).toBe(0);
+    // ...and not the original pixels: the noise is there.
+    const c = (await decodeRgb((o.image as { path: string }).path)).image;
+    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(c.data))).not.toBe(0);
+  }
+}
+
+const cleanups: string[] = [];
+afterAll(async () => {
+  for (const d of cleanups) await fs.rm(d, { recursive: true, force: true });
+});
+
+describe('COCO export', () => {
+  let shards: string;
+  beforeAll(async () => {
+    shards = await protectInto(sample);
+    cleanups.push(shards);
+  }, 120_000);
+
+  test('from the original: the bundled sample round-trips through the coco plugin, with the JSON otherwise unchanged', async () => {
+    const out = path.join(await tempDir('unseg-export-'), 'coco');
+    cleanups.push(path.dirname(out));
+    const report = await exportShards({ dir: shards, out, plugin: coco });
+    expect(report.original).toBe(sample);
+    expect(report.splits.train).toMatchObject({ images: 4, annotations: 'original', annotationFiles: ['train/_annotations.coco.json'] });
+    expect(report.files).toBe(5);
+    await expectRoundTrip(out, shards, 'train');
+    const a = JSON.parse(await fs.readFile(path.join(sample, 'train/_annotations.coco.json'), 'utf8')) as Record<string, unknown> & { images: Record<string, unknown>[] };
+    const b = JSON.parse(await fs.readFile(path.join(out, 'train/_annotations.coco.json'), 'utf8')) as typeof a;
+    expect(b.categories).toEqual(a.categories);
+    expect(b.annotations).toEqual(a.annotations);
+    expect(b.info).toEqual(a.info);
+    expect(b.licenses).toEqual(a.licenses);
+    expect(b.images.map((i) => ({ ...i, file_name: undefined }))).toEqual(a.images.map((i) => ({ ...i, file_name: undefined })));
+    expect(b.images.every((i) => String(i.file_name).endsWith('.png'))).toBe(true);
+  }, 120_000);
+
+  test('from the shards alone: an instances JSON in the official layout that loads back the same', async () => {
+    const out = await tempDir('unseg-export-');
+    cleanups.push(out);
+    const report = await exportShards({ dir: shards, out, plugin: coco, original: null });
+    expect(report.splits.train).toMatchObject({ images: 4, annotations: 'shards', annotationFiles: ['annotations/instances_train.json'] });
+    await expectRoundTrip(out, shards, 'train');
+  }, 120_000);
+
+  test('an original edited since the run is refused, not mixed with the shards', async () => {
+    const copy = await tempDir('unseg-export-orig-');
+    cleanups.push(copy);
+    await fs.cp(sample, copy, { recursive: true });
+    const file = path.join(copy, 'train/_annotations.coco.json');
+    const json = JSON.parse(await fs.readFile(file, 'utf8')) as { annotations: { id: number }[] };
+    json.annotations[0]!.id = 999_999;
+    await fs.writeFile(file, JSON.stringify(json));
+    const out = await tempDir('unseg-export-');
+    cleanups.push(out);
+    await expect(exportShards({ dir: shards, out, plugin: coco, original: copy })).rejects.toThrow(/changed since the run/);
+  });
+
+  test('a tampered shard is refused', async () => {
+    const copy = await tempDir('unseg-export-tamper-');
+    cleanups.push(copy);
+    await fs.cp(shards, copy, { recursive: true });
+    const shard = path.join(copy, 'train-00000.parquet');
+    const bytes = await fs.readFile(shard);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 1;
+    await fs.writeFile(shard, bytes);
+    await expect(exportShards({ dir: copy, out: await tempDir('unseg-export-'), plugin: coco })).rejects.toThrow(/changed after the run/);
+  });
+});
+
+describe('COCO export: untrusted paths', () => {
+  const row = (p: string): ExportRow => ({
+    position: 0,
+    id: '1',
+    split: 'train',
+    width: 1,
+    height: 1,
+    image: { bytes: new Uint8Array([1]), path: p },
+    sourcePath: 'train/a.jpg',
+    objects: [],
+  });
+  async function* rows(...paths: string[]): AsyncGenerator<ExportRow> {
+    for (const p of paths) yield row(p);
+  }
+
+  test.each(['train/../../evil.png', '/tmp/train/evil.png', 'train/..\\evil.png', 'x/train/./a.png', 'train//a.png'])(
+    'a row whose image path is %j writes nothing outside --out',
+    async (bad) => {
+      const parent = await tempDir('unseg-export-parent-');
+      cleanups.push(parent);
+      const out = path.join(parent, 'out');
+      const target = await createExportTarget(out, undefined);
+      await expect(coco.export!({ split: 'train', rows: rows(bad), original: undefined, out: target })).rejects.toThrow(ExportPathError);
+      expect(await fs.readdir(parent)).toEqual(['out']);
+    },
+  );
+
+  test('two rows naming one file are refused', async () => {
+    const out = await tempDir('unseg-export-');
+    cleanups.push(out);
+    const target = await createExportTarget(out, undefined);
+    await expect(coco.export!({ split: 'train', rows: rows('train/a.png', 'train/a.png'), original: undefined, out: target })).rejects.toThrow(/written twice/);
+  });
+
+  test('a symbolic link planted in the export folder is not followed', async () => {
+    const parent = await tempDir('unseg-export-parent-');
+    cleanups.push(parent);
+    const out = path.join(parent, 'out');
+    const target = await createExportTarget(out, undefined);
+    await fs.mkdir(path.join(parent, 'elsewhere'));
+    await fs.symlink(path.join(parent, 'elsewhere'), path.join(out, 'train'));
+    await expect(target.write('train/a.png', 'x')).rejects.toThrow(/leads outside/);
+    expect(await fs.readdir(path.join(parent, 'elsewhere'))).toEqual([]);
+  });
+
+  test('a non-empty export folder is refused', async () => {
+    const out = await tempDir('unseg-export-');
+    cleanups.push(out);
+    await fs.writeFile(path.join(out, 'keep.txt'), 'x');
+    await expect(createExportTarget(out, undefined)).rejects.toThrow(/not empty/);
+  });
+});
+
+describe('COCO panoptic export', () => {
+  test('from the original: JSON and segment PNGs copied, images replaced; round-trips through the panoptic reader', async () => {
+    const panoptic = cocoPanopticPlugin();
+    const shards = await protectInto(panopticFixture, panoptic);
+    const out = await tempDir('unseg-export-');
+    cleanups.push(shards, out);
+    const report = await exportShards({ dir: shards, out, plugin: panoptic });
+    const split = Object.keys(report.splits)[0]!;
+    expect(report.splits[split]!.annotations).toBe('original');
+    await expectRoundTrip(out, shards, split, panoptic, panopticFixture);
+  }, 120_000);
+});
