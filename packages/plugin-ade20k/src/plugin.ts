@@ -20,6 +20,7 @@ import {
   type SampleObject,
 } from '@unseg/core';
 import { ADE20K_CLASS_NAMES, ADE20K_THING_CLASSES } from './classes.js';
+import { ade20kExport } from './export.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -247,5 +248,6 @@ export function ade20kPlugin(): DatasetPlugin {
       }
       return new Ade20kReader(found, await commonSplits(found), options.followSymlinks ?? false);
     },
+    export: ade20kExport,
   };
 }

@@ -23,6 +23,7 @@ import {
   type Sample,
   type SampleObject,
 } from '@unseg/core';
+import { sa1bExport } from './export.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -246,5 +247,6 @@ export function sa1bPlugin(options: Sa1bPluginOptions = {}): DatasetPlugin {
       if (!(await looksLikeSa1b(root))) throw new ConfigError(`${root} is not an SA-1B dataset: expected sa_<n>.json files in it or in its sa_* folders`);
       return new Sa1bReader(path.resolve(root), openOptions.followSymlinks ?? false, maxJsonBytes);
     },
+    export: sa1bExport(maxJsonBytes),
   };
 }
