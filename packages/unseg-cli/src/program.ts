@@ -7,6 +7,8 @@ import { verifyCommand, type VerifyCommandOptions } from './commands/verify.js';
 import { trainCommand, type TrainCommandOptions } from './commands/train.js';
 import { mergeManifestCommand, type MergeManifestOptions } from './commands/merge-manifest.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
+import { exportCommand, type ExportCommandOptions } from './commands/export.js';
+import { previewCommand, type PreviewCommandOptions } from './commands/preview.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -110,6 +112,37 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit status: 0 merged and complete, 2 merged but workers are missing or unfinished (listed), 1 error.')
     .action(async (dirs: string[], options: MergeManifestOptions) => exit(await mergeManifestCommand(dirs, options)));
+
+  program
+    .command('export')
+    .description("write a run's protected dataset in the input's own layout (COCO JSON + PNGs, ADE20K images/ + annotations/, SA-1B sa_*/)")
+    .argument('<shards>', 'an output folder of `run`')
+    .requiredOption('--out <dir>', 'the export folder (created; must be empty)')
+    .option('--original <dir>', 'the original dataset, for the annotations the shards do not hold (default: the run\'s --in, from manifest.json)')
+    .option('--from-shards', 'rebuild the annotations from the shards alone, without the original')
+    .option('--plugin <name>', 'dataset format (default: the plugin recorded in manifest.json)')
+    .option('--split <names>', 'only these splits (repeat or comma-separate)', collect)
+    .option('--json', 'print the report as JSON')
+    .action(async (dir: string, options: ExportCommandOptions) => exit(await exportCommand(dir, options)));
+
+  program
+    .command('preview')
+    .description('one picture of one sample: original | protected | noise amplified | prompt mask, with budget and PSNR')
+    .argument('<plugin>', 'dataset format, as for run')
+    .requiredOption('--in <dir>', 'the dataset folder')
+    .requiredOption('--id <id>', 'the sample id')
+    .requiredOption('--out <file>', 'the PNG to write')
+    .option('--split <name>', 'the split to look in (default: all)')
+    .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
+    .option('--generator <dir>', 'for --noise unseg: a trained generator folder')
+    .option('--backend <name>', 'for --noise unseg: tfjs backend', 'auto')
+    .option('--eps-fg <budget>', 'budget inside the prompt', '8/255')
+    .option('--eps-bg <budget>', 'budget outside the prompt', '2/255')
+    .option('--prompt <which>', 'objects that get eps-fg', 'all')
+    .option('--seed <n>', 'seed for the random noise sources', '0')
+    .option('--width <px>', 'width of each panel', '256')
+    .option('--gain <n>', 'noise amplification in the third panel (127 + gain * delta)', '16')
+    .action(async (plugin: string, options: PreviewCommandOptions) => exit(await previewCommand(plugin, options)));
 
   program
     .command('noise')

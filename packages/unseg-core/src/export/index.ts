@@ -6,3 +6,4 @@ export type { ExportObject, ExportRow, ExportTarget, ExportJob, ExportSplitResul
 export { ExportPathError, checkRelativePath, createExportTarget } from './target.js';
 export { readShardRows } from './rows.js';
 export { exportShards, manifestPluginName, type ExportShardsOptions, type ExportReport } from './export.js';
+export { renderPreview, type PreviewOptions, type Preview } from './preview.js';
