@@ -1,7 +1,7 @@
 import { SampleError, UnsegError } from '../errors.js';
 import { decodeRgb, DEFAULT_ENCODE, encodeRgb, encodedExtension, type DecodeInfo, type EncodeOptions } from '../image/codec.js';
 import type { RgbImage } from '../image/types.js';
-import { rleArea, rleDecode, rleToBbox, rleToString, rleUnion } from '../masks/index.js';
+import { rleArea, rleDecode, rleFromString, rleToBbox, rleToString, rleUnion } from '../masks/index.js';
 import type { BinaryMask, Rle } from '../masks/types.js';
 import { applyBudgetedNoise } from '../noise/apply.js';
 import type { NoiseBudget, NoiseSource } from '../noise/types.js';
@@ -61,6 +61,23 @@ function failureOf(input: PipelineInput, error: unknown, fallbackFile: string): 
   const code = error instanceof UnsegError ? error.code : 'SAMPLE_FAILED';
   const reason = error instanceof Error ? error.message : String(error);
   return { position: input.position, split: input.split, id, file: fallbackFile, code, reason };
+}
+
+/**
+ * The mask as published, checked by decoding the string again: a mask that would not read back
+ * exactly is a corrupt row, so the sample fails instead of being written.
+ */
+function publishedRle(rle: Rle, file: string, sampleId: string, objectId: string): string {
+  const text = rleToString(rle);
+  const back = rleFromString(text, rle.height, rle.width).counts;
+  const same = back.length === rle.counts.length && back.every((c, i) => c === rle.counts[i]);
+  if (!same) {
+    throw new SampleError(file, `mask of object ${objectId} does not survive COCO RLE encoding (encoder fault)`, {
+      sampleId,
+      code: 'RLE_ROUNDTRIP',
+    });
+  }
+  return text;
 }
 
 function imageFile(sample: Sample): string {
@@ -134,7 +151,7 @@ export function createPipeline(options: PipelineOptions): {
           isCrowd: object.isCrowd,
           bbox: rleToBbox(rle),
           area: rleArea(rle),
-          rle: rleToString(rle),
+          rle: publishedRle(rle, file, item.id, object.id),
           annotation: JSON.stringify(object.annotation ?? null),
         });
       }
