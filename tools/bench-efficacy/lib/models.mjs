@@ -3,7 +3,8 @@
 // size needs to learn within a few epochs, and only ops whose gradients run on wasm: the
 // custom-gradient conv, max pooling, bilinear resize, concat.
 import { tf } from './tf.mjs';
-import { conv2dSame } from './conv.mjs';
+// The custom-gradient conv (with dilation for the atrous head) is core's, as the generator uses.
+import { conv2dSame } from '@unseg/core';
 
 class Params {
   constructor(seed) {
@@ -43,7 +44,7 @@ function makeCbr(P, name, k, cin, cout, dilation = 1) {
   const w = P.conv(name, k, cin, cout);
   const bn = P.bn(name, cout);
   return (x, training) => {
-    const y = conv2dSame(x, w, dilation);
+    const y = conv2dSame(x, w, { dilation });
     let mean;
     let variance;
     const state = P.bnState.get(name);

@@ -49,6 +49,35 @@ describe('conv2dSame custom gradient', () => {
       await selectBackend('cpu');
     });
   }
+  // tfjs has no gradient for dilated conv2d: compare with the plain conv of the zero-inserted
+  // (expanded) kernel, whose gradient at the taps is the dilated kernel's gradient.
+  for (const [k, d] of [[3, 2], [3, 3], [5, 2]] as const) {
+    it(`dilation ${d}, ${k}x${k}: value and both gradients match the expanded kernel's`, async () => {
+      await selectBackend('cpu');
+      tf.tidy(() => {
+        const x = tf.randomNormal([2, 9, 11, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+        const w = tf.randomNormal([k, k, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+        const up = tf.randomNormal([2, 9, 11, 4], 0, 1, 'float32', 3);
+        const size = d * (k - 1) + 1;
+        const expanded = tf.buffer([size, size, 3, 4]);
+        const src = w.bufferSync();
+        for (let i = 0; i < k; i++)
+          for (let j = 0; j < k; j++)
+            for (let a = 0; a < 3; a++) for (let b = 0; b < 4; b++) expanded.set(src.get(i, j, a, b), i * d, j * d, a, b);
+        const W = expanded.toTensor() as tf.Tensor4D;
+        const [gx, gw] = tf.grads((a, b) => conv2dSame(a as tf.Tensor4D, b as tf.Tensor4D, { customGrad: true, dilation: d }).mul(up).sum())([x, w]);
+        const [rx, rW] = tf.grads((a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same').mul(up).sum())([x, W]);
+        const rb = rW!.bufferSync();
+        const rw = tf.buffer([k, k, 3, 4]);
+        for (let i = 0; i < k; i++)
+          for (let j = 0; j < k; j++) for (let a = 0; a < 3; a++) for (let b = 0; b < 4; b++) rw.set(rb.get(i * d, j * d, a, b), i, j, a, b);
+        const diff = (p: tf.Tensor, q: tf.Tensor) => tf.max(tf.abs(tf.sub(p, q))).dataSync()[0]!;
+        expect(diff(conv2dSame(x, w, { customGrad: true, dilation: d }), tf.conv2d(x, W, 1, 'same'))).toBeLessThan(1e-4);
+        expect(diff(gx!, rx!)).toBeLessThan(1e-3);
+        expect(diff(gw!, rw.toTensor())).toBeLessThan(1e-3);
+      });
+    });
+  }
   it('rejects even kernels', () => {
     expect(() => conv2dSame(tf.zeros([1, 4, 4, 1]), tf.zeros([2, 2, 1, 1]))).toThrow(/odd/);
   });
