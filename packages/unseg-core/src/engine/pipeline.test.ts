@@ -93,3 +93,20 @@ describe('protect', () => {
     expect(seen.every((s) => Number.isFinite(s.ms) && s.ms >= 0)).toBe(true);
   });
 });
+
+describe('failures in the manifest', () => {
+  it('name the file relative to the dataset root, not the publisher disk', async () => {
+    const fs = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-rel-'));
+    await fs.mkdir(path.join(root, 'train'));
+    await fs.writeFile(path.join(root, 'train', 'broken.jpg'), 'not a jpeg');
+    async function* one() {
+      yield { id: 'b', split: 'train', image: { kind: 'file' as const, path: path.join(root, 'train', 'broken.jpg') }, width: 4, height: 4, objects: [] };
+    }
+    const [out] = await collect(protect(one(), { noise: createNoNoiseSource(), budget, root }));
+    expect(out).toMatchObject({ kind: 'failed', failure: { file: 'train/broken.jpg', code: 'IMAGE_INVALID' } });
+    await fs.rm(root, { recursive: true, force: true });
+  });
+});

@@ -53,14 +53,19 @@ interface Prepared {
 
 type Stage<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: FailureRecord };
 
-function failureOf(input: PipelineInput, error: unknown, fallbackFile: string): FailureRecord {
+/**
+ * The failure as recorded in the manifest. The file is made relative to the dataset root, so a
+ * published manifest names files as the dataset does, not as the publisher's disk does.
+ */
+function failureOf(input: PipelineInput, error: unknown, fallbackFile: string, root: string | undefined): FailureRecord {
   const id = input.item instanceof SampleError ? input.item.sampleId : input.item.id;
   if (error instanceof SampleError) {
-    return { position: input.position, split: input.split, id: error.sampleId ?? id, file: error.file, code: error.code, reason: error.reason };
+    const file = relativeSourcePath(error.file, root);
+    return { position: input.position, split: input.split, id: error.sampleId ?? id, file, code: error.code, reason: error.reason };
   }
   const code = error instanceof UnsegError ? error.code : 'SAMPLE_FAILED';
   const reason = error instanceof Error ? error.message : String(error);
-  return { position: input.position, split: input.split, id, file: fallbackFile, code, reason };
+  return { position: input.position, split: input.split, id, file: relativeSourcePath(fallbackFile, root), code, reason };
 }
 
 /**
@@ -104,7 +109,7 @@ export function createPipeline(options: PipelineOptions): {
 
   async function prepare(input: PipelineInput): Promise<Stage<Prepared>> {
     const item = input.item;
-    if (item instanceof SampleError) return { ok: false, failure: failureOf(input, item, item.file) };
+    if (item instanceof SampleError) return { ok: false, failure: failureOf(input, item, item.file, options.root) };
     const file = imageFile(item);
     try {
       const t0 = performance.now();
@@ -171,7 +176,7 @@ export function createPipeline(options: PipelineOptions): {
         },
       };
     } catch (error) {
-      return { ok: false, failure: failureOf(input, error, file) };
+      return { ok: false, failure: failureOf(input, error, file, options.root) };
     }
   }
 
@@ -197,7 +202,7 @@ export function createPipeline(options: PipelineOptions): {
         timed?.('apply', t0);
         return { ok: true as const, value: { prepared: s.value, protectedImage } };
       } catch (error) {
-        return { ok: false as const, failure: failureOf(s.value.input, error, imageFile(s.value.sample)) };
+        return { ok: false as const, failure: failureOf(s.value.input, error, imageFile(s.value.sample), options.root) };
       }
     });
   }
@@ -242,7 +247,7 @@ export function createPipeline(options: PipelineOptions): {
         },
       };
     } catch (error) {
-      return { kind: 'failed', failure: failureOf(input, error, file) };
+      return { kind: 'failed', failure: failureOf(input, error, file, options.root) };
     }
   }
 
