@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { parquetReadObjects } from 'hyparquet';
-import { tableFromIPC } from 'apache-arrow';
 import { ConfigError, SampleError } from '../errors.js';
+import { readShardRows } from '../export/rows.js';
+import type { ExportRow } from '../export/types.js';
 import { decodeRgb } from '../image/codec.js';
 import type { RgbImage } from '../image/types.js';
 import { rleDecode, rleFromString, rleToString, rleUnion } from '../masks/index.js';
@@ -58,78 +57,10 @@ export interface VerifyOptions {
   readonly limitInputPixels?: number;
 }
 
-interface StoredObject {
-  readonly id: string;
-  readonly categoryId: number;
-  readonly category: string;
-  readonly isThing: boolean;
-  readonly isCrowd: boolean;
-  readonly rle: string;
-}
-
-interface StoredRow {
-  readonly position: number;
-  readonly id: string;
-  readonly split: string;
-  readonly width: number;
-  readonly height: number;
-  readonly bytes: Uint8Array | undefined;
-  readonly objects: readonly StoredObject[];
-}
-
 interface ManifestLike {
   shards?: { file?: string; rows?: number; sha256?: string; bytes?: number }[];
   totals?: { rows?: number };
   noise?: { epsFg?: number; epsBg?: number; prompt?: PromptSelection };
-}
-
-const toBytes = (v: unknown): Uint8Array | undefined => (v instanceof Uint8Array ? v : undefined);
-const str = (v: unknown): string => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v));
-
-function storedObjects(list: unknown): StoredObject[] {
-  if (!Array.isArray(list)) return [];
-  return list.map((o: Record<string, unknown>) => ({
-    id: str(o.id),
-    categoryId: Number(o.category_id),
-    category: str(o.category),
-    isThing: Boolean(o.is_thing),
-    isCrowd: Boolean(o.is_crowd),
-    rle: str(o.rle),
-  }));
-}
-
-function toRow(r: Record<string, unknown>): StoredRow {
-  const image = (r.image ?? {}) as Record<string, unknown>;
-  return {
-    position: Number(r.position),
-    id: str(r.id),
-    split: str(r.split),
-    width: Number(r.width),
-    height: Number(r.height),
-    bytes: toBytes(image.bytes),
-    objects: storedObjects(r.objects),
-  };
-}
-
-async function readShardRows(path: string, format: 'parquet' | 'arrow'): Promise<StoredRow[]> {
-  const bytes = await readFile(path);
-  if (format === 'parquet') {
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const rows = await parquetReadObjects({
-      file: buffer,
-      columns: ['position', 'id', 'split', 'width', 'height', 'image', 'objects'],
-      // Image bytes are plain BYTE_ARRAY: decoding them as text would corrupt them.
-      utf8: false,
-    });
-    return rows.map(toRow);
-  }
-  const table = tableFromIPC(bytes);
-  return table.toArray().map((r: { toJSON(): Record<string, unknown> }) => {
-    const o = r.toJSON();
-    const image = o.image as { toJSON?: () => Record<string, unknown> } | undefined;
-    const objects = o.objects as { toArray?: () => { toJSON(): Record<string, unknown> }[] } | undefined;
-    return toRow({ ...o, image: image?.toJSON?.() ?? image, objects: objects?.toArray?.().map((x) => x.toJSON()) ?? [] });
-  });
 }
 
 /**
@@ -177,7 +108,7 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   }
 
   // Rows to compare with originals, by split and position.
-  const wanted = new Map<string, Map<number, { file: string; row: StoredRow }>>();
+  const wanted = new Map<string, Map<number, { file: string; row: ExportRow }>>();
   const shardRows = new Map<string, VerifyShardRow & { problems: number; checked: number; maxAbsFg: number; maxAbsBg: number }>();
   let totalRows = 0;
   for (const file of dataFiles) {
@@ -196,9 +127,10 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
     const m = inManifest.get(file);
     if (manifest && !m) problem({ file, split: parsed.split, kind: 'MANIFEST', message: 'not listed in manifest.json' });
     if (m && m.sha256 !== sha256) problem({ file, split: parsed.split, kind: 'SHA256', message: `sha256 differs from manifest.json's` });
-    let rows: StoredRow[] = [];
+    let rows: ExportRow[] = [];
     try {
-      rows = await readShardRows(`${dir}/${file}`, parsed.format);
+      rows = [];
+      for await (const r of readShardRows(`${dir}/${file}`, parsed.format)) rows.push(r);
     } catch (err) {
       problem({ file, split: parsed.split, kind: 'UNREADABLE', message: `cannot be read: ${(err as Error).message}` });
     }
@@ -269,7 +201,7 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
 }
 
 async function checkRow(
-  row: StoredRow,
+  row: ExportRow,
   item: Sample | SampleError,
   budget: NoiseBudget,
   prompt: PromptSelection,
@@ -283,10 +215,10 @@ async function checkRow(
   } catch (err) {
     return { problems: [['ORIGINAL', `the original image does not decode: ${(err as Error).message}`]] };
   }
-  if (!row.bytes) return { problems: [['PIXELS', 'the row has no image bytes']] };
+  if (row.image.bytes.length === 0) return { problems: [['PIXELS', 'the row has no image bytes']] };
   let published: RgbImage;
   try {
-    published = (await decodeRgb(row.bytes, { limitInputPixels })).image;
+    published = (await decodeRgb(row.image.bytes, { limitInputPixels })).image;
   } catch (err) {
     return { problems: [['PIXELS', `the published image does not decode: ${(err as Error).message}`]] };
   }
