@@ -1,14 +1,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runDataset } from '../engine/run.js';
-import { SampleError } from '../errors.js';
 import { exportShards, type ExportReport } from '../export/export.js';
 import { readShardRows } from '../export/rows.js';
 import type { ExportRow } from '../export/types.js';
 import { decodeRgb } from '../image/codec.js';
 import { rleToString } from '../masks/index.js';
 import { createUniformNoiseSource } from '../noise/baseline.js';
-import type { DatasetPlugin, DatasetReader, Sample } from '../plugin/types.js';
+import type { DatasetPlugin, Sample } from '../plugin/types.js';
+import { collectSamples, okSamples, sampleErrors } from './collect.js';
 import { tempDir } from './fixtures.js';
 
 export interface ExportRoundTripOptions {
@@ -28,15 +28,6 @@ export interface ExportRoundTrip {
   readonly rows: readonly ExportRow[];
   /** Every way the export, read back through the plugin, differs from the input and the shards. */
   readonly problems: readonly string[];
-}
-
-async function samplesOf(reader: DatasetReader, split: string): Promise<Sample[]> {
-  const out: Sample[] = [];
-  for await (const s of reader.samples(split)) {
-    if (s instanceof SampleError) throw s;
-    out.push(s);
-  }
-  return out;
 }
 
 /**
@@ -68,8 +59,10 @@ export async function exportRoundTrip(plugin: DatasetPlugin, options: ExportRoun
     problems.push(`annotations came from ${String(report.splits[split]?.annotations)}, expected ${expectedSource}`);
   }
   if (report.splits[split]?.images !== rows.length) problems.push(`${report.splits[split]?.images} images exported, ${rows.length} rows published`);
-  const back = await samplesOf(await plugin.open(exported), split);
-  const original = await samplesOf(await plugin.open(input), split);
+  const backItems = await collectSamples(await plugin.open(exported), split);
+  for (const e of sampleErrors(backItems)) problems.push(`the export does not read back: ${e.message}`);
+  const back = okSamples(backItems);
+  const original = okSamples(await collectSamples(await plugin.open(input), split));
   const ids = (list: readonly { id: string }[]) => list.map((s) => s.id).join(',');
   if (ids(back) !== ids(rows)) problems.push(`exported ids ${ids(back)} differ from the published ${ids(rows)}`);
   if (ids(back) !== ids(original)) problems.push(`exported ids ${ids(back)} differ from the input's ${ids(original)}`);
