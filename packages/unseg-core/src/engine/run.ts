@@ -81,8 +81,8 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   };
   try {
     await refuseMixedLimit(outDir, worker, options.limit);
-    const splits = options.splits ?? (await reader.splits());
     const available = await reader.splits();
+    const splits = options.splits ?? available;
     for (const split of splits) {
       if (!available.includes(split)) {
         throw new ConfigError(`split "${split}" not found in ${reader.root}; it has: ${available.join(', ') || 'none'}`);
