@@ -1,11 +1,13 @@
 import type { PipelineListener, RunSummary } from '@unseg/core';
 
 /** A one-line progress bar redrawn in place; for an interactive terminal. */
-export function terminalProgress(stream: NodeJS.WriteStream, total: number | undefined): PipelineListener {
+/** One bar per split: counters restart when the next split starts. */
+export function terminalProgress(stream: NodeJS.WriteStream): PipelineListener {
   let done = 0;
   let failed = 0;
   let split = '';
-  const started = Date.now();
+  let total: number | undefined;
+  let started = Date.now();
   let last = 0;
   const draw = (force = false) => {
     const now = Date.now();
@@ -20,6 +22,10 @@ export function terminalProgress(stream: NodeJS.WriteStream, total: number | und
   return {
     onStart: (info) => {
       split = info.split;
+      total = info.total;
+      done = 0;
+      failed = 0;
+      started = Date.now();
       draw(true);
     },
     onPublished: () => {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import {
   ConfigError,
-  combineListeners,
   createNoiseSource,
   describePromptSelection,
   parsePromptSelection,
@@ -60,17 +59,12 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   log(`unseg: ${plugin.name} ${root} -> ${path.resolve(o.out)}`);
   log(`noise: ${noise.description}; budget fg ${formatEps(budget.epsFg)}, bg ${formatEps(budget.epsBg)}; prompt ${describePromptSelection(prompt)}`);
   if (worker) log(`worker ${worker.index + 1} of ${worker.count} (--shard-index ${worker.index} --shard-count ${worker.count})`);
-  let listener: PipelineListener;
-  if (o.progress === 'none') listener = {};
-  else if (useTty) listener = { onStart: (i) => (current = terminalProgress(process.stderr, i.total)).onStart?.(i) };
-  else listener = jsonLinesProgress((line) => process.stdout.write(`${line}\n`));
-  // The terminal bar is made per split, once its size is known.
-  let current: PipelineListener | undefined;
-  const perSplit: PipelineListener = {
-    onPublished: (r) => current?.onPublished?.(r),
-    onFailed: (f) => current?.onFailed?.(f),
-    onEnd: (s) => current?.onEnd?.(s),
-  };
+  const listener: PipelineListener =
+    o.progress === 'none'
+      ? {}
+      : useTty
+        ? terminalProgress(process.stderr)
+        : jsonLinesProgress((line) => process.stdout.write(`${line}\n`));
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -93,7 +87,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
       encode,
       concurrency: parsePositiveInt(o.concurrency, '--concurrency'),
       root,
-      listener: useTty ? combineListeners(listener, perSplit) : listener,
+      listener,
       signal: controller.signal,
       runInfo: { plugin: plugin.name, pluginVersion: plugin.version, input: root, noise: o.noise, seed, prompt: describePromptSelection(prompt) },
     });
