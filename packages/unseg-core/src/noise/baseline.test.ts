@@ -1,0 +1,40 @@
+import { createUniformNoiseSource } from './baseline.js';
+import { mulberry32, mulberry32Bytes } from './seeded.js';
+
+const request = (id: string, width = 7, height = 5) => ({
+  id,
+  image: { width, height, data: new Uint8Array(width * height * 3) },
+  prompt: { width, height, data: new Uint8Array(width * height) },
+});
+
+test('mulberry32Bytes is the mulberry32 stream, four little-endian bytes per value', () => {
+  for (const length of [0, 1, 5, 8, 13]) {
+    const next = mulberry32(12345);
+    const expected: number[] = [];
+    while (expected.length < length) {
+      const v = next();
+      for (let k = 0; k < 4; k++) expected.push((v >>> (8 * k)) & 255);
+    }
+    expect([...mulberry32Bytes(12345, length)]).toEqual(expected.slice(0, length));
+  }
+});
+
+test('uniform noise: 256 levels strictly inside (-1, 1), centred, the same for an id, different across ids', async () => {
+  const source = createUniformNoiseSource({ seed: 3 });
+  const [a, again, b] = await source.generate([request('a', 64, 64), request('a', 64, 64), request('b', 64, 64)]);
+  expect(a).toEqual(again);
+  expect(a).not.toEqual(b);
+  const levels = new Set(a);
+  expect(levels.size).toBeLessThanOrEqual(256);
+  expect(levels.size).toBeGreaterThan(250); // 12,288 draws reach nearly every level
+  let sum = 0;
+  for (const v of a!) {
+    expect(v).toBeGreaterThan(-1);
+    expect(v).toBeLessThan(1);
+    expect(Math.round((v + 1) * 128 - 0.5)).toBeCloseTo((v + 1) * 128 - 0.5, 4);
+    sum += v;
+  }
+  expect(Math.abs(sum / a!.length)).toBeLessThan(0.03);
+  const otherSeed = await createUniformNoiseSource({ seed: 4 }).generate([request('a', 64, 64)]);
+  expect(otherSeed[0]).not.toEqual(a);
+});
