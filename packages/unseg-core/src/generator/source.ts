@@ -7,6 +7,7 @@ import type { NoiseRequest, NoiseSource } from '../noise/types.js';
 import { selectBackend, type BackendName } from './backend.js';
 import { loadTensors, paramsFromTensors, saveTensors } from './checkpoint.js';
 import { buildGenerator, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
+import { bilinearResize, resampleTo } from './resample.js';
 import { unetParamShapes } from './unet.js';
 
 /** The generator shipped with @unseg/core (packages/unseg-core/models/default). */
@@ -64,24 +65,13 @@ export async function loadGenerator(dir: string): Promise<Generator> {
 }
 
 /**
- * Resize to [h, w], averaging over the source pixels when shrinking: plain bilinear sampling
- * would alias, and G was trained on properly downscaled images.
- */
-function shrink(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
-  const k = Math.floor(Math.min(x.shape[1] / h, x.shape[2] / w));
-  const pooled = k >= 2 ? tf.avgPool(x, k, k, 'valid') : x;
-  return pooled.shape[1] === h && pooled.shape[2] === w ? pooled : tf.image.resizeBilinear(pooled, [h, w], false);
-}
-
-/**
- * Noise directions for one image: G runs at its working resolution and the result is resized
- * (bilinear) to the image's own size. Smooth, low-resolution noise survives the downscaling
- * every segmentation trainer does; fine texture made at full size would be averaged away.
+ * Noise directions for one batch: each image (and its prompt) is shrunk to G's working size by
+ * area averaging, G runs once per group of equal working shapes, and its output is resized
+ * bilinearly to the image's own size. Smooth, low-resolution noise survives the downscaling every
+ * segmentation trainer does; fine texture made at full size would be averaged away.
  */
 export function generateNoise(generator: Generator, batch: readonly NoiseRequest[]): Float32Array[] {
   const out: Float32Array[] = new Array<Float32Array>(batch.length);
-  // Images are shrunk one at a time (stacking full-size images only costs memory copies); those
-  // with the same working shape then share one forward pass of G.
   const groups = new Map<string, number[]>();
   const shapes = batch.map((r) => workingShape(generator.config, r.image.width, r.image.height));
   shapes.forEach((s, i) => {
@@ -92,27 +82,21 @@ export function generateNoise(generator: Generator, batch: readonly NoiseRequest
   });
   for (const idx of groups.values()) {
     const [wh, ww] = shapes[idx[0]!]!;
-    const small = tf.tidy(() => {
-      const xs: tf.Tensor4D[] = [];
-      const ps: tf.Tensor4D[] = [];
-      for (const i of idx) {
-        const { image, prompt } = batch[i]!;
-        // Converting in JS: tfjs's own Uint8 -> int32 -> float path costs ~20x more at 1024x1024.
-        const f = new Float32Array(image.data.length);
-        for (let k = 0; k < f.length; k++) f[k] = image.data[k]! / 255;
-        // A nested tidy frees each full-size tensor at once instead of holding the batch's.
-        xs.push(tf.tidy(() => shrink(tf.tensor4d(f, [1, image.height, image.width, 3]), wh, ww)));
-        ps.push(tf.tidy(() => shrink(tf.tensor4d(Float32Array.from(prompt.data), [1, image.height, image.width, 1]), wh, ww)));
-      }
-      return generator.forward(tf.concat(xs, 0), tf.concat(ps, 0));
+    const xs = new Float32Array(idx.length * wh * ww * 3);
+    const ps = new Float32Array(idx.length * wh * ww);
+    idx.forEach((i, j) => {
+      const { image, prompt } = batch[i]!;
+      xs.set(resampleTo(image.data, image.width, image.height, 3, ww, wh, 1 / 255), j * wh * ww * 3);
+      ps.set(resampleTo(prompt.data, image.width, image.height, 1, ww, wh), j * wh * ww);
     });
+    const small = tf.tidy(() => generator.forward(tf.tensor4d(xs, [idx.length, wh, ww, 3]), tf.tensor4d(ps, [idx.length, wh, ww, 1])));
+    const values = small.dataSync() as Float32Array;
+    small.dispose();
     idx.forEach((i, j) => {
       const { width, height } = batch[i]!.image;
-      const up = tf.tidy(() => tf.image.resizeBilinear(small.slice([j, 0, 0, 0], [1, wh, ww, 3]), [height, width], false));
-      out[i] = up.dataSync() as Float32Array;
-      up.dispose();
+      const own = values.subarray(j * wh * ww * 3, (j + 1) * wh * ww * 3);
+      out[i] = width === ww && height === wh ? own.slice() : bilinearResize(own, ww, wh, 3, width, height);
     });
-    small.dispose();
   }
   return out;
 }

@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs';
+import { areaDownsample, bilinearResize, resampleTo } from './resample.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const random = (n: number, seed: number) => {
+  let a = seed;
+  return Float32Array.from({ length: n }, () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a / 2 ** 32;
+  });
+};
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+test('area downsampling by an integer factor is the k x k average (tf.avgPool), times the scale', () => {
+  const [w, h, c, k] = [24, 16, 3, 4];
+  const src = random(w * h * c, 1);
+  const ours = areaDownsample(src, w, h, c, w / k, h / k, 0.5);
+  const ref = tf.tidy(() => tf.mul(tf.avgPool(tf.tensor4d(src, [1, h, w, c]), k, k, 'valid'), 0.5).dataSync());
+  expect(maxDiff(ours, ref)).toBeLessThan(1e-6);
+});
+
+test('area downsampling by a fractional factor weights each source pixel by its overlap', () => {
+  // 3 -> 2: output 0 covers [0, 1.5): pixel 0 fully and half of pixel 1.
+  const out = areaDownsample(Float32Array.from([3, 6, 9]), 3, 1, 1, 2, 1);
+  expect(out[0]).toBeCloseTo((3 + 0.5 * 6) / 1.5, 6);
+  expect(out[1]).toBeCloseTo((0.5 * 6 + 9) / 1.5, 6);
+  // A constant image stays constant at any factor.
+  const flat = areaDownsample(new Float32Array(37 * 23 * 2).fill(7), 37, 23, 2, 11, 5);
+  expect(maxDiff(flat, new Float32Array(11 * 5 * 2).fill(7))).toBeLessThan(1e-5);
+});
+
+test('bilinear resize matches tf.image.resizeBilinear with half-pixel centres, up and down', () => {
+  for (const [w, h, ow, oh] of [
+    [8, 6, 32, 24],
+    [5, 7, 13, 9],
+    [16, 16, 12, 10],
+  ] as const) {
+    const src = random(w * h * 3, w * 100 + h);
+    const ours = bilinearResize(src, w, h, 3, ow, oh);
+    const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(src, [1, h, w, 3]), [oh, ow], false, true).dataSync());
+    expect(maxDiff(ours, ref)).toBeLessThan(1e-5);
+  }
+});
+
+test('resampleTo copies at equal size, shrinks by area, and enlarges a small image bilinearly', () => {
+  const src = Uint8Array.from({ length: 4 * 4 }, (_, i) => i * 10);
+  expect([...resampleTo(src, 4, 4, 1, 4, 4, 0.1)].map((v) => Math.round(v * 10) / 10)).toEqual([...src].map((v) => v / 10));
+  expect(resampleTo(src, 4, 4, 1, 2, 2)[0]).toBeCloseTo((0 + 10 + 40 + 50) / 4, 5);
+  expect(resampleTo(src, 4, 4, 1, 8, 8)).toHaveLength(64);
+  expect(() => areaDownsample(src, 4, 4, 1, 8, 2)).toThrow(/not a shrink/);
+});
