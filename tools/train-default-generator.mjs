@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { loadTrainingSet, sanityEfficacy, summarizeLog, trainGenerator, PAPER_OPTIONS } from '@unseg/train';
-import { loadGenerator, selectBackend } from '@unseg/core';
+import { loadGenerator, selectBackend } from '@unseg/core/generator';
 
 const { values } = parseArgs({
   options: {

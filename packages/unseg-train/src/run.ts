@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendName, type DatasetReader } from '@unseg/core';
+import type { DatasetReader } from '@unseg/core';
+import { selectBackend, type BackendName } from '@unseg/core/generator';
 import { appendFile, mkdir, readFile, access, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

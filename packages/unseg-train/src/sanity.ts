@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyBudgetedNoise, generateNoise, initUNet, unetForward, type Generator, type NoiseRequest } from '@unseg/core';
+import { applyBudgetedNoise, type NoiseRequest } from '@unseg/core';
+import { generateNoise, initUNet, unetForward, type Generator } from '@unseg/core/generator';
 import type { TrainingSet } from './data.js';
 import { Rng } from './rng.js';
 

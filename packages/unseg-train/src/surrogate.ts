@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initUNet, unetForward, type ParamMap, type UNetSpec } from '@unseg/core';
+import { initUNet, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
 import { PROMPT_CHANNELS } from './prompts.js';
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type ParamMap } from '@unseg/core';
+import { selectBackend, type ParamMap } from '@unseg/core/generator';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -9,7 +9,7 @@ import {
   type Generator,
   type GeneratorConfig,
   type ParamMap,
-} from '@unseg/core';
+} from '@unseg/core/generator';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrainingSet } from './data.js';

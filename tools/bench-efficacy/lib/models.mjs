@@ -4,7 +4,7 @@
 // custom-gradient conv, max pooling, bilinear resize, concat.
 import { tf } from './tf.mjs';
 // The custom-gradient conv (with dilation for the atrous head) is core's, as the generator uses.
-import { conv2dSame } from '@unseg/core';
+import { conv2dSame } from '@unseg/core/generator';
 
 class Params {
   constructor(seed) {

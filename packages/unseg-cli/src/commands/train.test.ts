@@ -1,6 +1,8 @@
 import { ConfigError } from '@unseg/core';
 import { parseDataSpec, parsePrompts, parseSchedule } from './train.js';
 
+const PROMPTS = { points: 0.7, box: 0.2, mask: 0.1 };
+
 describe('train option parsing', () => {
   it('reads plugin:dir[@split]', () => {
     expect(parseDataSpec('sa1b:../data/sa1b')).toEqual({ plugin: 'sa1b', dir: '../data/sa1b', split: undefined });
@@ -12,8 +14,9 @@ describe('train option parsing', () => {
     expect(() => parseSchedule('epoch:0:3')).toThrow(/S, G >= 1/);
   });
   it('reads prompt weights', () => {
-    expect(parsePrompts('points=1,box=0,mask=0')).toMatchObject({ points: 1, box: 0, mask: 0 });
-    expect(() => parsePrompts('points=0,box=0,mask=0')).toThrow(/weight > 0/);
-    expect(() => parsePrompts('scribble=1')).toThrow(/expected e.g./);
+    expect(parsePrompts('points=1,box=0,mask=0', PROMPTS)).toMatchObject({ points: 1, box: 0, mask: 0 });
+    expect(() => parsePrompts('points=0,box=0,mask=0', PROMPTS)).toThrow(/weight > 0/);
+    expect(() => parsePrompts('scribble=1', PROMPTS)).toThrow(/expected e.g./);
+    expect(parsePrompts('points=1', PROMPTS)).toEqual({ points: 1, box: 0.2, mask: 0.1 });
   });
 });

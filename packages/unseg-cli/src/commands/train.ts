@@ -1,6 +1,8 @@
 import path from 'node:path';
-import { ConfigError, type BackendName } from '@unseg/core';
-import { PAPER_OPTIONS, trainGenerator, type TrainerOptions } from '@unseg/train';
+import { ConfigError } from '@unseg/core';
+import type { BackendName } from '@unseg/core/generator';
+// Types only: @unseg/train (and TensorFlow.js) is loaded when `train` runs, not at every CLI start.
+import type { TrainerOptions } from '@unseg/train';
 import { parseEps, parseNonNegativeInt, parsePositiveInt } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
 
@@ -44,9 +46,12 @@ export function parseSchedule(text: string): TrainerOptions['schedule'] {
   return { unit: m[1] as 'epoch' | 'step', surrogate: Number(m[2]), generator: Number(m[3]) };
 }
 
-/** `points=0.7,box=0.2,mask=0.1`: relative frequencies of the surrogate's prompt kinds. */
-export function parsePrompts(text: string): TrainerOptions['prompts'] {
-  const out = { ...PAPER_OPTIONS.prompts };
+/**
+ * `points=0.7,box=0.2,mask=0.1`: relative frequencies of the surrogate's prompt kinds; kinds not
+ * named keep their weight in `defaults`.
+ */
+export function parsePrompts(text: string, defaults: TrainerOptions['prompts']): TrainerOptions['prompts'] {
+  const out = { ...defaults };
   for (const part of text.split(',')) {
     const [k, v] = part.split('=');
     if ((k !== 'points' && k !== 'box' && k !== 'mask') || v === undefined || !(Number(v) >= 0)) {
@@ -63,6 +68,7 @@ const HELD_OUT = /^(val|valid|validation|test)/i;
 /** `unseg-pipeline train`: bilevel min-min training of a generator; writes a generator folder. */
 export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   if (o.data.length === 0) throw new ConfigError('--data is required: e.g. --data sa1b:../shared/data/sa1b-facades');
+  const { PAPER_OPTIONS, trainGenerator } = await import('@unseg/train');
   const sources = [];
   for (const spec of o.data) {
     const { plugin: name, dir, split } = parseDataSpec(spec);
@@ -81,7 +87,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
     ...(o.lrS ? { lrSurrogate: Number(o.lrS) } : {}),
     ...(o.schedule ? { schedule: parseSchedule(o.schedule) } : {}),
     ...(o.warmup ? { surrogateWarmupSteps: parseNonNegativeInt(o.warmup, '--warmup') } : {}),
-    ...(o.prompts ? { prompts: parsePrompts(o.prompts) } : {}),
+    ...(o.prompts ? { prompts: parsePrompts(o.prompts, PAPER_OPTIONS.prompts) } : {}),
     ...(o.rescale ? {} : { rescale: null }),
     ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
     ...(o.trainEpsFg || o.trainEpsBg
