@@ -1,8 +1,44 @@
 #!/usr/bin/env node
-// Prints the markdown table of a results file: node tools/bench-efficacy/table.mjs results/coco-facades.json
+// Prints the markdown table of one or more results files, e.g. from runs that went on in
+// parallel under different --name (one process per core):
+//   node tools/bench-efficacy/table.mjs results/a.json results/b.json [--out results/merged.json]
+// Files are merged only when their training recipes agree; a (row, arch, seed) present in
+// several files is taken from the first.
 import fs from 'node:fs';
-import { markdownTable } from './lib/report.mjs';
+import { parseArgs } from 'node:util';
+import { markdownTable, summarise } from './lib/report.mjs';
 
-const file = process.argv[2];
-if (!file) throw new Error('usage: table.mjs <results json>');
-console.log(markdownTable(JSON.parse(fs.readFileSync(file, 'utf8')).runs));
+const RECIPE = ['dataset', 'trainSplit', 'evalSplit', 'epochs', 'size', 'crop', 'batch', 'width', 'lr', 'limit', 'epsFg', 'epsBg'];
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' } } });
+if (positionals.length === 0) throw new Error('usage: table.mjs <results json> [more results json] [--out merged.json]');
+
+const files = positionals.map((f) => ({ file: f, data: JSON.parse(fs.readFileSync(f, 'utf8')) }));
+const base = files[0].data;
+for (const { file, data } of files.slice(1)) {
+  const differs = RECIPE.filter((k) => JSON.stringify(data.config?.[k]) !== JSON.stringify(base.config?.[k]));
+  if (differs.length) throw new Error(`${file} was trained with another recipe than ${files[0].file} (${differs.join(', ')}): not merged`);
+  if (JSON.stringify(data.classNames) !== JSON.stringify(base.classNames)) throw new Error(`${file}: other class names than ${files[0].file}`);
+}
+const seen = new Set();
+const runs = [];
+for (const { data } of files) {
+  for (const r of data.runs) {
+    const key = `${r.row}|${r.arch}|${r.seed}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    runs.push(r);
+  }
+}
+console.log(markdownTable(runs));
+if (values.out) {
+  const merged = {
+    config: Object.fromEntries(RECIPE.map((k) => [k, base.config?.[k]])),
+    classNames: base.classNames,
+    mergedFrom: positionals,
+    runs,
+    summary: summarise(runs),
+  };
+  fs.writeFileSync(values.out, JSON.stringify(merged, null, 1) + '\n');
+  console.log(`\nmerged ${runs.length} runs from ${positionals.length} file(s) into ${values.out}`);
+}
