@@ -36,6 +36,8 @@ const { values: opt } = parseArgs({
     name: { type: 'string' },
     backend: { type: 'string' },
     quick: { type: 'boolean' },
+    // Ablation: train without PhotoMetricDistortion (scale, crop and flip stay).
+    'no-photometric': { type: 'boolean' },
     fresh: { type: 'boolean' },
   },
 });
@@ -59,6 +61,7 @@ const cfg = {
   limit: opt.limit ? Number(opt.limit) : null,
   epsFg: opt['eps-fg'] ?? '8/255',
   epsBg: opt['eps-bg'] ?? '2/255',
+  photometric: !opt['no-photometric'],
 };
 if (quick && cfg.trainSplit === cfg.evalSplit) {
   console.log('quick: the sample has one split, so train and eval use the same images (a smoke run, not a result)');
@@ -110,7 +113,8 @@ log(`eval: ${evalSet.length} clean ${cfg.evalSplit} images at ${evalSet[0].width
 let results = { config: cfg, classNames, runs: [], publishSeconds };
 if (!opt.fresh && fs.existsSync(resultsFile)) {
   const prev = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
-  const same = ['epochs', 'size', 'crop', 'batch', 'width', 'lr', 'limit', 'epsFg', 'epsBg', 'dataset'].every((k) => prev.config?.[k] === cfg[k]);
+  const same = ['epochs', 'size', 'crop', 'batch', 'width', 'lr', 'limit', 'epsFg', 'epsBg', 'dataset'].every((k) => prev.config?.[k] === cfg[k]) &&
+    (prev.config?.photometric ?? true) === cfg.photometric;
   if (same) {
     results = { ...prev, config: cfg, publishSeconds: { ...prev.publishSeconds, ...publishSeconds } };
     log(`resuming: ${prev.runs.length} runs already in ${path.relative(repoRoot, resultsFile)}`);
@@ -150,7 +154,7 @@ for (const { row, arch, seed } of planRuns(rows, cfg.archs, cfg.seeds, cfg.seede
   log(`train ${row.label} / ${arch} / seed ${seed}: ${samples.length} images, ${cfg.epochs} epochs, crop ${cfg.crop} from ${cfg.size}px`);
   const t0 = Date.now();
   const { model, steps, finalLoss } = await trainModel({
-    arch, samples, classes, seed, epochs: cfg.epochs, batch: cfg.batch, crop: cfg.crop, lr: cfg.lr, width: cfg.width, log,
+    arch, samples, classes, seed, epochs: cfg.epochs, batch: cfg.batch, crop: cfg.crop, lr: cfg.lr, width: cfg.width, photometric: cfg.photometric, log,
   });
   const ev = await evaluate(model, evalSet, classes);
   const wallSeconds = (Date.now() - t0) / 1000;
@@ -158,7 +162,7 @@ for (const { row, arch, seed } of planRuns(rows, cfg.archs, cfg.seeds, cfg.seede
   const perClassIoU = Object.fromEntries(classNames.map((n, i) => [n, ev.iou[i]]));
   results.runs.push({
     row: row.label, arch, seed, miou: ev.miou, pixelAcc: ev.pixelAcc, perClassIoU, confusion: ev.confusion,
-    steps, finalLoss, wallSeconds, trainRes: `${cfg.crop}x${cfg.crop} crops from ${cfg.size}px`, finishedAt: new Date().toISOString(),
+    steps, finalLoss, wallSeconds, trainRes: `${cfg.crop}x${cfg.crop} crops from ${cfg.size}px${cfg.photometric ? '' : ', no photometric'}`, finishedAt: new Date().toISOString(),
   });
   save();
   log(`=> ${row.label} / ${arch} / seed ${seed}: mIoU ${ev.miou.toFixed(3)}, pixel acc ${ev.pixelAcc.toFixed(3)}, ${wallSeconds.toFixed(0)} s, tensors ${tf.memory().numTensors}`);

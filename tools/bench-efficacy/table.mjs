@@ -16,7 +16,9 @@ if (positionals.length === 0) throw new Error('usage: table.mjs <results json> [
 const files = positionals.map((f) => ({ file: f, data: JSON.parse(fs.readFileSync(f, 'utf8')) }));
 const base = files[0].data;
 for (const { file, data } of files.slice(1)) {
+  const photometric = (c) => c?.photometric ?? true; // files from before the option trained with it
   const differs = RECIPE.filter((k) => JSON.stringify(data.config?.[k]) !== JSON.stringify(base.config?.[k]));
+  if (photometric(data.config) !== photometric(base.config)) differs.push('photometric');
   if (differs.length) throw new Error(`${file} was trained with another recipe than ${files[0].file} (${differs.join(', ')}): not merged`);
   if (JSON.stringify(data.classNames) !== JSON.stringify(base.classNames)) throw new Error(`${file}: other class names than ${files[0].file}`);
 }
@@ -33,7 +35,7 @@ for (const { data } of files) {
 console.log(markdownTable(runs));
 if (values.out) {
   const merged = {
-    config: Object.fromEntries(RECIPE.map((k) => [k, base.config?.[k]])),
+    config: { ...Object.fromEntries(RECIPE.map((k) => [k, base.config?.[k]])), photometric: base.config?.photometric ?? true },
     classNames: base.classNames,
     mergedFrom: positionals,
     runs,

@@ -13,14 +13,14 @@ function normalise(src, dst, offset) {
   for (let i = 0; i < src.length; i++) dst[offset + i] = (src[i] - MEAN[i % 3]) / STD[i % 3];
 }
 
-function makeBatch(samples, idxs, crop, r) {
+function makeBatch(samples, idxs, crop, r, jitter) {
   const x = new Float32Array(idxs.length * crop * crop * 3);
   const y = new Int32Array(idxs.length * crop * crop);
   const w = new Float32Array(idxs.length * crop * crop);
   idxs.forEach((k, b) => {
     const s = samples[k];
     const a = scaleCropFlip(s.image, s.labels, s.width, s.height, crop, r);
-    photometric(a.image, r);
+    if (jitter) photometric(a.image, r);
     normalise(a.image, x, b * crop * crop * 3);
     for (let i = 0; i < a.labels.length; i++) {
       const l = a.labels[i];
@@ -35,7 +35,7 @@ function makeBatch(samples, idxs, crop, r) {
  * Trains `arch` from scratch: Adam with mmsegmentation's poly schedule (power 0.9), batch
  * `batch`, `epochs` passes over the train samples with fresh augmentation every time.
  */
-export async function trainModel({ arch, samples, classes, seed, epochs, batch, crop, lr, width, log = () => {} }) {
+export async function trainModel({ arch, samples, classes, seed, epochs, batch, crop, lr, width, photometric: jitter = true, log = () => {} }) {
   const model = ARCHS[arch]({ classes, width, seed: seed * 1000 + 7 });
   model.params.pending = [];
   const opt = tf.train.adam(lr);
@@ -55,7 +55,7 @@ export async function trainModel({ arch, samples, classes, seed, epochs, batch, 
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idxs = order.slice(s * batch, (s + 1) * batch);
       if (idxs.length < batch) idxs.push(...order.slice(0, batch - idxs.length)); // keep BN batches full
-      const { x, y, w } = makeBatch(samples, idxs, crop, r);
+      const { x, y, w } = makeBatch(samples, idxs, crop, r, jitter);
       opt.learningRate = lr * Math.pow(1 - step / total, 0.9);
       const loss = tf.tidy(() => {
         const xt = tf.tensor4d(x, [batch, crop, crop, 3]);
