@@ -153,7 +153,7 @@ for (const { row, arch, seed } of planRuns(rows, cfg.archs, cfg.seeds, cfg.seede
   }
   log(`train ${row.label} / ${arch} / seed ${seed}: ${samples.length} images, ${cfg.epochs} epochs, crop ${cfg.crop} from ${cfg.size}px`);
   const t0 = Date.now();
-  const { model, steps, finalLoss } = await trainModel({
+  const { model, steps, finalLoss, lastEpochLoss } = await trainModel({
     arch, samples, classes, seed, epochs: cfg.epochs, batch: cfg.batch, crop: cfg.crop, lr: cfg.lr, width: cfg.width, photometric: cfg.photometric, log,
   });
   const ev = await evaluate(model, evalSet, classes);
@@ -162,7 +162,7 @@ for (const { row, arch, seed } of planRuns(rows, cfg.archs, cfg.seeds, cfg.seede
   const perClassIoU = Object.fromEntries(classNames.map((n, i) => [n, ev.iou[i]]));
   results.runs.push({
     row: row.label, arch, seed, miou: ev.miou, pixelAcc: ev.pixelAcc, perClassIoU, confusion: ev.confusion,
-    steps, finalLoss, wallSeconds, trainRes: `${cfg.crop}x${cfg.crop} crops from ${cfg.size}px${cfg.photometric ? '' : ', no photometric'}`, finishedAt: new Date().toISOString(),
+    steps, finalLoss, lastEpochLoss, wallSeconds, trainRes: `${cfg.crop}x${cfg.crop} crops from ${cfg.size}px${cfg.photometric ? '' : ', no photometric'}`, finishedAt: new Date().toISOString(),
   });
   save();
   log(`=> ${row.label} / ${arch} / seed ${seed}: mIoU ${ev.miou.toFixed(3)}, pixel acc ${ev.pixelAcc.toFixed(3)}, ${wallSeconds.toFixed(0)} s, tensors ${tf.memory().numTensors}`);

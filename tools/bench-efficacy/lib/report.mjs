@@ -18,6 +18,9 @@ export function summarise(runs) {
       row, arch, seeds: rs.map((r) => r.seed), miou: m, pixelAcc: meanStd(rs.map((r) => r.pixelAcc)),
       ratioToClean: cleanMean ? m.mean / cleanMean : null,
       wallSeconds: meanStd(rs.map((r) => r.wallSeconds)), trainRes: rs[0].trainRes,
+      // Mean loss over the last epoch. An unlearnable copy should be *easier* to fit than the
+      // clean one (the noise is the shortcut); runs from before it was recorded have none.
+      lastEpochLoss: rs.every((r) => Number.isFinite(r.lastEpochLoss)) ? meanStd(rs.map((r) => r.lastEpochLoss)) : null,
     });
   }
   return out;
@@ -26,12 +29,12 @@ export function summarise(runs) {
 export function markdownTable(runs) {
   const f = (v) => v.toFixed(3);
   const lines = [
-    '| row | arch | seeds | mIoU (mean ± sd; min-max) | pixel acc | ratio to clean | wall s / run | train res |',
-    '|---|---|---|---|---|---|---|---|',
+    '| row | arch | seeds | mIoU (mean ± sd; min-max) | pixel acc | ratio to clean | last-epoch train loss | wall s / run | train res |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of summarise(runs)) {
     const spread = r.miou.n > 1 ? ` ± ${f(r.miou.std)}; ${f(r.miou.min)}-${f(r.miou.max)}` : '';
-    lines.push(`| ${r.row} | ${r.arch} | ${r.seeds.join(',')} | ${f(r.miou.mean)}${spread} | ${f(r.pixelAcc.mean)} | ${r.ratioToClean === null ? '-' : r.ratioToClean.toFixed(2)} | ${r.wallSeconds.mean.toFixed(0)} | ${r.trainRes} |`);
+    lines.push(`| ${r.row} | ${r.arch} | ${r.seeds.join(',')} | ${f(r.miou.mean)}${spread} | ${f(r.pixelAcc.mean)} | ${r.ratioToClean === null ? '-' : r.ratioToClean.toFixed(2)} | ${r.lastEpochLoss === null ? '-' : f(r.lastEpochLoss.mean)} | ${r.wallSeconds.mean.toFixed(0)} | ${r.trainRes} |`);
   }
   return lines.join('\n');
 }

@@ -44,6 +44,7 @@ export async function trainModel({ arch, samples, classes, seed, epochs, batch, 
   const total = stepsPerEpoch * epochs;
   let step = 0;
   let lastLoss = NaN;
+  let lastEpochLoss = NaN;
   const t0 = Date.now();
   for (let e = 0; e < epochs; e++) {
     const order = samples.map((_, i) => i);
@@ -75,10 +76,11 @@ export async function trainModel({ arch, samples, classes, seed, epochs, batch, 
       epochLoss += lastLoss;
       step++;
     }
-    log(`  epoch ${e + 1}/${epochs} loss ${(epochLoss / stepsPerEpoch).toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    lastEpochLoss = epochLoss / stepsPerEpoch;
+    log(`  epoch ${e + 1}/${epochs} loss ${lastEpochLoss.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   }
   opt.dispose();
-  return { model, steps: step, finalLoss: lastLoss };
+  return { model, steps: step, finalLoss: lastLoss, lastEpochLoss };
 }
 
 /** Whole images at the base resolution, argmax, confusion against the clean labels. */
