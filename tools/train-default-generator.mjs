@@ -16,7 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
-import { loadTrainingSet, sanityEfficacy, summarizeLog, trainGenerator, PAPER_OPTIONS } from '@unseg/train';
+import { loadTrainingSet, sanityEfficacy, summarizeLog, trainGenerator, DEFAULT_PHOTOMETRIC, PAPER_OPTIONS } from '@unseg/train';
 import { loadGenerator, selectBackend } from '@unseg/core/generator';
 
 const { values } = parseArgs({
@@ -41,6 +41,8 @@ const { values } = parseArgs({
     'steps-per-epoch': { type: 'string' },
     'diag-every': { type: 'string' },
     'mean-penalty': { type: 'string' },
+    // Photometric jitter of x + noise before the surrogate, as downstream trainers apply it.
+    photometric: { type: 'boolean', default: false },
     sanity: { type: 'string' },
     'sanity-only': { type: 'boolean', default: false },
     'sanity-images': { type: 'string', default: '200' },
@@ -143,6 +145,7 @@ if (values['lr-s']) trainer.lrSurrogate = Number(values['lr-s']);
 if (values['no-lm']) trainer.labelModification = false;
 if (values['no-eg']) trainer.epsilonGeneralization = false;
 if (values['mean-penalty']) trainer.meanPenalty = Number(values['mean-penalty']);
+if (values.photometric) trainer.photometric = DEFAULT_PHOTOMETRIC;
 if (values.warmup) trainer.surrogateWarmupSteps = Number(values.warmup);
 if (values['steps-per-epoch']) trainer.stepsPerEpoch = Number(values['steps-per-epoch']);
 if (values['diag-every']) trainer.diagnosticEvery = Number(values['diag-every']);

@@ -80,6 +80,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--warmup <steps>', 'surrogate-only steps before alternation starts')
     .option('--prompts <weights>', 'surrogate prompt mix, e.g. points=0.7,box=0.2,mask=0.1')
     .option('--no-rescale', 'do not rescale x + noise randomly before the surrogate')
+    .option('--photometric', 'jitter brightness, contrast, saturation and hue of x + noise before the surrogate')
     .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving what exists')
     .option('--max-images <n>', 'use at most n images')
     .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass)')

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { TrainingSet } from './data.js';
 import { generatorTarget, segLoss } from './losses.js';
 import { DEFAULT_PROMPTS, makePrompt, PROMPT_CHANNELS, type PromptOptions } from './prompts.js';
+import { applyJitter, drawJitter, type PhotometricOptions } from './photometric.js';
 import { Rng } from './rng.js';
 import { createSurrogate, type Surrogate } from './surrogate.js';
 
@@ -70,6 +71,8 @@ export interface TrainerOptions {
   readonly surrogateWarmupSteps: number;
   readonly prompts: PromptOptions;
   readonly rescale: RescaleOptions | null;
+  /** Photometric jitter of x + noise before S (not in the paper; see photometric.ts). */
+  readonly photometric?: PhotometricOptions | null;
   /** Steps per epoch; default: one pass over the images (one random object per image). */
   readonly stepsPerEpoch?: number;
   /** Run the diagnostic every this many steps (0: never). */
@@ -202,8 +205,20 @@ export class BilevelTrainer {
     };
   }
 
-  /** Draws this step's rescaling; returns a function applying it to (x', prompt, target). */
+  /**
+   * Draws this step's augmentation of what S sees: photometric jitter of x' (one draw per image,
+   * when enabled), then rescaling; returns a function applying it to (x', prompt, target).
+   */
   private drawRescale(): (x: tf.Tensor4D, p: tf.Tensor4D, t: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+    const jitter = this.options.photometric;
+    const rescale = this.drawResize();
+    if (!jitter) return rescale;
+    const n = this.options.batchSize;
+    const draws = Array.from({ length: n }, () => drawJitter(jitter, this.rng));
+    return (x, p, t) => rescale(x.shape[0] === n ? applyJitter(x, draws) : applyJitter(x, draws.slice(0, x.shape[0])), p, t);
+  }
+
+  private drawResize(): (x: tf.Tensor4D, p: tf.Tensor4D, t: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
     const r = this.options.rescale;
     if (!r) return (x, p, t) => [x, p, t];
     const size = this.data.size;

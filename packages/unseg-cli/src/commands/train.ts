@@ -25,6 +25,7 @@ export interface TrainCommandOptions {
   warmup?: string;
   prompts?: string;
   rescale: boolean;
+  photometric?: boolean;
   maxMinutes?: string;
   maxImages?: string;
   stepsPerEpoch?: string;
@@ -68,7 +69,7 @@ const HELD_OUT = /^(val|valid|validation|test)/i;
 /** `unseg-pipeline train`: bilevel min-min training of a generator; writes a generator folder. */
 export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   if (o.data.length === 0) throw new ConfigError('--data is required: e.g. --data sa1b:../shared/data/sa1b-facades');
-  const { PAPER_OPTIONS, trainGenerator } = await import('@unseg/train');
+  const { DEFAULT_PHOTOMETRIC, PAPER_OPTIONS, trainGenerator } = await import('@unseg/train');
   const sources = [];
   for (const spec of o.data) {
     const { plugin: name, dir, split } = parseDataSpec(spec);
@@ -89,6 +90,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
     ...(o.warmup ? { surrogateWarmupSteps: parseNonNegativeInt(o.warmup, '--warmup') } : {}),
     ...(o.prompts ? { prompts: parsePrompts(o.prompts, PAPER_OPTIONS.prompts) } : {}),
     ...(o.rescale ? {} : { rescale: null }),
+    ...(o.photometric ? { photometric: DEFAULT_PHOTOMETRIC } : {}),
     ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
     ...(o.trainEpsFg || o.trainEpsBg
       ? {
