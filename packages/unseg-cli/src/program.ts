@@ -15,6 +15,17 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 const collectSpec = (value: string, previous: string[] = []) => [...previous, value];
 
+/** The noise options, shared by `run` and `preview` so that both read them the same way. */
+function withNoiseOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
+    .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
+    .option('--backend <name>', 'for --noise unseg: tfjs backend (auto, tensorflow, wasm, cpu)', 'auto')
+    .option('--eps-fg <budget>', 'noise budget inside the prompt (8/255, 0.0314 or 8)', '8/255')
+    .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
+    .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');
+}
+
 /** Builds the `unseg-pipeline` command; `exit` receives the exit code of the action. */
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('unseg-pipeline')
@@ -26,21 +37,15 @@ export function buildProgram(exit: (code: number) => void): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)');
 
-  program
-    .command('run')
+  withNoiseOptions(
+    program
+      .command('run')
     .description('protect a dataset and write shards')
     .argument('<plugin>', `dataset format: ${Object.keys(BUILTIN_PLUGINS).join(', ')}, an npm package name, or a path to a plugin module`)
     .requiredOption('--in <dir>', 'the dataset folder')
     .requiredOption('--out <dir>', 'output folder for shards and manifest.json (a rerun resumes)')
-    .option('--split <names>', 'only these splits (repeat or comma-separate); default: all', collect)
-    .addOption(
-      new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'),
-    )
-    .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
-    .option('--backend <name>', 'for --noise unseg: tfjs backend (auto, tensorflow, wasm, cpu)', 'auto')
-    .option('--eps-fg <budget>', 'noise budget inside the prompt (8/255, 0.0314 or 8)', '8/255')
-    .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
-    .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all')
+      .option('--split <names>', 'only these splits (repeat or comma-separate); default: all', collect),
+  )
     .option('--shard-size <n>', 'samples per shard (by input position)', '100')
     .option('--concurrency <n>', 'images decoded/encoded at once (memory grows with it)', '4')
     .addOption(new Option('--format <format>', 'shard format').choices(['parquet', 'arrow']).default('parquet'))
@@ -126,20 +131,16 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--json', 'print the report as JSON')
     .action(async (dir: string, options: ExportCommandOptions) => exit(await exportCommand(dir, options)));
 
-  program
-    .command('preview')
+  withNoiseOptions(
+    program
+      .command('preview')
     .description('one picture of one sample: original | protected | noise amplified | prompt mask, with budget and PSNR')
     .argument('<plugin>', 'dataset format, as for run')
     .requiredOption('--in <dir>', 'the dataset folder')
     .requiredOption('--id <id>', 'the sample id')
     .requiredOption('--out <file>', 'the PNG to write')
-    .option('--split <name>', 'the split to look in (default: all)')
-    .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
-    .option('--generator <dir>', 'for --noise unseg: a trained generator folder')
-    .option('--backend <name>', 'for --noise unseg: tfjs backend', 'auto')
-    .option('--eps-fg <budget>', 'budget inside the prompt', '8/255')
-    .option('--eps-bg <budget>', 'budget outside the prompt', '2/255')
-    .option('--prompt <which>', 'objects that get eps-fg', 'all')
+      .option('--split <name>', 'the split to look in (default: all)'),
+  )
     .option('--seed <n>', 'seed for the random noise sources', '0')
     .option('--width <px>', 'width of each panel', '256')
     .option('--gain <n>', 'noise amplification in the third panel (127 + gain * delta)', '16')

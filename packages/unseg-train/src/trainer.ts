@@ -209,13 +209,13 @@ export class BilevelTrainer {
    * Draws this step's augmentation of what S sees: photometric jitter of x' (one draw per image,
    * when enabled), then rescaling; returns a function applying it to (x', prompt, target).
    */
-  private drawRescale(): (x: tf.Tensor4D, p: tf.Tensor4D, t: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  private drawAugmentation(): (x: tf.Tensor4D, p: tf.Tensor4D, t: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
     const jitter = this.options.photometric;
     const rescale = this.drawResize();
     if (!jitter) return rescale;
     const n = this.options.batchSize;
     const draws = Array.from({ length: n }, () => drawJitter(jitter, this.rng));
-    return (x, p, t) => rescale(x.shape[0] === n ? applyJitter(x, draws) : applyJitter(x, draws.slice(0, x.shape[0])), p, t);
+    return (x, p, t) => rescale(applyJitter(x, draws.slice(0, x.shape[0])), p, t);
   }
 
   private drawResize(): (x: tf.Tensor4D, p: tf.Tensor4D, t: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
@@ -243,11 +243,11 @@ export class BilevelTrainer {
   /** One surrogate step: G frozen (its noise is a constant), S minimises BCE + Dice to the true mask. */
   surrogateStep(batch: Batch): number {
     const eps = this.trainBudget;
-    const rescale = this.drawRescale();
+    const augment = this.drawAugmentation();
     const loss = tf.tidy(() => {
       const noise = this.generator.forward(batch.x, batch.mask);
       const xAdv = applyNoiseTensor(batch.x, noise, batch.mask, eps.fg, eps.bg);
-      const [xr, pr, tr] = rescale(xAdv, batch.prompt, batch.mask);
+      const [xr, pr, tr] = augment(xAdv, batch.prompt, batch.mask);
       const cost = this.optS.minimize(() => segLoss(this.surrogate.forward(xr, pr), tr), true, this.varList(this.surrogate.params));
       return cost!;
     });
@@ -259,14 +259,14 @@ export class BilevelTrainer {
   /** One generator step: S frozen, G minimises S's loss against the (LM) target through the noise. */
   generatorStep(batch: Batch): number {
     const eps = this.trainBudget;
-    const rescale = this.drawRescale();
+    const augment = this.drawAugmentation();
     const loss = tf.tidy(() => {
       const target = generatorTarget(batch.mask, this.options.labelModification);
       const cost = this.optG.minimize(
         () => {
           const noise = this.generator.forward(batch.x, batch.mask);
           const xAdv = applyNoiseTensor(batch.x, noise, batch.mask, eps.fg, eps.bg);
-          const [xr, pr, tr] = rescale(xAdv, batch.prompt, target);
+          const [xr, pr, tr] = augment(xAdv, batch.prompt, target);
           const loss = segLoss(this.surrogate.forward(xr, pr), tr);
           if (!this.options.meanPenalty) return loss;
           return loss.add(noise.mean([1, 2]).square().mean().mul(this.options.meanPenalty)) as tf.Scalar;
