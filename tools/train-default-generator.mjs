@@ -43,6 +43,8 @@ const { values } = parseArgs({
     'mean-penalty': { type: 'string' },
     // Photometric jitter of x + noise before the surrogate, as downstream trainers apply it.
     photometric: { type: 'boolean', default: false },
+    // rgb or luma (one grey noise channel; see GeneratorConfig.noise).
+    'noise-channels': { type: 'string', default: 'rgb' },
     sanity: { type: 'string' },
     'sanity-only': { type: 'boolean', default: false },
     'sanity-images': { type: 'string', default: '200' },
@@ -146,6 +148,8 @@ if (values['no-lm']) trainer.labelModification = false;
 if (values['no-eg']) trainer.epsilonGeneralization = false;
 if (values['mean-penalty']) trainer.meanPenalty = Number(values['mean-penalty']);
 if (values.photometric) trainer.photometric = DEFAULT_PHOTOMETRIC;
+if (!['rgb', 'luma'].includes(values['noise-channels'])) throw new Error(`--noise-channels ${values['noise-channels']}: expected rgb or luma`);
+trainer.generatorNoise = values['noise-channels'];
 if (values.warmup) trainer.surrogateWarmupSteps = Number(values.warmup);
 if (values['steps-per-epoch']) trainer.stepsPerEpoch = Number(values['steps-per-epoch']);
 if (values['diag-every']) trainer.diagnosticEvery = Number(values['diag-every']);

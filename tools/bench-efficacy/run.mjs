@@ -79,8 +79,9 @@ function publish(split, noise, outDir) {
   const args = [cli, 'run', cfg.format, '--in', cfg.dataset, '--out', outDir, '--split', split,
     '--noise', noise.source, '--eps-fg', cfg.epsFg, '--eps-bg', cfg.epsBg, '--progress', 'none'];
   if (noise.generator) args.push('--generator', noise.generator);
+  if (noise.cellSize) args.push('--cell-size', String(noise.cellSize));
   if (cfg.limit) args.push('--limit', String(cfg.limit));
-  log(`publishing ${split} with --noise ${noise.source}${noise.generator ? ` --generator ${noise.generator}` : ''} -> ${path.relative(repoRoot, outDir)}`);
+  log(`publishing ${split}: ${args.slice(2).join(' ')}`);
   const t = Date.now();
   execFileSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   return (Date.now() - t) / 1000;

@@ -21,6 +21,7 @@ function withNoiseOptions(command: Command): Command {
     .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
     .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
     .option('--backend <name>', 'for --noise unseg: tfjs backend (auto, tensorflow, wasm, cpu)', 'auto')
+    .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32; the image's size or more: one flat colour per class)")
     .option('--eps-fg <budget>', 'noise budget inside the prompt (8/255, 0.0314 or 8)', '8/255')
     .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
     .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');
@@ -86,6 +87,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--prompts <weights>', 'surrogate prompt mix, e.g. points=0.7,box=0.2,mask=0.1')
     .option('--no-rescale', 'do not rescale x + noise randomly before the surrogate')
     .option('--photometric', 'jitter brightness, contrast, saturation and hue of x + noise before the surrogate')
+    .addOption(new Option('--noise-channels <kind>', "G's noise: rgb (three channels) or luma (one grey channel, kept by hue/saturation jitter and grayscale)").choices(['rgb', 'luma']).default('rgb'))
     .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving what exists')
     .option('--max-images <n>', 'use at most n images')
     .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass)')

@@ -3,8 +3,9 @@
 export const DEFENSE_NAMES = ['jpeg75', 'gray', 'blur1'];
 
 /**
- * `noise[@generatorDir][+defense]`: e.g. `none`, `sign`, `unseg+jpeg75`,
- * `unseg@packages/unseg-core/models/no-lm` (an ablation's generator).
+ * `noise[~cell-size][@generatorDir][+defense]`: e.g. `none`, `sign`, `unseg+jpeg75`,
+ * `unseg@packages/unseg-core/models/no-lm` (an ablation's generator), `classwise~4096`
+ * (the classwise pattern with 4096-px cells: one flat colour offset per class).
  */
 export function parseRow(spec) {
   const [main, defense, extra] = spec.split('+');
@@ -12,10 +13,13 @@ export function parseRow(spec) {
   if (defense && !DEFENSE_NAMES.includes(defense)) {
     throw new Error(`row ${spec}: unknown defense ${defense} (jpeg75, gray, blur1)`);
   }
-  const [source, generator] = main.split('@');
+  const [sourcePart, generator] = main.split('@');
+  const [source, cell] = sourcePart.split('~');
   if (!source) throw new Error(`row ${spec}: no noise source`);
-  const dirName = generator ? `${source}-${generator.replace(/[^A-Za-z0-9._-]+/g, '_')}` : source;
-  return { label: spec, source, generator: generator || undefined, defense: defense || undefined, dirName, key: spec };
+  if (cell !== undefined && !/^[1-9][0-9]*$/.test(cell)) throw new Error(`row ${spec}: cell size ${cell} is not a positive integer`);
+  let dirName = generator ? `${source}-${generator.replace(/[^A-Za-z0-9._-]+/g, '_')}` : source;
+  if (cell) dirName += `-cell${cell}`;
+  return { label: spec, source, generator: generator || undefined, cellSize: cell ? Number(cell) : undefined, defense: defense || undefined, dirName, key: spec };
 }
 
 /**

@@ -12,6 +12,7 @@ export interface PreviewCommandOptions {
   noise: string;
   generator?: string;
   backend: string;
+  cellSize?: string;
   epsFg: string;
   epsBg: string;
   prompt: string;
@@ -40,7 +41,7 @@ export async function previewCommand(pluginSpec: string, o: PreviewCommandOption
   }
   if (!sample) throw new ConfigError(`no sample with id ${JSON.stringify(o.id)} in ${splits.join(', ')} of ${root}`);
   const budget = { epsFg: parseEps(o.epsFg, '--eps-fg'), epsBg: parseEps(o.epsBg, '--eps-bg') };
-  const noise = await createNoiseSource(o.noise, { seed: Number(o.seed), generator: o.generator, backend: o.backend });
+  const noise = await createNoiseSource(o.noise, { seed: Number(o.seed), generator: o.generator, backend: o.backend, cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size') });
   try {
     const preview = await renderPreview(sample, {
       noise,

@@ -29,6 +29,7 @@ export interface RunCommandOptions {
   seed: string;
   generator?: string;
   backend?: string;
+  cellSize?: string;
   shardIndex?: string;
   shardCount?: string;
   progress: string;
@@ -50,7 +51,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   if (!Number.isInteger(seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
   const worker = workerFromEnvironment(o.shardIndex, o.shardCount, process.env);
   const reader = await plugin.open(root);
-  const noise = await createNoiseSource(o.noise, { seed, generator: o.generator, backend: o.backend });
+  const noise = await createNoiseSource(o.noise, { seed, generator: o.generator, backend: o.backend, cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size') });
   const useTty = o.progress === 'auto' ? Boolean(process.stderr.isTTY) : o.progress === 'bar';
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (encode.format === 'jpeg') {

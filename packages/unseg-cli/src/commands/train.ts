@@ -26,9 +26,15 @@ export interface TrainCommandOptions {
   prompts?: string;
   rescale: boolean;
   photometric?: boolean;
+  noiseChannels: string;
   maxMinutes?: string;
   maxImages?: string;
   stepsPerEpoch?: string;
+}
+
+function parseNoiseChannels(text: string): 'rgb' | 'luma' {
+  if (text !== 'rgb' && text !== 'luma') throw new ConfigError(`--noise-channels ${text}: expected rgb or luma`);
+  return text;
 }
 
 /** `plugin:dir[@split]`: the split defaults to every split except the ones named valid/val/test. */
@@ -91,6 +97,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
     ...(o.prompts ? { prompts: parsePrompts(o.prompts, PAPER_OPTIONS.prompts) } : {}),
     ...(o.rescale ? {} : { rescale: null }),
     ...(o.photometric ? { photometric: DEFAULT_PHOTOMETRIC } : {}),
+    generatorNoise: parseNoiseChannels(o.noiseChannels),
     ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
     ...(o.trainEpsFg || o.trainEpsBg
       ? {

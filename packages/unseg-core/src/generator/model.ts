@@ -15,18 +15,25 @@ export interface GeneratorConfig {
    * mean removed a constant output is exactly zero, so only spatial structure can carry signal.
    */
   readonly centre: boolean;
+  /**
+   * 'rgb' (also when absent): three independent noise channels. 'luma': G has one output
+   * channel, written to R, G and B alike, so the noise is a grey texture: hue and saturation
+   * jitter in a trainer's augmentation and a grayscale conversion leave it whole, where they
+   * rotate, scale or erase a colour code.
+   */
+  readonly noise?: 'rgb' | 'luma';
   /** Free-form provenance (training command, seed, data) recorded by the trainer. */
   readonly training?: Readonly<Record<string, unknown>>;
 }
 
 export const GENERATOR_PREFIX = 'G';
 
-export function generatorSpec(config: Pick<GeneratorConfig, 'widths'>): UNetSpec {
-  return { inChannels: 4, outChannels: 3, widths: config.widths };
+export function generatorSpec(config: Pick<GeneratorConfig, 'widths' | 'noise'>): UNetSpec {
+  return { inChannels: 4, outChannels: config.noise === 'luma' ? 1 : 3, widths: config.widths };
 }
 
 export function defaultGeneratorConfig(overrides: Partial<GeneratorConfig> = {}): GeneratorConfig {
-  return { format: 'unseg-generator', version: 1, widths: [16, 32, 64], workingSize: 128, centre: true, ...overrides };
+  return { format: 'unseg-generator', version: 1, widths: [16, 32, 64], workingSize: 128, centre: true, noise: 'rgb', ...overrides };
 }
 
 export interface Generator {
@@ -47,7 +54,8 @@ export function buildGenerator(config: GeneratorConfig, params: ParamMap): Gener
         const input = tf.concat([x.mul(2).sub(1), prompt.mul(2).sub(1)], 3) as tf.Tensor4D;
         let pre = unetForward(spec, params, GENERATOR_PREFIX, input);
         if (config.centre) pre = pre.sub(pre.mean([1, 2], true));
-        return tf.tanh(pre);
+        const direction = tf.tanh(pre);
+        return config.noise === 'luma' ? tf.tile(direction, [1, 1, 1, 3]) : direction;
       });
     },
     dispose() {

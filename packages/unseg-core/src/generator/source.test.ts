@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -67,6 +67,36 @@ describe('generator checkpoint and noise source', () => {
     g.dispose();
     await writeFile(path.join(out, 'generator.json'), JSON.stringify({ format: 'other', version: 1 }));
     await expect(loadGenerator(out)).rejects.toThrow(ConfigError);
+  });
+
+  it('a luma generator writes one grey texture to R, G and B, and survives a save and load', async () => {
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16, noise: 'luma' }), 7);
+    expect(g.params.get('G/head/w')!.shape).toEqual([1, 1, 4, 1]);
+    const [noise] = generateNoise(g, [request('a', 32, 24, 4)]);
+    let spread = 0;
+    for (let p = 0; p < 32 * 24; p++) {
+      expect(noise![p * 3 + 1]).toBe(noise![p * 3]);
+      expect(noise![p * 3 + 2]).toBe(noise![p * 3]);
+      spread = Math.max(spread, Math.abs(noise![p * 3]!));
+    }
+    expect(spread).toBeGreaterThan(0);
+    const out = path.join(dir, 'luma');
+    await saveGenerator(out, g);
+    const loaded = await loadGenerator(out);
+    expect(loaded.config.noise).toBe('luma');
+    expect(Array.from(generateNoise(loaded, [request('a', 32, 24, 4)])[0]!)).toEqual(Array.from(noise!));
+    g.dispose();
+    loaded.dispose();
+  });
+
+  it('rejects an unknown noise kind in generator.json', async () => {
+    const out = path.join(dir, 'badnoise');
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8] }), 1);
+    await saveGenerator(out, g);
+    g.dispose();
+    const config = JSON.parse(await readFile(path.join(out, 'generator.json'), 'utf8'));
+    await writeFile(path.join(out, 'generator.json'), JSON.stringify({ ...config, noise: 'hsv' }));
+    await expect(loadGenerator(out)).rejects.toThrow(/noise must be "rgb" or "luma"/);
   });
 
   it('centring removes a constant colour tint: a constant pre-tanh output gives zero noise', () => {

@@ -54,6 +54,9 @@ export async function loadGenerator(dir: string): Promise<Generator> {
   if (config.format !== 'unseg-generator' || config.version !== 1) {
     throw new ConfigError(`${configFile}: not an unseg generator config (format ${String(config.format)}, version ${String(config.version)})`);
   }
+  if (config.noise !== undefined && config.noise !== 'rgb' && config.noise !== 'luma') {
+    throw new ConfigError(`${configFile}: noise must be "rgb" or "luma", got ${JSON.stringify(config.noise)}`);
+  }
   const tensors = await loadTensors(dir, GENERATOR_WEIGHTS_STEM);
   try {
     return buildGenerator(config, paramsFromTensors(tensors, unetParamShapes(generatorSpec(config)), GENERATOR_PREFIX));

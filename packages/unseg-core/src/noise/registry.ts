@@ -11,6 +11,8 @@ export interface NoiseSourceOptions {
   readonly generator?: string;
   /** For `unseg`: which tfjs backend to use. */
   readonly backend?: string;
+  /** For `classwise`: the pattern's cell size in pixels (one at least the image's size gives each class one flat colour offset). */
+  readonly cellSize?: number;
 }
 
 type Factory = (options: NoiseSourceOptions) => Promise<NoiseSource>;
@@ -35,7 +37,7 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
   },
   classwise: {
     describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
-    create: async (o) => createClasswiseNoiseSource({ seed: o.seed }),
+    create: async (o) => createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize }),
   },
 };
 
@@ -48,6 +50,13 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
   const factory = factories[name];
   if (!factory) {
     throw new ConfigError(`unknown noise source "${name}"; choose one of: ${Object.keys(factories).join(', ')}`);
+  }
+  // An option the chosen source ignores is almost always a mistyped command line.
+  if (options.cellSize !== undefined && name !== 'classwise') {
+    throw new ConfigError(`a cell size only applies to the classwise noise source, not to "${name}"`);
+  }
+  if (options.generator !== undefined && name !== 'unseg') {
+    throw new ConfigError(`a generator folder only applies to the unseg noise source, not to "${name}"`);
   }
   return factory.create(options);
 }
