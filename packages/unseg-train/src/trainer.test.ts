@@ -38,6 +38,19 @@ describe('BilevelTrainer', () => {
     t.dispose();
   });
 
+  it('with generatorNoise luma, G trains one grey channel and its noise is equal in R, G and B', () => {
+    const t = new BilevelTrainer(tinySet(), { ...TINY_OPTIONS, generatorNoise: 'luma' });
+    expect(t.generator.config.noise).toBe('luma');
+    const b = t.makeBatch([0, 1]);
+    const g0 = snapshot(t.generator.params);
+    t.generatorStep(b);
+    expect(changed(g0, snapshot(t.generator.params))).toBe(true);
+    const [r, g, bl] = tf.tidy(() => tf.split(t.generator.forward(b.x, b.mask), 3, 3).map((c) => c.dataSync().slice()));
+    expect(Array.from(g!)).toEqual(Array.from(r!));
+    expect(Array.from(bl!)).toEqual(Array.from(r!));
+    t.dispose();
+  });
+
   it('label modification makes the generator target all ones; without it the target is the mask', () => {
     const mask = tf.tensor4d([0, 1, 0, 0], [1, 2, 2, 1]);
     expect(Array.from(generatorTarget(mask, true).dataSync())).toEqual([1, 1, 1, 1]);
