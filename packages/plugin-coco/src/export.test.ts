@@ -1,88 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ExportPathError,
-  SampleError,
-  createExportTarget,
-  createUniformNoiseSource,
-  decodeRgb,
-  exportShards,
-  readShardRows,
-  rleToString,
-  runDataset,
-  type DatasetReader,
-  type ExportRow,
-  type Sample,
-} from '@unseg/core';
-import { tempDir } from '@unseg/core/testing';
+import { ExportPathError, createExportTarget, exportShards, type ExportRow } from '@unseg/core';
+import { compareExport, protectFixture, tempDir, type ProtectedFixture } from '@unseg/core/testing';
 import coco, { cocoPanopticPlugin } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sample = path.resolve(here, '../../../samples/coco-facades-mini');
 const panopticFixture = path.join(here, 'test-fixtures', 'coco-panoptic');
-
-async function samplesOf(reader: DatasetReader, split: string): Promise<Sample[]> {
-  const out: Sample[] = [];
-  for await (const s of reader.samples(split)) {
-    if (s instanceof SampleError) throw s;
-    out.push(s);
-  }
-  return out;
-}
-
-async function protectInto(input: string, plugin = coco): Promise<string> {
-  const dir = await tempDir('unseg-export-shards-');
-  const summary = await runDataset({
-    reader: await plugin.open(input),
-    outDir: dir,
-    root: input,
-    noise: createUniformNoiseSource({ seed: 3 }),
-    budget: { epsFg: 8 / 255, epsBg: 2 / 255 },
-    concurrency: 2,
-    runInfo: { plugin: plugin.name, input },
-  });
-  expect(summary.failed).toBe(0);
-  return dir;
-}
-
-async function shardRows(dir: string): Promise<ExportRow[]> {
-  const rows: ExportRow[] = [];
-  for (const f of (await fs.readdir(dir)).filter((n) => n.endsWith('.parquet')).sort()) {
-    for await (const r of readShardRows(path.join(dir, f), 'parquet')) rows.push(r);
-  }
-  return rows;
-}
-
-/** The exported dataset, read back through the plugin, equals the original's annotations and the shards' pixels. */
-async function expectRoundTrip(exported: string, shards: string, split: string, plugin = coco, original = sample): Promise<void> {
-  const back = await samplesOf(await plugin.open(exported), split);
-  const orig = await samplesOf(await plugin.open(original), split);
-  const rows = await shardRows(shards);
-  expect(back.map((s) => s.id)).toEqual(orig.map((s) => s.id));
-  expect(back.map((s) => s.id)).toEqual(rows.map((r) => r.id));
-  for (const [i, s] of back.entries()) {
-    const o = orig[i]!;
-    const row = rows[i]!;
-    expect([s.width, s.height]).toEqual([o.width, o.height]);
-    expect(s.objects.map((x) => [x.id, x.categoryId, x.category, x.isCrowd])).toEqual(o.objects.map((x) => [x.id, x.categoryId, x.category, x.isCrowd]));
-    for (const [j, obj] of s.objects.entries()) {
-      expect(rleToString(await obj.mask())).toBe(rleToString(await o.objects[j]!.mask()));
-    }
-    // The exported file is the published image: same bytes, and it decodes to the published pixels.
-    expect(s.image.kind).toBe('file');
-    const file = (s.image as { path: string }).path;
-    expect(path.extname(file)).toBe('.png');
-    const bytes = await fs.readFile(file);
-    expect(Buffer.compare(bytes, Buffer.from(row.image.bytes))).toBe(0);
-    const a = (await decodeRgb(bytes)).image;
-    const b = (await decodeRgb(row.image.bytes)).image;
-    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(b.data))).toBe(0);
-    // ...and not the original pixels: the noise is there.
-    const c = (await decodeRgb((o.image as { path: string }).path)).image;
-    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(c.data))).not.toBe(0);
-  }
-}
 
 const cleanups: string[] = [];
 afterAll(async () => {
@@ -90,9 +15,11 @@ afterAll(async () => {
 });
 
 describe('COCO export', () => {
+  let fixture: ProtectedFixture;
   let shards: string;
   beforeAll(async () => {
-    shards = await protectInto(sample);
+    fixture = await protectFixture(coco, sample);
+    shards = fixture.shards;
     cleanups.push(shards);
   }, 120_000);
 
@@ -103,7 +30,7 @@ describe('COCO export', () => {
     expect(report.original).toBe(sample);
     expect(report.splits.train).toMatchObject({ images: 4, annotations: 'original', annotationFiles: ['train/_annotations.coco.json'] });
     expect(report.files).toBe(5);
-    await expectRoundTrip(out, shards, 'train');
+    expect(await compareExport(coco, { exported: out, input: sample, split: 'train', rows: fixture.rows })).toEqual([]);
     const a = JSON.parse(await fs.readFile(path.join(sample, 'train/_annotations.coco.json'), 'utf8')) as Record<string, unknown> & { images: Record<string, unknown>[] };
     const b = JSON.parse(await fs.readFile(path.join(out, 'train/_annotations.coco.json'), 'utf8')) as typeof a;
     expect(b.categories).toEqual(a.categories);
@@ -119,7 +46,7 @@ describe('COCO export', () => {
     cleanups.push(out);
     const report = await exportShards({ dir: shards, out, plugin: coco, original: null });
     expect(report.splits.train).toMatchObject({ images: 4, annotations: 'shards', annotationFiles: ['annotations/instances_train.json'] });
-    await expectRoundTrip(out, shards, 'train');
+    expect(await compareExport(coco, { exported: out, input: sample, split: 'train', rows: fixture.rows })).toEqual([]);
   }, 120_000);
 
   test('an original edited since the run is refused, not mixed with the shards', async () => {
@@ -203,12 +130,12 @@ describe('COCO export: untrusted paths', () => {
 describe('COCO panoptic export', () => {
   test('from the original: JSON and segment PNGs copied, images replaced; round-trips through the panoptic reader', async () => {
     const panoptic = cocoPanopticPlugin();
-    const shards = await protectInto(panopticFixture, panoptic);
+    const { shards, rows } = await protectFixture(panoptic, panopticFixture);
     const out = await tempDir('unseg-export-');
     cleanups.push(shards, out);
     const report = await exportShards({ dir: shards, out, plugin: panoptic });
     const split = Object.keys(report.splits)[0]!;
     expect(report.splits[split]!.annotations).toBe('original');
-    await expectRoundTrip(out, shards, split, panoptic, panopticFixture);
+    expect(await compareExport(panoptic, { exported: out, input: panopticFixture, split, rows })).toEqual([]);
   }, 120_000);
 });

@@ -11,34 +11,21 @@ import type { DatasetPlugin, Sample } from '../plugin/types.js';
 import { collectSamples, okSamples, sampleErrors } from './collect.js';
 import { tempDir } from './fixtures.js';
 
-export interface ExportRoundTripOptions {
-  /** The fixture dataset the plugin reads. */
-  readonly input: string;
-  readonly split: string;
-  /** As exportShards: undefined uses the original dataset, null rebuilds from the shards alone. */
-  readonly original?: string | null;
-}
-
-export interface ExportRoundTrip {
+export interface ProtectedFixture {
   /** The protected shards (a temp folder: remove it when done). */
   readonly shards: string;
-  /** The exported dataset (a temp folder: remove it when done). */
-  readonly exported: string;
-  readonly report: ExportReport;
+  /** Every published row, in shard order. */
   readonly rows: readonly ExportRow[];
-  /** Every way the export, read back through the plugin, differs from the input and the shards. */
-  readonly problems: readonly string[];
 }
 
 /**
- * Protects a plugin's fixture, exports it in the format's own layout with the plugin's export
- * hook, reads the export back through the plugin and lists every difference: sample ids, objects,
- * masks (as COCO RLE) and pixels (the exported image must be the published one).
+ * Protects a plugin's fixture with uniform noise (8/255, 2/255) into Parquet shards in a temp
+ * folder and reads the published rows back. Throws if any sample failed: an export test needs
+ * every sample published.
  */
-export async function exportRoundTrip(plugin: DatasetPlugin, options: ExportRoundTripOptions): Promise<ExportRoundTrip> {
-  const { input, split } = options;
+export async function protectFixture(plugin: DatasetPlugin, input: string): Promise<ProtectedFixture> {
   const shards = await tempDir('unseg-export-shards-');
-  await runDataset({
+  const summary = await runDataset({
     reader: await plugin.open(input),
     outDir: shards,
     root: input,
@@ -47,18 +34,37 @@ export async function exportRoundTrip(plugin: DatasetPlugin, options: ExportRoun
     concurrency: 2,
     runInfo: { plugin: plugin.name, input },
   });
+  if (summary.failed > 0) throw new Error(`${summary.failed} sample(s) of ${input} failed to publish; see ${path.join(shards, 'manifest.json')}`);
   const rows: ExportRow[] = [];
   for (const f of (await fs.readdir(shards)).filter((n) => n.endsWith('.parquet')).sort()) {
     for await (const r of readShardRows(path.join(shards, f), 'parquet')) rows.push(r);
   }
-  const exported = await tempDir('unseg-export-');
-  const report = await exportShards({ dir: shards, out: exported, plugin, original: options.original });
+  return { shards, rows };
+}
+
+export interface CompareExportOptions {
+  /** The exported dataset folder. */
+  readonly exported: string;
+  /** The fixture the shards were made from. */
+  readonly input: string;
+  readonly split: string;
+  /** The published rows (protectFixture's). */
+  readonly rows: readonly ExportRow[];
+}
+
+async function decodeSampleImage(s: Sample): Promise<Uint8Array> {
+  return (await decodeRgb(s.image.kind === 'file' ? s.image.path : s.image.bytes)).image.data;
+}
+
+/**
+ * Reads an export back through the plugin and lists every way it differs from the input and
+ * the published rows: sample ids, sizes, objects (id, category, crowd flag), masks (as COCO RLE),
+ * and images (a PNG file with the published bytes, whose pixels are not the input's: the noise
+ * is there). An empty list means the export is faithful.
+ */
+export async function compareExport(plugin: DatasetPlugin, options: CompareExportOptions): Promise<string[]> {
+  const { exported, input, split, rows } = options;
   const problems: string[] = [];
-  const expectedSource = options.original === null ? 'shards' : 'original';
-  if (report.splits[split]?.annotations !== expectedSource) {
-    problems.push(`annotations came from ${String(report.splits[split]?.annotations)}, expected ${expectedSource}`);
-  }
-  if (report.splits[split]?.images !== rows.length) problems.push(`${report.splits[split]?.images} images exported, ${rows.length} rows published`);
   const backItems = await collectSamples(await plugin.open(exported), split);
   for (const e of sampleErrors(backItems)) problems.push(`the export does not read back: ${e.message}`);
   const back = okSamples(backItems);
@@ -70,19 +76,57 @@ export async function exportRoundTrip(plugin: DatasetPlugin, options: ExportRoun
     const o = original[i];
     const row = rows[i];
     if (!o || !row) break;
-    const objects = (x: Sample) => JSON.stringify(x.objects.map((b) => [b.id, b.categoryId]));
+    if (s.width !== o.width || s.height !== o.height) problems.push(`${s.id}: size ${s.width}x${s.height} differs from the input's ${o.width}x${o.height}`);
+    const objects = (x: Sample) => JSON.stringify(x.objects.map((b) => [b.id, b.categoryId, b.category, b.isCrowd]));
     if (objects(s) !== objects(o)) problems.push(`${s.id}: objects ${objects(s)} differ from the input's ${objects(o)}`);
     for (const [j, obj] of s.objects.entries()) {
       const theirs = o.objects[j];
       if (theirs && rleToString(await obj.mask()) !== rleToString(await theirs.mask())) problems.push(`${s.id}: mask of object ${obj.id} differs`);
     }
-    if (s.image.kind !== 'file' || !s.image.path.endsWith('.png')) {
+    if (s.image.kind !== 'file' || path.extname(s.image.path) !== '.png') {
       problems.push(`${s.id}: exported image is not a PNG file`);
       continue;
     }
-    const a = (await decodeRgb(s.image.path)).image;
-    const b = (await decodeRgb(row.image.bytes)).image;
-    if (Buffer.compare(Buffer.from(a.data), Buffer.from(b.data)) !== 0) problems.push(`${s.id}: exported pixels differ from the published ones`);
+    const bytes = await fs.readFile(s.image.path);
+    if (Buffer.compare(bytes, Buffer.from(row.image.bytes)) !== 0) problems.push(`${s.id}: exported file is not the published image byte for byte`);
+    const pixels = Buffer.from((await decodeRgb(bytes)).image.data);
+    if (Buffer.compare(pixels, Buffer.from((await decodeRgb(row.image.bytes)).image.data)) !== 0) problems.push(`${s.id}: exported pixels differ from the published ones`);
+    if (Buffer.compare(pixels, Buffer.from(await decodeSampleImage(o))) === 0) problems.push(`${s.id}: exported pixels are the input's: the noise is missing`);
   }
-  return { shards, exported, report, rows, problems };
+  return problems;
+}
+
+export interface ExportRoundTripOptions {
+  /** The fixture dataset the plugin reads. */
+  readonly input: string;
+  readonly split: string;
+  /** As exportShards: undefined uses the original dataset, null rebuilds from the shards alone. */
+  readonly original?: string | null;
+}
+
+export interface ExportRoundTrip extends ProtectedFixture {
+  /** The exported dataset (a temp folder: remove it when done). */
+  readonly exported: string;
+  readonly report: ExportReport;
+  /** Every way the export differs from the input and the shards (compareExport), and from the report's promises. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * protectFixture, the plugin's export hook (exportShards), then compareExport: the whole
+ * publish -> export -> read back loop a plugin with an export hook must survive.
+ */
+export async function exportRoundTrip(plugin: DatasetPlugin, options: ExportRoundTripOptions): Promise<ExportRoundTrip> {
+  const { input, split } = options;
+  const { shards, rows } = await protectFixture(plugin, input);
+  const exported = await tempDir('unseg-export-');
+  const report = await exportShards({ dir: shards, out: exported, plugin, original: options.original });
+  const problems: string[] = [];
+  const expectedSource = options.original === null ? 'shards' : 'original';
+  if (report.splits[split]?.annotations !== expectedSource) {
+    problems.push(`annotations came from ${String(report.splits[split]?.annotations)}, expected ${expectedSource}`);
+  }
+  if (report.splits[split]?.images !== rows.length) problems.push(`${report.splits[split]?.images} images exported, ${rows.length} rows published`);
+  problems.push(...(await compareExport(plugin, { exported, input, split, rows })));
+  return { shards, rows, exported, report, problems };
 }

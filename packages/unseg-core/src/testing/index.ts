@@ -8,5 +8,5 @@ export { describePluginConformance } from './conformance.js';
 export type { ConformanceFixture, ConformanceOptions, TestFramework } from './conformance.js';
 export { collectSamples, okSamples, sampleErrors } from './collect.js';
 export { tempDir, writeJson, findSharedData } from './fixtures.js';
-export { exportRoundTrip } from './export-round-trip.js';
-export type { ExportRoundTrip, ExportRoundTripOptions } from './export-round-trip.js';
+export { compareExport, exportRoundTrip, protectFixture } from './export-round-trip.js';
+export type { CompareExportOptions, ExportRoundTrip, ExportRoundTripOptions, ProtectedFixture } from './export-round-trip.js';
