@@ -77,6 +77,29 @@ describe('protect', () => {
     expect(sizes).toEqual([3, 3, 1]);
   });
 
+  it('hands each batch of directions back to the source once they are applied', async () => {
+    const inner = createUniformNoiseSource({ seed: 2 });
+    const handedOut: Float32Array[][] = [];
+    const released: (readonly Float32Array[])[] = [];
+    const source: NoiseSource = {
+      ...inner,
+      batchSize: 2,
+      generate: async (b) => {
+        // The previous batch must be back before the next one is asked for: nothing is held.
+        expect(released.length).toBe(handedOut.length);
+        const d = await inner.generate(b);
+        handedOut.push(d);
+        return d;
+      },
+      release: (d) => released.push(d),
+    };
+    const reader = await tinyReader({ count: 5 });
+    const out = await collect(protect(reader.samples('train'), { noise: source, budget }));
+    expect(out.every((o) => o.kind === 'published')).toBe(true);
+    expect(released).toHaveLength(3);
+    released.forEach((d, i) => expect(d).toBe(handedOut[i]));
+  });
+
   it('reports the busy time of each stage, per image and per noise batch', async () => {
     const seen: { stage: string; ms: number; images: number }[] = [];
     const inner = createNoNoiseSource();

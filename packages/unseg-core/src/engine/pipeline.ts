@@ -192,7 +192,7 @@ export function createPipeline(options: PipelineOptions): {
       timed?.('noise', started, ready.length);
     }
     let k = 0;
-    return batch.map((s) => {
+    const out = batch.map((s) => {
       if (!s.ok) return s;
       const direction = directions[k++];
       try {
@@ -205,6 +205,9 @@ export function createPipeline(options: PipelineOptions): {
         return { ok: false as const, failure: failureOf(s.value.input, error, imageFile(s.value.sample), options.root) };
       }
     });
+    // applyBudgetedNoise copied what it needed: the directions are never read again.
+    if (directions.length > 0) noise.release?.(directions);
+    return out;
   }
 
   async function publish(stage: Stage<{ prepared: Prepared; protectedImage: RgbImage }>): Promise<PipelineOutput> {

@@ -106,9 +106,13 @@ export function bilinearResize(
   channels: number,
   outWidth: number,
   outHeight: number,
+  into?: Float32Array,
 ): Float32Array {
   if (src.length !== width * height * channels) {
     throw new RangeError(`source has ${src.length} values, expected ${width}x${height}x${channels}`);
+  }
+  if (into && into.length !== outWidth * outHeight * channels) {
+    throw new RangeError(`output has ${into.length} values, expected ${outWidth}x${outHeight}x${channels}`);
   }
   const taps = (n: number, m: number) => {
     const lo = new Int32Array(m);
@@ -137,7 +141,7 @@ export function bilinearResize(
     }
   }
   const rowLen = outWidth * channels;
-  const out = new Float32Array(outHeight * rowLen);
+  const out = into ?? new Float32Array(outHeight * rowLen);
   for (let y = 0; y < outHeight; y++) {
     const a = ty.lo[y]! * rowLen;
     const b = ty.hi[y]! * rowLen;

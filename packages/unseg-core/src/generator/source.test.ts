@@ -55,6 +55,11 @@ describe('generator checkpoint and noise source', () => {
     expect(source.batchSize).toBe(2);
     const viaSource = await source.generate(reqs.slice(0, 1));
     expect(Array.from(viaSource[0]!)).toEqual(Array.from(before[0]!));
+    // A released array is written again in full: same noise, same object.
+    source.release!(viaSource);
+    const reused = await source.generate(reqs.slice(1, 2));
+    expect(reused[0]).toBe(viaSource[0]);
+    expect(Array.from(reused[0]!)).toEqual(Array.from(before[1]!));
     await source.dispose?.();
     g.dispose();
     loaded.dispose();

@@ -8,6 +8,7 @@ import { selectBackend, type BackendName } from './backend.js';
 import { loadTensors, paramsFromTensors, saveTensors } from './checkpoint.js';
 import { buildGenerator, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
 import { bilinearResize, resampleTo } from './resample.js';
+import { DirectionPool } from '../noise/pool.js';
 import { unetParamShapes } from './unet.js';
 
 /** The generator shipped with @unseg/core (packages/unseg-core/models/default). */
@@ -72,8 +73,13 @@ export async function loadGenerator(dir: string): Promise<Generator> {
  * area averaging, G runs once per group of equal working shapes, and its output is resized
  * bilinearly to the image's own size. Smooth, low-resolution noise survives the downscaling every
  * segmentation trainer does; fine texture made at full size would be averaged away.
+ * `allocate` gives the full-size output arrays (the noise source passes its pool's).
  */
-export function generateNoise(generator: Generator, batch: readonly NoiseRequest[]): Float32Array[] {
+export function generateNoise(
+  generator: Generator,
+  batch: readonly NoiseRequest[],
+  allocate: (length: number) => Float32Array = (length) => new Float32Array(length),
+): Float32Array[] {
   const out: Float32Array[] = new Array<Float32Array>(batch.length);
   const groups = new Map<string, number[]>();
   const shapes = batch.map((r) => workingShape(generator.config, r.image.width, r.image.height));
@@ -98,7 +104,10 @@ export function generateNoise(generator: Generator, batch: readonly NoiseRequest
     idx.forEach((i, j) => {
       const { width, height } = batch[i]!.image;
       const own = values.subarray(j * wh * ww * 3, (j + 1) * wh * ww * 3);
-      out[i] = width === ww && height === wh ? own.slice() : bilinearResize(own, ww, wh, 3, width, height);
+      const target = allocate(width * height * 3);
+      if (width === ww && height === wh) target.set(own);
+      else bilinearResize(own, ww, wh, 3, width, height, target);
+      out[i] = target;
     });
   }
   return out;
@@ -122,6 +131,7 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
   })();
   const backend = tf.getBackend();
   const batchSize = options.batchSize ?? 8;
+  const pool = new DirectionPool(2 * batchSize);
   return {
     name: 'unseg',
     description: `UnSeg generator ${path.basename(path.resolve(dir))} (U-Net ${generator.config.widths.join('-')}, working size ${generator.config.workingSize}, backend ${backend})`,
@@ -134,7 +144,10 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
       ...(generator.config.training ? { training: generator.config.training } : {}),
     },
     async generate(batch) {
-      return generateNoise(generator, batch);
+      return generateNoise(generator, batch, (length) => pool.take(length));
+    },
+    release(directions) {
+      pool.give(directions);
     },
     async dispose() {
       generator.dispose();

@@ -38,3 +38,17 @@ test('uniform noise: 256 levels strictly inside (-1, 1), centred, the same for a
   const otherSeed = await createUniformNoiseSource({ seed: 4 }).generate([request('a', 64, 64)]);
   expect(otherSeed[0]).not.toEqual(a);
 });
+
+test('uniform noise reuses released arrays and writes the same values into them', async () => {
+  const pooled = createUniformNoiseSource({ seed: 9 });
+  const [first] = await pooled.generate([request('a', 32, 16)]);
+  pooled.release!([first!]);
+  const [second] = await pooled.generate([request('b', 32, 16)]);
+  expect(second).toBe(first);
+  const [fresh] = await createUniformNoiseSource({ seed: 9 }).generate([request('b', 32, 16)]);
+  expect(Array.from(second!)).toEqual(Array.from(fresh!));
+  // Within one batch every image gets its own array, even when fewer were released.
+  pooled.release!([second!]);
+  const [x, y] = await pooled.generate([request('c', 32, 16), request('d', 32, 16)]);
+  expect(x).not.toBe(y);
+});

@@ -49,8 +49,9 @@ export function mulberry32(seed: number): () => number {
  * byte first). The same arithmetic as {@link mulberry32}, inlined: a call per byte was most of
  * the cost of noise for a 1024x1024 image.
  */
-export function mulberry32Bytes(seed: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
+export function mulberry32Bytes(seed: number, length: number, into?: Uint8Array): Uint8Array {
+  if (into && into.length < length) throw new RangeError(`output has ${into.length} bytes, need ${length}`);
+  const out = into ?? new Uint8Array(length);
   let a = seed >>> 0;
   // Int32 arithmetic throughout: values above 2^31 as doubles would take V8's slow path.
   for (let i = 0; i < length; i += 4) {

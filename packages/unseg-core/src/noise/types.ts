@@ -27,6 +27,13 @@ export interface NoiseSource {
   readonly batchSize: number;
   readonly needsLabels?: boolean;
   generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]>;
+  /**
+   * Optional: the engine hands back the arrays of one `generate` call once it has applied them,
+   * and never reads them again, so the source may reuse them for a later batch (a 1024x1024
+   * image's directions are 12 MB; allocating them anew per image is a measurable cost). A source
+   * must not return one array twice within a batch, nor hand out an array it has not got back.
+   */
+  release?(directions: readonly Float32Array[]): void;
   /** Settings worth recording in the manifest (model id, resolution, seed). */
   readonly settings?: Readonly<Record<string, unknown>>;
   dispose?(): Promise<void>;
