@@ -101,7 +101,7 @@ async function child(spec) {
   } else {
     const { default: coco } = await import('@unseg/plugin-coco');
     const t = performance.now();
-    const noise = await core.createNoiseSource(spec.noise, { seed: 0, generator: spec.generator, backend: 'auto' });
+    const noise = await core.createNoiseSource(spec.noise, { seed: 0, backend: 'auto', ...(spec.noise === 'unseg' ? { generator: spec.generator } : {}) });
     setupSeconds = (performance.now() - t) / 1000;
     noiseDescription = noise.description;
     const reader = await coco.open(spec.data);
