@@ -48,7 +48,12 @@ test('bilinear resize matches tf.image.resizeBilinear with half-pixel centres, u
     const ours = bilinearResize(src, w, h, 3, ow, oh);
     const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(src, [1, h, w, 3]), [oh, ow], false, true).dataSync());
     expect(maxDiff(ours, ref)).toBeLessThan(1e-5);
+    // Into a used array: every value is overwritten.
+    const into = new Float32Array(ow * oh * 3).fill(Number.NaN);
+    expect(bilinearResize(src, w, h, 3, ow, oh, into)).toBe(into);
+    expect(maxDiff(into, ours)).toBe(0);
   }
+  expect(() => bilinearResize(random(12, 1), 2, 2, 3, 4, 4, new Float32Array(5))).toThrow(/output has 5 values/);
 });
 
 test('resampleTo copies at equal size, shrinks by area, and enlarges a small image bilinearly', () => {
