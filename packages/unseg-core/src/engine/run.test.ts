@@ -79,7 +79,20 @@ describe('runDataset', () => {
 
   it('refuses to resume a --limit run without the same limit', async () => {
     await runDataset(await options(10, { limit: 3 }));
-    await expect(runDataset(await options(10))).rejects.toThrow(/--limit 3.*new --out/);
+    await expect(runDataset(await options(10))).rejects.toThrow(/--limit was 3, now null.*new --out/);
+  });
+
+  it('refuses to resume with other noise, budgets or codec, naming what changed, and leaves the shards alone', async () => {
+    await runDataset(await options(6));
+    const before = await rows(dir);
+    await expect(runDataset(await options(6, { budget: { epsFg: 4 / 255, epsBg: 2 / 255 } }))).rejects.toThrow(
+      /--eps-fg was "8\/255", now "4\/255".*mix two protections/,
+    );
+    await expect(runDataset(await options(6, { noise: createUniformNoiseSource({ seed: 4 }) }))).rejects.toThrow(/noise settings was \{"seed":3\}, now \{"seed":4\}/);
+    await expect(runDataset(await options(6, { encode: { format: 'png', compressionLevel: 1 } }))).rejects.toThrow(/--encode/);
+    expect(await rows(dir)).toEqual(before);
+    // The same settings resume (nothing left to do).
+    expect(await runDataset(await options(6))).toMatchObject({ published: 0, skipped: 6 });
   });
 
   it('times the shard writer once per published row', async () => {
