@@ -1,0 +1,59 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { manifestFileName } from '../shards/index.js';
+import type { WorkerSpec } from '../shards/index.js';
+
+/**
+ * A rerun into the same folder resumes position by position, so it must publish exactly what
+ * the first run did: with other noise, budgets, prompt, codec, shard size or input, the folder
+ * would hold two protections under one manifest, and with another `--limit` a hole (the
+ * limited run commits its last shard although the split goes on). Refuse instead, naming what
+ * changed.
+ */
+export async function refuseChangedSettings(outDir: string, worker: WorkerSpec | undefined, run: { args: Record<string, unknown>; noise: Record<string, unknown> }): Promise<void> {
+  let previous: { args?: Record<string, unknown>; noise?: Record<string, unknown> };
+  try {
+    const text = await fs.readFile(path.join(outDir, manifestFileName(worker)), 'utf8');
+    // The manifest keeps the run's arguments under run.args and its noise block at the top.
+    const manifest = JSON.parse(text) as { run?: { args?: Record<string, unknown> }; noise?: Record<string, unknown> };
+    previous = { args: manifest.run?.args, noise: manifest.noise };
+  } catch {
+    return;
+  }
+  if (!previous.args) return;
+  const compared: [string, unknown, unknown][] = [
+    ...(['plugin', 'input', 'noise', 'seed', 'prompt', 'shardSize', 'format', 'limit'] as const).map(
+      (k) => [`--${k === 'shardSize' ? 'shard-size' : k}`, previous.args?.[k] ?? null, run.args[k] ?? null] as [string, unknown, unknown],
+    ),
+    ['noise settings', previous.noise?.settings ?? null, run.noise.settings ?? null],
+    ['--eps-fg', steps(previous.noise?.epsFgSteps), steps(run.noise.epsFgSteps)],
+    ['--eps-bg', steps(previous.noise?.epsBgSteps), steps(run.noise.epsBgSteps)],
+    ['--encode', previous.noise?.encode ?? null, run.noise.encode ?? null],
+  ];
+  const changed = compared.filter(([, a, b]) => stableJson(withoutBackend(a)) !== stableJson(withoutBackend(b)));
+  if (changed.length === 0) return;
+  const what = changed.map(([name, a, b]) => `${name} was ${stableJson(a)}, now ${stableJson(b)}`).join('; ');
+  throw new ConfigError(
+    `${outDir} holds shards of a run with other settings (${what}); ` +
+      'resuming would mix two protections in one dataset or leave gaps: use a new --out folder, or the same settings',
+  );
+}
+
+const steps = (v: unknown): string | null => (typeof v === 'number' ? `${v}/255` : null);
+
+/** The generator's tfjs backend changes float rounding, not the protection: a resume may use another. */
+function withoutBackend(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const { backend: _backend, ...rest } = value as Record<string, unknown>;
+  return rest;
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
