@@ -65,12 +65,19 @@ describe('generator checkpoint and noise source', () => {
     loaded.dispose();
   });
 
-  it('rejects a config that is not an unseg generator', async () => {
-    const out = path.join(dir, 'bad');
+  /** A saved tiny generator whose generator.json is then replaced by edit(config). */
+  async function savedWithConfig(name: string, edit: (config: Record<string, unknown>) => unknown): Promise<string> {
+    const out = path.join(dir, name);
     const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8] }), 1);
     await saveGenerator(out, g);
     g.dispose();
-    await writeFile(path.join(out, 'generator.json'), JSON.stringify({ format: 'other', version: 1 }));
+    const config = JSON.parse(await readFile(path.join(out, 'generator.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(out, 'generator.json'), JSON.stringify(edit(config)));
+    return out;
+  }
+
+  it('rejects a config that is not an unseg generator', async () => {
+    const out = await savedWithConfig('bad', () => ({ format: 'other', version: 1 }));
     await expect(loadGenerator(out)).rejects.toThrow(ConfigError);
   });
 
@@ -95,12 +102,7 @@ describe('generator checkpoint and noise source', () => {
   });
 
   it('rejects an unknown noise kind in generator.json', async () => {
-    const out = path.join(dir, 'badnoise');
-    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8] }), 1);
-    await saveGenerator(out, g);
-    g.dispose();
-    const config = JSON.parse(await readFile(path.join(out, 'generator.json'), 'utf8'));
-    await writeFile(path.join(out, 'generator.json'), JSON.stringify({ ...config, noise: 'hsv' }));
+    const out = await savedWithConfig('badnoise', (config) => ({ ...config, noise: 'hsv' }));
     await expect(loadGenerator(out)).rejects.toThrow(/noise must be "rgb" or "luma"/);
   });
 
