@@ -1,4 +1,11 @@
-import { ConfigError } from '@unseg/core';
+import {
+  ConfigError,
+  createNoiseSource,
+  parsePromptSelection,
+  type NoiseBudget,
+  type NoiseSource,
+  type PromptSelection,
+} from '@unseg/core';
 
 /** Parses a budget given as a fraction ("8/255"), a decimal in [0, 1], or a whole number of 8-bit steps ("8"). */
 export function parseEps(text: string, flag: string): number {
@@ -32,4 +39,33 @@ export function parseNonNegativeInt(text: string, flag: string): number {
 export function formatEps(eps: number): string {
   const steps = eps * 255;
   return Math.abs(steps - Math.round(steps)) < 1e-9 ? `${Math.round(steps)}/255` : eps.toPrecision(4);
+}
+
+/** The options that program.ts's withNoiseOptions defines, as commander hands them over. */
+export interface NoiseCommandOptions {
+  noise: string;
+  generator?: string;
+  backend?: string;
+  cellSize?: string;
+  epsFg: string;
+  epsBg: string;
+  prompt: string;
+}
+
+/** The budget and prompt of `run` and `preview`, read the same way for both. */
+export function parseNoiseSettings(o: NoiseCommandOptions): { budget: NoiseBudget; prompt: PromptSelection } {
+  return {
+    budget: { epsFg: parseEps(o.epsFg, '--eps-fg'), epsBg: parseEps(o.epsBg, '--eps-bg') },
+    prompt: parsePromptSelection(o.prompt),
+  };
+}
+
+/** The noise source of `run` and `preview`. */
+export function createNoiseSourceFromOptions(o: NoiseCommandOptions, seed: number): Promise<NoiseSource> {
+  return createNoiseSource(o.noise, {
+    seed,
+    generator: o.generator,
+    backend: o.backend,
+    cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size'),
+  });
 }

@@ -1,21 +1,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, SampleError, createNoiseSource, parsePromptSelection, renderPreview, type Sample } from '@unseg/core';
-import { parseEps, parsePositiveInt } from '../options.js';
+import { ConfigError, SampleError, renderPreview, type Sample } from '@unseg/core';
+import { createNoiseSourceFromOptions, parseNoiseSettings, parsePositiveInt, type NoiseCommandOptions } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
 
-export interface PreviewCommandOptions {
+export interface PreviewCommandOptions extends NoiseCommandOptions {
   in: string;
   id: string;
   out: string;
   split?: string;
-  noise: string;
-  generator?: string;
-  backend: string;
-  cellSize?: string;
-  epsFg: string;
-  epsBg: string;
-  prompt: string;
   seed: string;
   width: string;
   gain: string;
@@ -40,13 +33,13 @@ export async function previewCommand(pluginSpec: string, o: PreviewCommandOption
     if (sample) break;
   }
   if (!sample) throw new ConfigError(`no sample with id ${JSON.stringify(o.id)} in ${splits.join(', ')} of ${root}`);
-  const budget = { epsFg: parseEps(o.epsFg, '--eps-fg'), epsBg: parseEps(o.epsBg, '--eps-bg') };
-  const noise = await createNoiseSource(o.noise, { seed: Number(o.seed), generator: o.generator, backend: o.backend, cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size') });
+  const { budget, prompt } = parseNoiseSettings(o);
+  const noise = await createNoiseSourceFromOptions(o, Number(o.seed));
   try {
     const preview = await renderPreview(sample, {
       noise,
       budget,
-      prompt: parsePromptSelection(o.prompt),
+      prompt,
       root,
       concurrency: 1,
       panelWidth: parsePositiveInt(o.width, '--width'),

@@ -1,35 +1,33 @@
 import path from 'node:path';
 import {
   ConfigError,
-  createNoiseSource,
   describePromptSelection,
-  parsePromptSelection,
   runDataset,
   type EncodeOptions,
   type PipelineListener,
 } from '@unseg/core';
-import { formatEps, parseEps, parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import {
+  createNoiseSourceFromOptions,
+  formatEps,
+  parseNoiseSettings,
+  parseNonNegativeInt,
+  parsePositiveInt,
+  type NoiseCommandOptions,
+} from '../options.js';
 import { resolvePlugin } from '../plugins.js';
 import { jsonLinesProgress, terminalProgress } from '../progress.js';
 import { workerFromEnvironment } from '../worker.js';
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends NoiseCommandOptions {
   in: string;
   out: string;
   split?: string[];
-  noise: string;
-  epsFg: string;
-  epsBg: string;
-  prompt: string;
   shardSize: string;
   concurrency: string;
   format: string;
   encode: string;
   limit?: string;
   seed: string;
-  generator?: string;
-  backend?: string;
-  cellSize?: string;
   shardIndex?: string;
   shardCount?: string;
   progress: string;
@@ -42,8 +40,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   if (!(await plugin.detect(root))) {
     throw new ConfigError(`${root} does not look like a ${plugin.name} dataset (the plugin's detect() said no)`);
   }
-  const budget = { epsFg: parseEps(o.epsFg, '--eps-fg'), epsBg: parseEps(o.epsBg, '--eps-bg') };
-  const prompt = parsePromptSelection(o.prompt);
+  const { budget, prompt } = parseNoiseSettings(o);
   const format = o.format;
   if (format !== 'parquet' && format !== 'arrow') throw new ConfigError(`--format ${format}: expected parquet or arrow`);
   const encode = parseEncode(o.encode);
@@ -51,7 +48,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   if (!Number.isInteger(seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
   const worker = workerFromEnvironment(o.shardIndex, o.shardCount, process.env);
   const reader = await plugin.open(root);
-  const noise = await createNoiseSource(o.noise, { seed, generator: o.generator, backend: o.backend, cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size') });
+  const noise = await createNoiseSourceFromOptions(o, seed);
   const useTty = o.progress === 'auto' ? Boolean(process.stderr.isTTY) : o.progress === 'bar';
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (encode.format === 'jpeg') {

@@ -26,15 +26,11 @@ export interface TrainCommandOptions {
   prompts?: string;
   rescale: boolean;
   photometric?: boolean;
-  noiseChannels: string;
+  /** Commander restricts it to these choices. */
+  noiseChannels: 'rgb' | 'luma';
   maxMinutes?: string;
   maxImages?: string;
   stepsPerEpoch?: string;
-}
-
-function parseNoiseChannels(text: string): 'rgb' | 'luma' {
-  if (text !== 'rgb' && text !== 'luma') throw new ConfigError(`--noise-channels ${text}: expected rgb or luma`);
-  return text;
 }
 
 /** `plugin:dir[@split]`: the split defaults to every split except the ones named valid/val/test. */
@@ -97,7 +93,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
     ...(o.prompts ? { prompts: parsePrompts(o.prompts, PAPER_OPTIONS.prompts) } : {}),
     ...(o.rescale ? {} : { rescale: null }),
     ...(o.photometric ? { photometric: DEFAULT_PHOTOMETRIC } : {}),
-    generatorNoise: parseNoiseChannels(o.noiseChannels),
+    generatorNoise: o.noiseChannels,
     ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
     ...(o.trainEpsFg || o.trainEpsBg
       ? {
