@@ -1,4 +1,5 @@
 import type { RgbImage } from '../image/types.js';
+import { applyNoisePixels } from '../pixels/kernels.js';
 import type { BinaryMask } from '../masks/types.js';
 import type { NoiseBudget } from './types.js';
 
@@ -12,9 +13,10 @@ export function budgetSteps(eps: number): number {
 
 /**
  * x' = clamp(x + noise * eps(region), 0, 1), with eps = epsFg inside the prompt and epsBg
- * outside, quantised to 8 bits. This is the method's noise application (UnSeg, Eq. 1 with the
- * per-region budget); the generator's training uses the same formula on tensors
- * (applyNoiseTensor), and a test keeps the two in agreement.
+ * outside, quantised to 8 bits: the step is floor(noise * eps * 255 + 0.5) in float32, clamped to
+ * the region's whole-step budget; NaN noise adds nothing. This is the method's noise application
+ * (UnSeg, Eq. 1 with the per-region budget); the generator's training uses the same formula on
+ * tensors (applyNoiseTensor), and a test keeps the two in agreement.
  */
 export function applyBudgetedNoise(
   image: RgbImage,
@@ -30,25 +32,12 @@ export function applyBudgetedNoise(
   if (prompt.width !== width || prompt.height !== height) {
     throw new RangeError(`prompt is ${prompt.width}x${prompt.height}, image is ${width}x${height}`);
   }
-  const fg = budgetSteps(budget.epsFg);
-  const bg = budgetSteps(budget.epsBg);
-  const scaleFg = budget.epsFg * 255;
-  const scaleBg = budget.epsBg * 255;
   const out = new Uint8Array(n * 3);
-  const mask = prompt.data;
-  for (let p = 0, i = 0; p < n; p++) {
-    const inside = mask[p] !== 0;
-    const limit = inside ? fg : bg;
-    const scale = inside ? scaleFg : scaleBg;
-    for (let c = 0; c < 3; c++, i++) {
-      // floor(x + 0.5) is Math.round for these magnitudes, and about 3x faster in V8 here.
-      let step = Math.floor(noise[i]! * scale + 0.5);
-      if (step > limit) step = limit;
-      else if (step < -limit) step = -limit;
-      else if (step !== step) step = 0; // NaN noise adds nothing
-      const y = data[i]! + step;
-      out[i] = y < 0 ? 0 : y > 255 ? 255 : y;
-    }
-  }
+  applyNoisePixels(data, noise, prompt.data, out, {
+    scaleFg: budget.epsFg * 255,
+    scaleBg: budget.epsBg * 255,
+    limitFg: budgetSteps(budget.epsFg),
+    limitBg: budgetSteps(budget.epsBg),
+  });
   return { width, height, data: out };
 }

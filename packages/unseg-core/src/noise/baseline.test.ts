@@ -1,22 +1,9 @@
 import { createUniformNoiseSource } from './baseline.js';
-import { mulberry32, mulberry32Bytes } from './seeded.js';
 
 const request = (id: string, width = 7, height = 5) => ({
   id,
   image: { width, height, data: new Uint8Array(width * height * 3) },
   prompt: { width, height, data: new Uint8Array(width * height) },
-});
-
-test('mulberry32Bytes is the mulberry32 stream, four little-endian bytes per value', () => {
-  for (const length of [0, 1, 5, 8, 13]) {
-    const next = mulberry32(12345);
-    const expected: number[] = [];
-    while (expected.length < length) {
-      const v = next();
-      for (let k = 0; k < 4; k++) expected.push((v >>> (8 * k)) & 255);
-    }
-    expect([...mulberry32Bytes(12345, length)]).toEqual(expected.slice(0, length));
-  }
 });
 
 test('uniform noise: 256 levels strictly inside (-1, 1), centred, the same for an id, different across ids', async () => {

@@ -1,5 +1,6 @@
 import { DirectionPool } from './pool.js';
-import { hashInts, hashString, mulberry32Bytes } from './seeded.js';
+import { mulberry32Directions } from '../pixels/kernels.js';
+import { hashInts, hashString } from './seeded.js';
 import type { NoiseRequest, NoiseSource } from './types.js';
 
 /** The clean reference: publishes the images unchanged (still re-encoded and verified). */
@@ -25,7 +26,6 @@ export interface UniformNoiseOptions {
 export function createUniformNoiseSource(options: UniformNoiseOptions = {}): NoiseSource {
   const seed = options.seed ?? 0;
   const pool = new DirectionPool();
-  let scratch = new Uint8Array(0);
   return {
     name: 'uniform',
     description: `i.i.d. uniform noise in [-eps, eps] (seed ${seed})`,
@@ -33,24 +33,13 @@ export function createUniformNoiseSource(options: UniformNoiseOptions = {}): Noi
     settings: { seed },
     async generate(batch: readonly NoiseRequest[]) {
       return batch.map((r) => {
-        const length = r.image.width * r.image.height * 3;
-        if (scratch.length < length) scratch = new Uint8Array(length);
-        // Seeded per image, so a resumed or sharded run publishes the same pixels.
-        return uniformDirections(mulberry32Bytes(hashInts(seed, hashString(r.id)), length, scratch), pool.take(length));
+        // Seeded per image, so a resumed or sharded run publishes the same pixels. 256 levels
+        // lose nothing: the published change is a whole number of steps of at most eps*255.
+        return mulberry32Directions(hashInts(seed, hashString(r.id)), pool.take(r.image.width * r.image.height * 3));
       });
     },
     release(directions) {
       pool.give(directions);
     },
   };
-}
-
-/**
- * Bytes (uniform on 0..255) to values on 256 evenly spaced levels in (-1, 1), four per 32-bit
- * draw. The published change is a whole number of steps of at most eps*255 <= 255, so 256
- * levels lose nothing, and a 1024x1024 image costs one quarter of the draws.
- */
-function uniformDirections(bytes: Uint8Array, out: Float32Array): Float32Array {
-  for (let i = 0; i < out.length; i++) out[i] = (bytes[i]! + 0.5) * (1 / 128) - 1;
-  return out;
 }

@@ -43,28 +43,3 @@ export function mulberry32(seed: number): () => number {
     return (t ^ (t >>> 14)) >>> 0;
   };
 }
-
-/**
- * `length` bytes from the mulberry32 stream of `seed` (each 32-bit value gives four bytes, low
- * byte first). The same arithmetic as {@link mulberry32}, inlined: a call per byte was most of
- * the cost of noise for a 1024x1024 image.
- */
-export function mulberry32Bytes(seed: number, length: number, into?: Uint8Array): Uint8Array {
-  if (into && into.length < length) throw new RangeError(`output has ${into.length} bytes, need ${length}`);
-  const out = into ?? new Uint8Array(length);
-  let a = seed >>> 0;
-  // Int32 arithmetic throughout: values above 2^31 as doubles would take V8's slow path.
-  for (let i = 0; i < length; i += 4) {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    t ^= t >>> 14;
-    // Little-endian bytes of the word, independent of the platform's byte order.
-    out[i] = t & 255;
-    if (i + 1 < length) out[i + 1] = (t >>> 8) & 255;
-    if (i + 2 < length) out[i + 2] = (t >>> 16) & 255;
-    if (i + 3 < length) out[i + 3] = (t >>> 24) & 255;
-  }
-  return out;
-}
