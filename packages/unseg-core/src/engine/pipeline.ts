@@ -5,6 +5,7 @@ import { rleArea, rleDecode, rleFromString, rleToBbox, rleToString, rleUnion } f
 import type { BinaryMask, Rle } from '../masks/types.js';
 import { applyBudgetedNoise } from '../noise/apply.js';
 import type { NoiseBudget, NoiseSource } from '../noise/types.js';
+import { bytePool } from '../pixels/pool.js';
 import type { Sample } from '../plugin/types.js';
 import type { FailureRecord, PublishedObject, PublishedRecord } from '../shards/types.js';
 import { inPrompt, type PromptSelection } from './prompt.js';
@@ -106,6 +107,13 @@ export function createPipeline(options: PipelineOptions): {
   const listener = options.listener;
   const onStage = listener?.onStage?.bind(listener);
   const timed = onStage && ((stage: PipelineStage, started: number, images = 1) => onStage({ stage, ms: performance.now() - started, images }));
+  // Fresh multi-megabyte arrays cost more than the work done in them (page faults, GC), so the
+  // per-image ones are reused. Protected pixels live from the noise stage until their encode
+  // settles; prompt masks from decoding until the budget check. Capacities cover what is in
+  // flight: `concurrency` images per codec stage and one noise batch between them.
+  const batch = Math.max(1, noise.batchSize);
+  const protectedPixels = bytePool(concurrency + batch);
+  const promptMasks = bytePool(2 * concurrency + batch);
 
   async function prepare(input: PipelineInput): Promise<Stage<Prepared>> {
     const item = input.item;
@@ -160,7 +168,7 @@ export function createPipeline(options: PipelineOptions): {
           annotation: JSON.stringify(object.annotation ?? null),
         });
       }
-      const promptMask = rleDecode(rleUnion(promptRles, image.height, image.width));
+      const promptMask = rleDecode(rleUnion(promptRles, image.height, image.width), promptMasks.take(image.width * image.height));
       timed?.('masks', t1);
       return {
         ok: true,
@@ -198,7 +206,9 @@ export function createPipeline(options: PipelineOptions): {
       try {
         if (!direction) throw new Error(`noise source ${noise.name} returned no noise for this image`);
         const t0 = performance.now();
-        const protectedImage = applyBudgetedNoise(s.value.image, direction, s.value.prompt, options.budget);
+        const { width, height } = s.value.image;
+        const into = protectedPixels.take(width * height * 3);
+        const protectedImage = applyBudgetedNoise(s.value.image, direction, s.value.prompt, options.budget, into);
         timed?.('apply', t0);
         return { ok: true as const, value: { prepared: s.value, protectedImage } };
       } catch (error) {
@@ -217,7 +227,8 @@ export function createPipeline(options: PipelineOptions): {
     const file = imageFile(sample);
     try {
       const t0 = performance.now();
-      const bytes = await encodeRgb(protectedImage, encode);
+      // Once the encoder is done with the pixels (or failed on them), nothing reads them again.
+      const bytes = await encodeRgb(protectedImage, encode).finally(() => protectedPixels.give([protectedImage.data]));
       timed?.('encode', t0);
       const t1 = performance.now();
       // The budget is checked on what will be published: the encoded bytes, decoded again.
@@ -251,12 +262,14 @@ export function createPipeline(options: PipelineOptions): {
       };
     } catch (error) {
       return { kind: 'failed', failure: failureOf(input, error, file, options.root) };
+    } finally {
+      promptMasks.give([prepared.prompt.data]);
     }
   }
 
   async function* run(inputs: AsyncIterable<PipelineInput>): AsyncGenerator<PipelineOutput> {
     const prepared = mapOrdered(inputs, prepare, concurrency);
-    const noised = mapOrdered(batches(prepared, Math.max(1, noise.batchSize)), addNoise, 1);
+    const noised = mapOrdered(batches(prepared, batch), addNoise, 1);
     async function* flat() {
       for await (const batch of noised) yield* batch;
     }

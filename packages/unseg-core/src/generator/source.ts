@@ -8,7 +8,7 @@ import { selectBackend, type BackendName } from './backend.js';
 import { loadTensors, paramsFromTensors, saveTensors } from './checkpoint.js';
 import { buildGenerator, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
 import { bilinearResize, resampleTo } from './resample.js';
-import { DirectionPool } from '../noise/pool.js';
+import { directionPool } from '../pixels/pool.js';
 import { unetParamShapes } from './unet.js';
 
 /** The generator shipped with @unseg/core (packages/unseg-core/models/default). */
@@ -131,7 +131,7 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
   })();
   const backend = tf.getBackend();
   const batchSize = options.batchSize ?? 8;
-  const pool = new DirectionPool(2 * batchSize);
+  const pool = directionPool(2 * batchSize);
   return {
     name: 'unseg',
     description: `UnSeg generator ${path.basename(path.resolve(dir))} (U-Net ${generator.config.widths.join('-')}, working size ${generator.config.workingSize}, backend ${backend})`,

@@ -65,13 +65,17 @@ describe('encode / decode', () => {
     );
   });
 
-  it('decodes large and small masks alike (both decode strategies)', () => {
+  it('decodes into a given buffer, whatever it held before', () => {
     fc.assert(
-      fc.property(maskArb(70), (m) => {
-        expect(rleDecode(rleEncode(m)).data).toEqual(m.data);
+      fc.property(maskArb(70), fc.integer({ min: 0, max: 255 }), (m, stale) => {
+        const into = new Uint8Array(m.width * m.height).fill(stale);
+        const back = rleDecode(rleEncode(m), into);
+        expect(back.data).toBe(into);
+        expect(back.data).toEqual(m.data);
       }),
       { numRuns: 100 },
     );
+    expect(() => rleDecode(rleEncode({ height: 2, width: 2, data: new Uint8Array(4) }), new Uint8Array(3))).toThrow(/3 bytes, expected 4/);
   });
 
   it('treats any non-zero byte as foreground', () => {

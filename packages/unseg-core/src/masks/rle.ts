@@ -179,20 +179,6 @@ function rowToColumnMajor(src: Uint8Array, h: number, w: number, dst: Uint8Array
   }
 }
 
-/** Column-major bytes to row-major bytes, tiled for the same reason as rowToColumnMajor. */
-function columnToRowMajor(src: Uint8Array, h: number, w: number, dst: Uint8Array): void {
-  for (let y0 = 0; y0 < h; y0 += TILE) {
-    const y1 = Math.min(y0 + TILE, h);
-    for (let x0 = 0; x0 < w; x0 += TILE) {
-      const x1 = Math.min(x0 + TILE, w);
-      for (let y = y0; y < y1; y++) {
-        let o = y * w + x0;
-        for (let i = x0 * h + y, x = x0; x < x1; x++, i += h) dst[o++] = src[i]!;
-      }
-    }
-  }
-}
-
 /**
  * Encodes a row-major mask (rleEncode). Any non-zero byte counts as foreground: pycocotools
  * compares raw bytes and would produce nonsense runs for values other than 0/1.
@@ -242,45 +228,50 @@ export function grow(buf: Uint32Array): Uint32Array {
   return bigger;
 }
 
-/** Decodes to a row-major 0/1 mask (rleDecode, then the Fortran-to-C order transpose). */
-export function rleDecode(rle: Rle): BinaryMask {
+/**
+ * Decodes to a row-major 0/1 mask (pycocotools' rleDecode, in C order). Written into `into`
+ * when given (height * width bytes, overwritten), else into a new array.
+ *
+ * The runs are column-major, the output row-major: rather than filling a column-major copy
+ * and transposing it (5-8 ms for 1024x1024), each column segment of a foreground run toggles
+ * its first row and the row after its last, and one XOR pass down the rows fills the
+ * segments in (about 1 ms, touching memory in order).
+ */
+export function rleDecode(rle: Rle, into?: Uint8Array): BinaryMask {
   checkRle(rle);
   const { height: h, width: w, counts } = rle;
   const a = h * w;
-  const data = new Uint8Array(a);
-  let area = 0;
-  for (let j = 1; j < counts.length; j += 2) area += counts[j]!;
-  if (area > a >>> 4) {
-    // Large masks: fill column-major runs with memset, then one tiled transpose.
-    const col = scratchBytes(a);
-    col.fill(0, 0, a);
-    let idx = 0;
-    for (let j = 0; j < counts.length; j++) {
-      const n = counts[j]!;
-      if ((j & 1) === 1) col.fill(1, idx, idx + n);
-      idx += n;
-    }
-    columnToRowMajor(col, h, w, data);
-    return { height: h, width: w, data };
-  }
-  // Small masks: writing just the foreground pixels beats a full transpose.
+  if (into && into.length !== a) throw new RangeError(`output has ${into.length} bytes, expected ${a} for ${w}x${h}`);
+  const data = into ? into.fill(0) : new Uint8Array(a);
   let idx = 0;
   for (let j = 0; j < counts.length; j++) {
-    const n = counts[j]!;
-    if ((j & 1) === 1 && n > 0) {
-      let y = idx % h;
-      let x = (idx - y) / h;
-      for (let k = 0; k < n; k++) {
-        data[y * w + x] = 1;
-        if (++y === h) {
-          y = 0;
-          x++;
-        }
+    const end = idx + counts[j]!;
+    if ((j & 1) === 1) {
+      while (idx < end) {
+        const x = Math.floor(idx / h);
+        const y = idx - x * h;
+        const segmentEnd = Math.min(end, (x + 1) * h);
+        data[y * w + x]! ^= 1;
+        const after = segmentEnd - x * h;
+        if (after < h) data[after * w + x]! ^= 1;
+        idx = segmentEnd;
       }
     }
-    idx += n;
+    idx = end;
   }
+  prefixXorRows(data, h, w);
   return { height: h, width: w, data };
+}
+
+/** row[y] ^= row[y - 1] for every row, four bytes at a time where the rows allow it. */
+function prefixXorRows(data: Uint8Array, h: number, w: number): void {
+  if (w % 4 === 0 && data.byteOffset % 4 === 0) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, (h * w) >>> 2);
+    const rowWords = w >>> 2;
+    for (let i = rowWords; i < words.length; i++) words[i]! ^= words[i - rowWords]!;
+    return;
+  }
+  for (let i = w; i < h * w; i++) data[i]! ^= data[i - w]!;
 }
 
 /**

@@ -16,13 +16,15 @@ export function budgetSteps(eps: number): number {
  * outside, quantised to 8 bits: the step is floor(noise * eps * 255 + 0.5) in float32, clamped to
  * the region's whole-step budget; NaN noise adds nothing. This is the method's noise application
  * (UnSeg, Eq. 1 with the per-region budget); the generator's training uses the same formula on
- * tensors (applyNoiseTensor), and a test keeps the two in agreement.
+ * tensors (applyNoiseTensor), and a test keeps the two in agreement. The result's pixels are
+ * written to `into` when given (an array of width * height * 3 bytes), else to a new array.
  */
 export function applyBudgetedNoise(
   image: RgbImage,
   noise: Float32Array,
   prompt: BinaryMask,
   budget: NoiseBudget,
+  into?: Uint8Array,
 ): RgbImage {
   const { width, height, data } = image;
   const n = width * height;
@@ -32,7 +34,8 @@ export function applyBudgetedNoise(
   if (prompt.width !== width || prompt.height !== height) {
     throw new RangeError(`prompt is ${prompt.width}x${prompt.height}, image is ${width}x${height}`);
   }
-  const out = new Uint8Array(n * 3);
+  if (into && into.length !== n * 3) throw new RangeError(`output has ${into.length} bytes, expected ${n * 3}`);
+  const out = into ?? new Uint8Array(n * 3);
   applyNoisePixels(data, noise, prompt.data, out, {
     scaleFg: budget.epsFg * 255,
     scaleBg: budget.epsBg * 255,

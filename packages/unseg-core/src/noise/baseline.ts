@@ -1,4 +1,4 @@
-import { DirectionPool } from './pool.js';
+import { directionPool } from '../pixels/pool.js';
 import { mulberry32Directions } from '../pixels/kernels.js';
 import { hashInts, hashString } from './seeded.js';
 import type { NoiseRequest, NoiseSource } from './types.js';
@@ -25,7 +25,7 @@ export interface UniformNoiseOptions {
  */
 export function createUniformNoiseSource(options: UniformNoiseOptions = {}): NoiseSource {
   const seed = options.seed ?? 0;
-  const pool = new DirectionPool();
+  const pool = directionPool();
   return {
     name: 'uniform',
     description: `i.i.d. uniform noise in [-eps, eps] (seed ${seed})`,
