@@ -1,4 +1,4 @@
-import { createUniformNoiseSource } from './baseline.js';
+import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
 
 const request = (id: string, width = 7, height = 5) => ({
   id,
@@ -38,4 +38,15 @@ test('uniform noise reuses released arrays and writes the same values into them'
   pooled.release!([second!]);
   const [x, y] = await pooled.generate([request('c', 32, 16), request('d', 32, 16)]);
   expect(x).not.toBe(y);
+});
+
+test('no noise: zero directions, also in an array handed back dirty', async () => {
+  const source = createNoNoiseSource();
+  const [first] = await source.generate([request('a', 8, 4)]);
+  expect(first!.every((v) => v === 0)).toBe(true);
+  first!.fill(0.5);
+  source.release!([first!]);
+  const [second] = await source.generate([request('b', 8, 4)]);
+  expect(second).toBe(first);
+  expect(second!.every((v) => v === 0)).toBe(true);
 });

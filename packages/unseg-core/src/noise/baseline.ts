@@ -5,12 +5,16 @@ import type { NoiseRequest, NoiseSource } from './types.js';
 
 /** The clean reference: publishes the images unchanged (still re-encoded and verified). */
 export function createNoNoiseSource(): NoiseSource {
+  const pool = directionPool();
   return {
     name: 'none',
     description: 'no noise (clean reference copy)',
     batchSize: 1,
     async generate(batch: readonly NoiseRequest[]) {
-      return batch.map((r) => new Float32Array(r.image.width * r.image.height * 3));
+      return batch.map((r) => pool.take(r.image.width * r.image.height * 3).fill(0));
+    },
+    release(directions) {
+      pool.give(directions);
     },
   };
 }
