@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { tf, initBackend, repoRoot } from './lib/tf.mjs';
-import { listShards, loadSplit, readCategories } from './lib/data.mjs';
+import { classMap, loadSplit } from './lib/data.mjs';
 import { trainModel, evaluate } from './lib/train.mjs';
 import { summarise, markdownTable } from './lib/report.mjs';
 import { parseRow, planRuns } from './lib/plan.mjs';
@@ -97,15 +97,7 @@ publishSeconds[`${cfg.evalSplit}-none`] = publish(cfg.evalSplit, { source: 'none
 const cleanTrainDir = path.join(work, `${cfg.trainSplit}-none`);
 publishSeconds[`${cfg.trainSplit}-none`] = publish(cfg.trainSplit, { source: 'none' }, cleanTrainDir);
 
-// Classes: the category ids that occur in the clean train and eval annotations, in id order,
-// labelled 1..K (0 = background). coco-facades' placeholder category 0 never occurs, so it
-// gets no label.
-const cats = await readCategories([...listShards(cleanTrainDir), ...listShards(evalDir)]);
-const classIndex = new Map(cats.map((c, i) => [c.id, i + 1]));
-const classNames = ['background', ...cats.map((c) => c.name)];
-const classes = classNames.length;
-const classOf = (id) => classIndex.get(id);
-const classKey = cats.map((c) => c.id).join(',');
+const { classNames, classes, classOf, classKey } = await classMap([cleanTrainDir, evalDir]);
 log(`${classes} labels: ${classNames.join(', ')}`);
 
 const evalSet = await loadSplit(evalDir, { size: cfg.size, classOf, classKey, log });

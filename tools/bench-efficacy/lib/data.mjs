@@ -117,6 +117,18 @@ export async function readCategories(files) {
 }
 
 /**
+ * Labels for the category ids that occur in the given clean shard folders, in id order, as
+ * 1..K (0 = background). coco-facades' placeholder category 0 never occurs, so it gets no label.
+ * `classKey` identifies the map in prepared-sample caches.
+ */
+export async function classMap(dirs) {
+  const cats = await readCategories(dirs.flatMap((d) => listShards(d)));
+  const classIndex = new Map(cats.map((c, i) => [c.id, i + 1]));
+  const classNames = ['background', ...cats.map((c) => c.name)];
+  return { classNames, classes: classNames.length, classOf: (id) => classIndex.get(id), classKey: cats.map((c) => c.id).join(',') };
+}
+
+/**
  * All samples of a shard folder at the base resolution. Decoding 1024-px PNGs is most of a
  * row's load time, so the prepared set is cached beside the shards, keyed by the settings and
  * the shards' sizes and mtimes (a republished folder is never read from a stale cache).

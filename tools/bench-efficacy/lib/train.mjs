@@ -6,14 +6,15 @@ import { IGNORE } from './labels.mjs';
 import { confusion, accumulate, scores } from './metrics.mjs';
 
 // ImageNet statistics, as every mmsegmentation config normalises with.
-const MEAN = [123.675, 116.28, 103.53];
-const STD = [58.395, 57.12, 57.375];
+export const MEAN = [123.675, 116.28, 103.53];
+export const STD = [58.395, 57.12, 57.375];
 
-function normalise(src, dst, offset) {
+export function normalise(src, dst, offset) {
   for (let i = 0; i < src.length; i++) dst[offset + i] = (src[i] - MEAN[i % 3]) / STD[i % 3];
 }
 
-function makeBatch(samples, idxs, crop, r, jitter) {
+/** One augmented training batch (scale, crop, flip, and photometric jitter when `jitter`). */
+export function makeBatch(samples, idxs, crop, r, jitter) {
   const x = new Float32Array(idxs.length * crop * crop * 3);
   const y = new Int32Array(idxs.length * crop * crop);
   const w = new Float32Array(idxs.length * crop * crop);
@@ -29,6 +30,26 @@ function makeBatch(samples, idxs, crop, r, jitter) {
     }
   });
   return { x, y, w };
+}
+
+/** One optimiser step on a batch from makeBatch; updates batch-norm running stats; returns the loss. */
+export async function trainStep(model, opt, { x, y, w }, { batch, size, classes }) {
+  const loss = tf.tidy(() => {
+    const xt = tf.tensor4d(x, [batch, size, size, 3]);
+    const yt = tf.oneHot(tf.tensor3d(y, [batch, size, size], 'int32'), classes);
+    const wt = tf.tensor3d(w, [batch, size, size]);
+    return opt.minimize(() => tf.losses.softmaxCrossEntropy(yt, model.forward(xt, true), wt), true, model.params.vars);
+  });
+  const value = (await loss.data())[0];
+  loss.dispose();
+  for (const [st, m, v] of model.params.pending) {
+    st.mean.assign(m);
+    st.variance.assign(v);
+    m.dispose();
+    v.dispose();
+  }
+  model.params.pending = [];
+  return value;
 }
 
 /**
@@ -56,23 +77,8 @@ export async function trainModel({ arch, samples, classes, seed, epochs, batch, 
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idxs = order.slice(s * batch, (s + 1) * batch);
       if (idxs.length < batch) idxs.push(...order.slice(0, batch - idxs.length)); // keep BN batches full
-      const { x, y, w } = makeBatch(samples, idxs, crop, r, jitter);
       opt.learningRate = lr * Math.pow(1 - step / total, 0.9);
-      const loss = tf.tidy(() => {
-        const xt = tf.tensor4d(x, [batch, crop, crop, 3]);
-        const yt = tf.oneHot(tf.tensor3d(y, [batch, crop, crop], 'int32'), classes);
-        const wt = tf.tensor3d(w, [batch, crop, crop]);
-        return opt.minimize(() => tf.losses.softmaxCrossEntropy(yt, model.forward(xt, true), wt), true, model.params.vars);
-      });
-      lastLoss = (await loss.data())[0];
-      loss.dispose();
-      for (const [st, m, v] of model.params.pending) {
-        st.mean.assign(m);
-        st.variance.assign(v);
-        m.dispose();
-        v.dispose();
-      }
-      model.params.pending = [];
+      lastLoss = await trainStep(model, opt, makeBatch(samples, idxs, crop, r, jitter), { batch, size: crop, classes });
       epochLoss += lastLoss;
       step++;
     }

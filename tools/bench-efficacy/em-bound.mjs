@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+// How far can any noise of this budget go against this trainer? An upper-bound diagnostic, not
+// a pipeline row: sample-wise error-minimising noise (the "unlearnable examples" min-min of
+// Huang et al., ICLR 2021) crafted against the benchmark's own DeepLab with the class labels,
+// at the training resolution, then scored like every row: a fresh net trained from scratch on
+// the noised copy with the standard recipe, evaluated on the clean eval split.
+//
+// It knows more than any generator is given (the labels, the trainer's architecture and its
+// resolution), and its noise is applied to the 128-px images directly, not published at 1024 px
+// and resized (noise made at the training resolution survives that resize almost whole: see
+// "How much noise survives the resize" in README.md). So a protection it cannot reach is out
+// of reach of the method on this benchmark.
+//
+// Reads the clean copies that run.mjs published (run it first for the none row), e.g.
+//   node tools/bench-efficacy/em-bound.mjs --work out/bench-efficacy/coco-facades --width 16 --epochs 12
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { tf, initBackend, repoRoot } from './lib/tf.mjs';
+import { classMap, loadSplit } from './lib/data.mjs';
+import { ARCHS } from './lib/models.mjs';
+import { rng } from './lib/augment.mjs';
+import { IGNORE } from './lib/labels.mjs';
+import { evaluate, makeBatch, normalise, STD, trainModel, trainStep } from './lib/train.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    work: { type: 'string', default: path.join(repoRoot, 'out/bench-efficacy/coco-facades') },
+    'train-split': { type: 'string', default: 'train' },
+    'eval-split': { type: 'string', default: 'valid' },
+    size: { type: 'string', default: '128' },
+    crop: { type: 'string', default: '96' },
+    width: { type: 'string', default: '16' },
+    batch: { type: 'string', default: '8' },
+    lr: { type: 'string', default: '2e-3' },
+    epochs: { type: 'string', default: '12' },
+    seed: { type: 'string', default: '1' },
+    'eps-fg': { type: 'string', default: '8' }, // in 1/255 steps
+    'eps-bg': { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '6' }, // min-min rounds
+    'model-steps': { type: 'string', default: '25' }, // net steps per round (augmented, like the trainer)
+    'noise-steps': { type: 'string', default: '1' }, // signed-gradient steps per image per round
+    alpha: { type: 'string', default: '0.4' }, // step in units of the budget
+    limit: { type: 'string' },
+    'no-photometric': { type: 'boolean' },
+    name: { type: 'string', default: 'em-bound' },
+    // The clean reference: the none/deeplab runs with the same recipe in this results file;
+    // trained here when there are none (or with --train-clean).
+    'clean-from': { type: 'string', default: 'facades-strong-merged.json' },
+    'train-clean': { type: 'boolean' },
+  },
+});
+const num = (k) => Number(opt[k]);
+const cfg = {
+  work: path.resolve(opt.work), size: num('size'), crop: num('crop'), width: num('width'), batch: num('batch'), lr: num('lr'),
+  epochs: num('epochs'), seed: num('seed'), epsFg: num('eps-fg'), epsBg: num('eps-bg'), rounds: num('rounds'),
+  modelSteps: num('model-steps'), noiseSteps: num('noise-steps'), alpha: num('alpha'), photometric: !opt['no-photometric'],
+};
+const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
+const backend = await initBackend('wasm');
+log(`tfjs ${tf.version.tfjs}, backend ${backend}; config ${JSON.stringify(cfg)}`);
+
+const trainDir = path.join(cfg.work, `${opt['train-split']}-none`);
+const evalDir = path.join(cfg.work, `${opt['eval-split']}-none`);
+for (const d of [trainDir, evalDir]) if (!fs.existsSync(d)) throw new Error(`${d} is missing: run run.mjs with the none row first`);
+const { classNames, classes, classOf, classKey } = await classMap([trainDir, evalDir]);
+let train = await loadSplit(trainDir, { size: cfg.size, classOf, classKey, log });
+if (opt.limit) train = train.slice(0, Number(opt.limit));
+const evalSet = await loadSplit(evalDir, { size: cfg.size, classOf, classKey, log });
+const { width: W, height: H } = train[0];
+if (!train.every((s) => s.width === W && s.height === H)) throw new Error('em-bound needs same-size train images');
+log(`${train.length} train images at ${W}x${H}, ${evalSet.length} eval images, ${classes} labels`);
+
+// The noise: a direction in [-1, 1] per channel value; the budget (1/255 steps) by region, the
+// region being the labelled objects (what the pipeline's prompt covers) against the rest.
+const directions = train.map((s) => new Float32Array(s.image.length));
+const budgets = train.map((s) => {
+  const b = new Float32Array(s.image.length);
+  for (let p = 0; p < s.labels.length; p++) {
+    const e = s.labels[p] !== 0 && s.labels[p] !== IGNORE ? cfg.epsFg : cfg.epsBg;
+    b[p * 3] = b[p * 3 + 1] = b[p * 3 + 2] = e;
+  }
+  return b;
+});
+/** The noised copy, quantised to 8 bits as a published image is. */
+function noised(k) {
+  const { image } = train[k];
+  const d = directions[k];
+  const b = budgets[k];
+  const out = new Uint8Array(image.length);
+  for (let i = 0; i < image.length; i++) out[i] = Math.max(0, Math.min(255, image[i] + Math.round(d[i] * b[i])));
+  return { ...train[k], image: out };
+}
+
+const model = ARCHS.deeplab({ classes, width: cfg.width, seed: cfg.seed * 1000 + 99 });
+model.params.pending = [];
+const opt2 = tf.train.adam(cfg.lr);
+const r = rng(cfg.seed * 31 + 5);
+const n = train.length;
+const B = cfg.batch;
+const crafting = [];
+const t0 = Date.now();
+for (let round = 1; round <= cfg.rounds; round++) {
+  // min over the net: steps on augmented noised batches, as the trainer will take them
+  const current = train.map((_, k) => noised(k));
+  let netLoss = 0;
+  for (let s = 0; s < cfg.modelSteps; s++) {
+    const idxs = Array.from({ length: B }, () => Math.floor(r() * n));
+    netLoss += await trainStep(model, opt2, makeBatch(current, idxs, cfg.crop, r, cfg.photometric), { batch: B, size: cfg.crop, classes });
+  }
+  // min over the noise: signed-gradient steps on every image's directions, whole images
+  let noiseLoss = 0;
+  let batches = 0;
+  for (let start = 0; start < n; start += B) {
+    const idxs = Array.from({ length: Math.min(B, n - start) }, (_, i) => start + i);
+    const m = idxs.length;
+    const x = new Float32Array(m * W * H * 3);
+    const scale = new Float32Array(m * W * H * 3);
+    const y = new Int32Array(m * W * H);
+    const w = new Float32Array(m * W * H);
+    idxs.forEach((k, b) => {
+      normalise(train[k].image, x, b * W * H * 3);
+      for (let i = 0; i < W * H * 3; i++) scale[b * W * H * 3 + i] = budgets[k][i] / STD[i % 3];
+      for (let p = 0; p < W * H; p++) {
+        const l = train[k].labels[p];
+        y[b * W * H + p] = l === IGNORE ? 0 : l;
+        w[b * W * H + p] = l === IGNORE ? 0 : 1;
+      }
+    });
+    for (let step = 0; step < cfg.noiseSteps; step++) {
+      const d = new Float32Array(m * W * H * 3);
+      idxs.forEach((k, b) => d.set(directions[k], b * W * H * 3));
+      const [lossValue, grad] = tf.tidy(() => {
+        const xt = tf.tensor4d(x, [m, H, W, 3]);
+        const st = tf.tensor4d(scale, [m, H, W, 3]);
+        const yt = tf.oneHot(tf.tensor3d(y, [m, H, W], 'int32'), classes);
+        const wt = tf.tensor3d(w, [m, H, W]);
+        const f = (dt) => tf.losses.softmaxCrossEntropy(yt, model.forward(tf.add(xt, tf.mul(dt, st)), true), wt);
+        const { value, grad } = tf.valueAndGrad(f)(tf.tensor4d(d, [m, H, W, 3]));
+        return [tf.keep(value), tf.keep(grad)];
+      });
+      for (const [, mean, variance] of model.params.pending) {
+        mean.dispose();
+        variance.dispose();
+      }
+      model.params.pending = [];
+      const g = await grad.data();
+      noiseLoss += (await lossValue.data())[0];
+      batches++;
+      grad.dispose();
+      lossValue.dispose();
+      idxs.forEach((k, b) => {
+        const dk = directions[k];
+        for (let i = 0; i < dk.length; i++) {
+          const gi = g[b * W * H * 3 + i];
+          dk[i] = Math.max(-1, Math.min(1, dk[i] - cfg.alpha * Math.sign(gi)));
+        }
+      });
+    }
+  }
+  let meanAbs = 0;
+  let saturated = 0;
+  let count = 0;
+  for (const d of directions) for (const v of d) { meanAbs += Math.abs(v); saturated += Math.abs(v) === 1 ? 1 : 0; count++; }
+  const entry = { round, netLoss: netLoss / cfg.modelSteps, noiseLoss: noiseLoss / batches, meanAbsDirection: meanAbs / count, saturated: saturated / count, seconds: (Date.now() - t0) / 1000 };
+  crafting.push(entry);
+  log(`round ${round}/${cfg.rounds}: net loss ${entry.netLoss.toFixed(3)} (augmented), loss on noised images ${entry.noiseLoss.toFixed(3)}, mean |direction| ${entry.meanAbsDirection.toFixed(2)}, at the budget ${(entry.saturated * 100).toFixed(0)} %, ${entry.seconds.toFixed(0)} s`);
+}
+model.params.dispose();
+opt2.dispose();
+
+// Score it like a row: a fresh net, the standard recipe, the clean eval split.
+const protectedSet = train.map((_, k) => noised(k));
+let sumAbs = 0;
+let sumSq = 0;
+let values = 0;
+protectedSet.forEach((s, k) => s.image.forEach((v, i) => { const dv = v - train[k].image[i]; sumAbs += Math.abs(dv); sumSq += dv * dv; values++; }));
+const psnr = 10 * Math.log10((255 * 255) / (sumSq / values));
+log(`noised copy: mean |change| ${(sumAbs / values).toFixed(2)}/255, PSNR ${psnr.toFixed(1)} dB at ${W}x${H}`);
+const trainRes = `${cfg.crop}x${cfg.crop} crops from ${cfg.size}px${cfg.photometric ? '' : ', no photometric'}`;
+const resultsDir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
+async function score(samples) {
+  const t = Date.now();
+  const { model: net } = await trainModel({ arch: 'deeplab', samples, classes, seed: cfg.seed, epochs: cfg.epochs, batch: B, crop: cfg.crop, lr: cfg.lr, width: cfg.width, photometric: cfg.photometric, log });
+  const ev = await evaluate(net, evalSet, classes);
+  net.params.dispose();
+  return { miou: ev.miou, pixelAcc: ev.pixelAcc, perClassIoU: Object.fromEntries(classNames.map((c, i) => [c, ev.iou[i]])), wallSeconds: (Date.now() - t) / 1000 };
+}
+const scored = {};
+const cleanFile = path.join(resultsDir, opt['clean-from']);
+const cleanRuns = !opt['train-clean'] && fs.existsSync(cleanFile)
+  ? JSON.parse(fs.readFileSync(cleanFile, 'utf8')).runs.filter((x) => x.row === 'none' && x.arch === 'deeplab' && x.trainRes === trainRes)
+  : [];
+if (cleanRuns.length > 0) {
+  const mean = (k) => cleanRuns.reduce((a, x) => a + x[k], 0) / cleanRuns.length;
+  scored.clean = { miou: mean('miou'), pixelAcc: mean('pixelAcc'), from: `${opt['clean-from']}, seeds ${cleanRuns.map((x) => x.seed).join(',')}` };
+  log(`clean reference: mIoU ${scored.clean.miou.toFixed(3)} (${scored.clean.from})`);
+} else {
+  scored.clean = await score(train);
+  log(`=> clean: mIoU ${scored.clean.miou.toFixed(3)}, pixel acc ${scored.clean.pixelAcc.toFixed(3)}`);
+}
+scored['em-bound'] = await score(protectedSet);
+log(`=> em-bound: mIoU ${scored['em-bound'].miou.toFixed(3)}, pixel acc ${scored['em-bound'].pixelAcc.toFixed(3)}`);
+const ratio = scored['em-bound'].miou / scored.clean.miou;
+console.log(`\n| train copy | mIoU | pixel acc | ratio to clean |\n|---|---|---|---:|`);
+for (const [label, s] of Object.entries(scored)) console.log(`| ${label} | ${s.miou.toFixed(3)} | ${s.pixelAcc.toFixed(3)} | ${(s.miou / scored.clean.miou).toFixed(2)} |`);
+const result = {
+  date: new Date().toISOString(),
+  command: `node tools/bench-efficacy/em-bound.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  config: cfg, trainImages: n, evalImages: evalSet.length, classNames, crafting,
+  noisedCopy: { meanAbs: sumAbs / values, psnr }, scored, ratio, trainRes,
+};
+const file = path.join(resultsDir, `${opt.name}.json`);
+fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+log(`results: ${path.relative(repoRoot, file)}`);
