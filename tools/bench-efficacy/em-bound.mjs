@@ -44,6 +44,8 @@ const { values: opt } = parseArgs({
     limit: { type: 'string' },
     'no-photometric': { type: 'boolean' },
     name: { type: 'string', default: 'em-bound' },
+    // Write the first few crafted directions as PNGs (127 + 127 x direction) to look at.
+    'save-noise': { type: 'string' },
     // The clean reference: the none/deeplab runs with the same recipe in this results file;
     // trained here when there are none (or with --train-clean).
     'clean-from': { type: 'string', default: 'facades-strong-merged.json' },
@@ -168,6 +170,16 @@ for (let round = 1; round <= cfg.rounds; round++) {
 }
 model.params.dispose();
 opt2.dispose();
+if (opt['save-noise']) {
+  const { default: sharp } = await import('sharp');
+  fs.mkdirSync(opt['save-noise'], { recursive: true });
+  for (let k = 0; k < Math.min(4, n); k++) {
+    const px = Uint8Array.from(directions[k], (v) => Math.round(127 + 127 * v));
+    await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(opt['save-noise'], `direction-${k}.png`));
+    await sharp(noised(k).image, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(opt['save-noise'], `noised-${k}.png`));
+  }
+  log(`directions of the first images written to ${opt['save-noise']}`);
+}
 
 // Score it like a row: a fresh net, the standard recipe, the clean eval split.
 const protectedSet = train.map((_, k) => noised(k));

@@ -80,6 +80,7 @@ function publish(split, noise, outDir) {
     '--noise', noise.source, '--eps-fg', cfg.epsFg, '--eps-bg', cfg.epsBg, '--progress', 'none'];
   if (noise.generator) args.push('--generator', noise.generator);
   if (noise.cellSize) args.push('--cell-size', String(noise.cellSize));
+  if (noise.pattern) args.push('--pattern', noise.pattern);
   if (cfg.limit) args.push('--limit', String(cfg.limit));
   log(`publishing ${split}: ${args.slice(2).join(' ')}`);
   const t = Date.now();

@@ -5,6 +5,7 @@ import {
   type NoiseBudget,
   type NoiseSource,
   type PromptSelection,
+  type ClasswisePattern,
 } from '@unseg/core';
 
 /** Parses a budget given as a fraction ("8/255"), a decimal in [0, 1], or a whole number of 8-bit steps ("8"). */
@@ -47,6 +48,7 @@ export interface NoiseCommandOptions {
   generator?: string;
   backend?: string;
   cellSize?: string;
+  pattern?: ClasswisePattern;
   epsFg: string;
   epsBg: string;
   prompt: string;
@@ -67,5 +69,6 @@ export function createNoiseSourceFromOptions(o: NoiseCommandOptions, seed: numbe
     generator: o.generator,
     backend: o.backend,
     cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size'),
+    pattern: o.pattern,
   });
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
-import { noiseSourceNames, UnsegError } from '@unseg/core';
+import { CLASSWISE_PATTERNS, noiseSourceNames, UnsegError } from '@unseg/core';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { inspectCommand } from './commands/inspect.js';
 import { verifyCommand, type VerifyCommandOptions } from './commands/verify.js';
@@ -22,6 +22,11 @@ function withNoiseOptions(command: Command): Command {
     .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
     .option('--backend <name>', 'for --noise unseg: tfjs backend (auto, tensorflow, wasm, cpu)', 'auto')
     .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32; the image's size or more: one flat colour per class)")
+    .addOption(
+      new Option('--pattern <kind>', 'for --noise classwise: cells (random signs, default) or grating (stripes --cell-size px wide, one orientation and colour per class)').choices(
+        CLASSWISE_PATTERNS,
+      ),
+    )
     .option('--eps-fg <budget>', 'noise budget inside the prompt (8/255, 0.0314 or 8)', '8/255')
     .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
     .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');

@@ -3,9 +3,10 @@
 export const DEFENSE_NAMES = ['jpeg75', 'gray', 'blur1'];
 
 /**
- * `noise[~cell-size][@generatorDir][+defense]`: e.g. `none`, `sign`, `unseg+jpeg75`,
+ * `noise[:pattern][~cell-size][@generatorDir][+defense]`: e.g. `none`, `sign`, `unseg+jpeg75`,
  * `unseg@packages/unseg-core/models/no-lm` (an ablation's generator), `classwise~4096`
- * (the classwise pattern with 4096-px cells: one flat colour offset per class).
+ * (the classwise pattern with 4096-px cells: one flat colour offset per class),
+ * `classwise:grating~32` (per-class stripes 32 px wide).
  */
 export function parseRow(spec) {
   const [main, defense, extra] = spec.split('+');
@@ -14,12 +15,15 @@ export function parseRow(spec) {
     throw new Error(`row ${spec}: unknown defense ${defense} (jpeg75, gray, blur1)`);
   }
   const [sourcePart, generator] = main.split('@');
-  const [source, cell] = sourcePart.split('~');
+  const [sourceAndPattern, cell] = sourcePart.split('~');
+  const [source, pattern] = sourceAndPattern.split(':');
   if (!source) throw new Error(`row ${spec}: no noise source`);
+  if (pattern !== undefined && !/^[a-z]+$/.test(pattern)) throw new Error(`row ${spec}: pattern ${pattern} is not a word`);
   if (cell !== undefined && !/^[1-9][0-9]*$/.test(cell)) throw new Error(`row ${spec}: cell size ${cell} is not a positive integer`);
   let dirName = generator ? `${source}-${generator.replace(/[^A-Za-z0-9._-]+/g, '_')}` : source;
+  if (pattern) dirName += `-${pattern}`;
   if (cell) dirName += `-cell${cell}`;
-  return { label: spec, source, generator: generator || undefined, cellSize: cell ? Number(cell) : undefined, defense: defense || undefined, dirName, key: spec };
+  return { label: spec, source, generator: generator || undefined, pattern: pattern || undefined, cellSize: cell ? Number(cell) : undefined, defense: defense || undefined, dirName, key: spec };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { applyBudgetedNoise, budgetSteps } from './apply.js';
-import { classwiseSign, createClasswiseNoiseSource } from './classwise.js';
+import { classwiseSign, createClasswiseNoiseSource, GRATING_CODES, gratingCode } from './classwise.js';
 import type { NoiseRequest } from './types.js';
 
 function request(id: string, width: number, height: number, labels: Int32Array): NoiseRequest {
@@ -73,5 +73,54 @@ describe('createClasswiseNoiseSource', () => {
     const src = createClasswiseNoiseSource();
     const r = request('n', 4, 4, new Int32Array(16));
     await expect(src.generate([{ id: r.id, image: r.image, prompt: r.prompt }])).rejects.toThrow(/labels/);
+  });
+
+  it('rejects an unknown pattern', () => {
+    expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern/);
+  });
+});
+
+describe('classwise grating pattern', () => {
+  it('gives the first twelve labels twelve different (orientation, colour) codes', () => {
+    const codes = new Set<string>();
+    for (let label = 1; label <= GRATING_CODES; label++) codes.add(JSON.stringify(gratingCode(3, label)));
+    expect(codes.size).toBe(GRATING_CODES);
+    expect(gratingCode(3, 1)).toEqual(gratingCode(3, 1 + GRATING_CODES));
+  });
+
+  it('uses no orientation that a horizontal flip would turn into another one in use', () => {
+    for (let label = 1; label <= GRATING_CODES; label++) {
+      const [dx, dy] = gratingCode(0, label).direction;
+      // Flipping x maps (dx, dy) to (-dx, dy); in use are 0, 45 and 90 degrees only.
+      expect(dx >= 0 && dy >= 0).toBe(true);
+      if (dx > 0 && dy > 0) expect(dx).toBeCloseTo(dy);
+    }
+  });
+
+  it('writes stripes of the given width in the class colour, the same in every image', async () => {
+    const src = createClasswiseNoiseSource({ seed: 2, cellSize: 4, pattern: 'grating' });
+    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating' });
+    const w = 32;
+    const labels = new Int32Array(w * w).fill(5);
+    const [a, b] = await src.generate([request('a', w, w, labels), request('b', w, w, labels)]);
+    expect(Array.from(a!)).toEqual(Array.from(b!));
+    const { direction, colour } = gratingCode(2, 5);
+    for (let y = 0; y < w; y++) {
+      for (let x = 0; x < w; x++) {
+        const t = (x + 0.5) * direction[0] + (y + 0.5) * direction[1];
+        const stripe = Math.floor(t / 4) % 2 === 0 ? 1 : -1;
+        for (let c = 0; c < 3; c++) expect(a![(y * w + x) * 3 + c]).toBe(stripe * colour[c]!);
+      }
+    }
+    // Both signs occur: stripes, not a flat offset.
+    expect(new Set(Array.from(a!.subarray(0, w * w * 3).filter((_, i) => i % 3 === 0))).size).toBe(2);
+  });
+
+  it('keeps background pixels free of noise and the cells pattern unchanged by default', async () => {
+    const w = 16;
+    const labels = halves(w, w);
+    const [g] = await createClasswiseNoiseSource({ pattern: 'grating', cellSize: 2 }).generate([request('g', w, w, labels)]);
+    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) expect(g![((w - 1) * w + x) * 3 + c]).toBe(0);
+    expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2 });
   });
 });

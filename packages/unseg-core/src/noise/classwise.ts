@@ -11,7 +11,19 @@ export interface ClasswiseNoiseOptions {
    * resize erases would be a strawman.
    */
   readonly cellSize?: number;
+  /**
+   * 'cells' (default): random signs per cell, as in the unlearnable-examples papers. 'grating':
+   * a square-wave stripe pattern per class (stripes `cellSize` px wide) with its own orientation
+   * and colour. A random cell pattern has the same local statistics for every class once a
+   * trainer crops and rescales it, so a net cannot tell two classes apart from a patch of it;
+   * orientation and colour survive crops, flips (mostly) and rescaling, so a grating is a
+   * shortcut a net can read locally.
+   */
+  readonly pattern?: ClasswisePattern;
 }
+
+export type ClasswisePattern = 'cells' | 'grating';
+export const CLASSWISE_PATTERNS: readonly ClasswisePattern[] = ['cells', 'grating'];
 
 /**
  * The class-wise shortcut baseline (as in "unlearnable examples"): one fixed random +-1 pattern
@@ -22,27 +34,82 @@ export interface ClasswiseNoiseOptions {
 export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}): NoiseSource {
   const seed = options.seed ?? 0;
   const cellSize = options.cellSize ?? 32;
+  const pattern = options.pattern ?? 'cells';
   if (!Number.isInteger(cellSize) || cellSize < 1) {
     throw new RangeError(`cellSize must be a positive integer, got ${cellSize}`);
   }
+  if (!CLASSWISE_PATTERNS.includes(pattern)) {
+    throw new RangeError(`pattern must be one of ${CLASSWISE_PATTERNS.join(', ')}, got ${String(pattern)}`);
+  }
+  const value = pattern === 'grating' ? gratingValue : cellValue;
+  const what = pattern === 'grating' ? `stripes ${cellSize}px wide, an orientation and colour` : `random +-1 pattern (${cellSize}px cells)`;
   return {
     name: 'classwise',
-    description: `fixed random +-1 pattern per class (${cellSize}px cells) inside each class's pixels, seed ${seed}`,
+    description: `fixed ${what} per class inside each class's pixels, seed ${seed}`,
     batchSize: 8,
     needsLabels: true,
-    settings: { seed, cellSize },
+    // The default pattern is left out so that runs published before it existed still resume.
+    settings: pattern === 'cells' ? { seed, cellSize } : { seed, cellSize, pattern },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
-      return batch.map((r) => classwisePattern(r, seed, cellSize));
+      return batch.map((r) => classwisePattern(r, seed, cellSize, value));
     },
   };
 }
+
+/** The pattern of one class: its direction at pixel (x, y), channel c. */
+type ClassPattern = (x: number, y: number, c: number) => number;
+type PatternValue = (seed: number, label: number, cellSize: number) => ClassPattern;
+
+const cellValue: PatternValue = (seed, label, cellSize) => (x, y, c) =>
+  classwiseSign(seed, label, Math.floor(x / cellSize), Math.floor(y / cellSize), c);
+
+/**
+ * Three orientations (0, 45 and 90 degrees: a horizontal flip turns 45 into 135, which no class
+ * uses, so a flip never turns one class's grating into another's) times four colour axes that
+ * differ beyond a sign (a grating times -1 is the same grating shifted by half a period).
+ */
+const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
+  [1, 0],
+  [0, 1],
+  [Math.SQRT1_2, Math.SQRT1_2],
+];
+const GRATING_COLOURS: readonly (readonly [number, number, number])[] = [
+  [1, 1, 1],
+  [1, -1, -1],
+  [1, 1, -1],
+  [1, -1, 1],
+];
+export const GRATING_CODES = GRATING_DIRECTIONS.length * GRATING_COLOURS.length;
+
+/**
+ * The (orientation, colour) code of a class: labels 1..12 get twelve distinct codes in a
+ * seed-dependent order; label l and l + 12 share one (a dataset with more classes than codes
+ * has classes that this baseline cannot tell apart).
+ */
+export function gratingCode(seed: number, label: number): { direction: readonly [number, number]; colour: readonly [number, number, number] } {
+  const order = Array.from({ length: GRATING_CODES }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = (hashInts(seed, 0x67726174, i) >>> 0) % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const code = order[(((label - 1) % GRATING_CODES) + GRATING_CODES) % GRATING_CODES]!;
+  return { direction: GRATING_DIRECTIONS[code % GRATING_DIRECTIONS.length]!, colour: GRATING_COLOURS[Math.floor(code / GRATING_DIRECTIONS.length)]! };
+}
+
+const gratingValue: PatternValue = (seed, label, cellSize) => {
+  const { direction: [dx, dy], colour } = gratingCode(seed, label);
+  return (x, y, c) => {
+    const t = (x + 0.5) * dx + (y + 0.5) * dy;
+    return (Math.floor(t / cellSize) & 1 ? -1 : 1) * colour[c]!;
+  };
+};
 
 /** The sign of class `label`'s pattern at cell (cx, cy), channel c. */
 export function classwiseSign(seed: number, label: number, cx: number, cy: number, c: number): 1 | -1 {
   return hashInts(seed, label, cx, cy, c) & 1 ? 1 : -1;
 }
 
-function classwisePattern(r: NoiseRequest, seed: number, cellSize: number): Float32Array {
+function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, value: PatternValue): Float32Array {
   const { width, height } = r.image;
   const labels = r.labels;
   if (!labels) throw new Error(`classwise noise needs per-pixel labels (sample ${r.id})`);
@@ -50,14 +117,15 @@ function classwisePattern(r: NoiseRequest, seed: number, cellSize: number): Floa
     throw new RangeError(`labels have ${labels.length} values, expected ${width * height} (sample ${r.id})`);
   }
   const out = new Float32Array(width * height * 3);
+  const patterns = new Map<number, ClassPattern>();
   for (let y = 0; y < height; y++) {
-    const cy = Math.floor(y / cellSize);
     for (let x = 0; x < width; x++) {
       const p = y * width + x;
       const label = labels[p]!;
       if (label === 0) continue;
-      const cx = Math.floor(x / cellSize);
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = classwiseSign(seed, label, cx, cy, c);
+      let pattern = patterns.get(label);
+      if (!pattern) patterns.set(label, (pattern = value(seed, label, cellSize)));
+      for (let c = 0; c < 3; c++) out[p * 3 + c] = pattern(x, y, c);
     }
   }
   return out;

@@ -7,4 +7,5 @@ export type { NoiseSourceOptions } from './registry.js';
 export { createSignNoiseSource } from './sign.js';
 export type { SignNoiseOptions } from './sign.js';
 export { createClasswiseNoiseSource } from './classwise.js';
-export type { ClasswiseNoiseOptions } from './classwise.js';
+export type { ClasswiseNoiseOptions, ClasswisePattern } from './classwise.js';
+export { CLASSWISE_PATTERNS } from './classwise.js';

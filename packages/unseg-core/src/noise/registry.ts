@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
-import { createClasswiseNoiseSource } from './classwise.js';
+import { createClasswiseNoiseSource, type ClasswisePattern } from './classwise.js';
 import { createSignNoiseSource } from './sign.js';
 import type { NoiseSource } from './types.js';
 import type { BackendName } from '../generator/backend.js';
@@ -13,6 +13,8 @@ export interface NoiseSourceOptions {
   readonly backend?: string;
   /** For `classwise`: the pattern's cell size in pixels (one at least the image's size gives each class one flat colour offset). */
   readonly cellSize?: number;
+  /** For `classwise`: `cells` (random signs, default) or `grating` (stripes of a per-class orientation and colour). */
+  readonly pattern?: ClasswisePattern;
 }
 
 type Factory = (options: NoiseSourceOptions) => Promise<NoiseSource>;
@@ -37,7 +39,7 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
   },
   classwise: {
     describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
-    create: async (o) => createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize }),
+    create: async (o) => createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize, pattern: o.pattern }),
   },
 };
 
@@ -54,6 +56,9 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
   // An option the chosen source ignores is almost always a mistyped command line.
   if (options.cellSize !== undefined && name !== 'classwise') {
     throw new ConfigError(`a cell size only applies to the classwise noise source, not to "${name}"`);
+  }
+  if (options.pattern !== undefined && name !== 'classwise') {
+    throw new ConfigError(`a pattern only applies to the classwise noise source, not to "${name}"`);
   }
   if (options.generator !== undefined && name !== 'unseg') {
     throw new ConfigError(`a generator folder only applies to the unseg noise source, not to "${name}"`);
