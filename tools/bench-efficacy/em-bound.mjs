@@ -41,6 +41,10 @@ const { values: opt } = parseArgs({
     'model-steps': { type: 'string', default: '25' }, // net steps per round (augmented, like the trainer)
     'noise-steps': { type: 'string', default: '1' }, // signed-gradient steps per image per round
     alpha: { type: 'string', default: '0.4' }, // step in units of the budget
+    // Noise made of cells this many pixels wide (1: per pixel). Per-pixel noise is what the
+    // signed gradient gives, and a trainer's random downscaling averages it away; cells of a
+    // few pixels survive it, as the generator's upsampled noise does.
+    cell: { type: 'string', default: '1' },
     limit: { type: 'string' },
     'no-photometric': { type: 'boolean' },
     name: { type: 'string', default: 'em-bound' },
@@ -56,7 +60,7 @@ const num = (k) => Number(opt[k]);
 const cfg = {
   work: path.resolve(opt.work), size: num('size'), crop: num('crop'), width: num('width'), batch: num('batch'), lr: num('lr'),
   epochs: num('epochs'), seed: num('seed'), epsFg: num('eps-fg'), epsBg: num('eps-bg'), rounds: num('rounds'),
-  modelSteps: num('model-steps'), noiseSteps: num('noise-steps'), alpha: num('alpha'), photometric: !opt['no-photometric'],
+  modelSteps: num('model-steps'), noiseSteps: num('noise-steps'), alpha: num('alpha'), cell: num('cell'), photometric: !opt['no-photometric'],
 };
 const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
 const backend = await initBackend('wasm');
@@ -76,6 +80,13 @@ log(`${train.length} train images at ${W}x${H}, ${evalSet.length} eval images, $
 // The noise: a direction in [-1, 1] per channel value; the budget (1/255 steps) by region, the
 // region being the labelled objects (what the pipeline's prompt covers) against the rest.
 const directions = train.map((s) => new Float32Array(s.image.length));
+// The free variables: one value per cell and channel; `directions` holds them expanded.
+const C = cfg.cell;
+const CW = Math.ceil(W / C);
+const CH = Math.ceil(H / C);
+const coarse = train.map(() => new Float32Array(CW * CH * 3));
+const cellOf = new Int32Array(W * H * 3);
+for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) cellOf[(y * W + x) * 3 + c] = (Math.floor(y / C) * CW + Math.floor(x / C)) * 3 + c;
 const budgets = train.map((s) => {
   const b = new Float32Array(s.image.length);
   for (let p = 0; p < s.labels.length; p++) {
@@ -152,11 +163,13 @@ for (let round = 1; round <= cfg.rounds; round++) {
       grad.dispose();
       lossValue.dispose();
       idxs.forEach((k, b) => {
+        // The gradient of a cell is the sum of its pixels' gradients.
+        const gc = new Float32Array(coarse[k].length);
+        for (let i = 0; i < W * H * 3; i++) gc[cellOf[i]] += g[b * W * H * 3 + i];
+        const ck = coarse[k];
+        for (let j = 0; j < ck.length; j++) ck[j] = Math.max(-1, Math.min(1, ck[j] - cfg.alpha * Math.sign(gc[j])));
         const dk = directions[k];
-        for (let i = 0; i < dk.length; i++) {
-          const gi = g[b * W * H * 3 + i];
-          dk[i] = Math.max(-1, Math.min(1, dk[i] - cfg.alpha * Math.sign(gi)));
-        }
+        for (let i = 0; i < dk.length; i++) dk[i] = ck[cellOf[i]];
       });
     }
   }
