@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { tf, initBackend, repoRoot } from './lib/tf.mjs';
 import { classMap, loadSplit } from './lib/data.mjs';
@@ -84,8 +84,21 @@ function publish(split, noise, outDir) {
   if (cfg.limit) args.push('--limit', String(cfg.limit));
   log(`publishing ${split}: ${args.slice(2).join(' ')}`);
   const t = Date.now();
-  execFileSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Benchmark processes run side by side and share the clean copies: when another one is
+  // publishing (or scanning) the same folder, the CLI refuses with "in use by"; wait for it.
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+    process.stderr.write(r.stderr ?? '');
+    if (r.status === 0) break;
+    if (!/ is in use by /.test(r.stderr ?? '') || attempt === 60) throw new Error(`unseg-pipeline run failed (exit ${r.status ?? r.signal}) for ${outDir}`);
+    log(`${outDir} is being written by another process; retrying in 10 s`);
+    execSleep(10);
+  }
   return (Date.now() - t) / 1000;
+}
+
+function execSleep(seconds) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, seconds * 1000);
 }
 
 const backend = await initBackend(opt.backend ?? 'wasm');
