@@ -26,10 +26,11 @@ export type ClasswisePattern = 'cells' | 'grating';
 export const CLASSWISE_PATTERNS: readonly ClasswisePattern[] = ['cells', 'grating'];
 
 /**
- * The class-wise shortcut baseline (as in "unlearnable examples"): one fixed random +-1 pattern
- * per class, anchored to the image grid and identical in every image, written inside that
- * class's pixels. Pixels with no class (label 0) get zero noise. The pattern is a pure function
- * of (seed, class, cell, channel), so no table is stored and any image size works.
+ * The class-wise shortcut baseline (as in "unlearnable examples"): one fixed pattern per class
+ * (random +-1 cells, or a grating), anchored to the image grid and identical in every image,
+ * written inside that class's pixels. Pixels with no class (label 0) get zero noise. The pattern
+ * is a pure function of (seed, class, position, channel), so no table is stored and any image
+ * size works.
  */
 export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}): NoiseSource {
   const seed = options.seed ?? 0;
@@ -41,7 +42,7 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
   if (!CLASSWISE_PATTERNS.includes(pattern)) {
     throw new RangeError(`pattern must be one of ${CLASSWISE_PATTERNS.join(', ')}, got ${String(pattern)}`);
   }
-  const value = pattern === 'grating' ? gratingValue : cellValue;
+  const patternOf = pattern === 'grating' ? gratingPatternOf : cellPatternOf;
   const what = pattern === 'grating' ? `stripes ${cellSize}px wide, an orientation and colour` : `random +-1 pattern (${cellSize}px cells)`;
   return {
     name: 'classwise',
@@ -51,16 +52,16 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     // The default pattern is left out so that runs published before it existed still resume.
     settings: pattern === 'cells' ? { seed, cellSize } : { seed, cellSize, pattern },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
-      return batch.map((r) => classwisePattern(r, seed, cellSize, value));
+      return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf));
     },
   };
 }
 
 /** The pattern of one class: its direction at pixel (x, y), channel c. */
 type ClassPattern = (x: number, y: number, c: number) => number;
-type PatternValue = (seed: number, label: number, cellSize: number) => ClassPattern;
+type ClassPatternOf = (seed: number, label: number, cellSize: number) => ClassPattern;
 
-const cellValue: PatternValue = (seed, label, cellSize) => (x, y, c) =>
+const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>
   classwiseSign(seed, label, Math.floor(x / cellSize), Math.floor(y / cellSize), c);
 
 /**
@@ -96,7 +97,7 @@ export function gratingCode(seed: number, label: number): { direction: readonly 
   return { direction: GRATING_DIRECTIONS[code % GRATING_DIRECTIONS.length]!, colour: GRATING_COLOURS[Math.floor(code / GRATING_DIRECTIONS.length)]! };
 }
 
-const gratingValue: PatternValue = (seed, label, cellSize) => {
+const gratingPatternOf: ClassPatternOf = (seed, label, cellSize) => {
   const { direction: [dx, dy], colour } = gratingCode(seed, label);
   return (x, y, c) => {
     const t = (x + 0.5) * dx + (y + 0.5) * dy;
@@ -109,7 +110,7 @@ export function classwiseSign(seed: number, label: number, cx: number, cy: numbe
   return hashInts(seed, label, cx, cy, c) & 1 ? 1 : -1;
 }
 
-function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, value: PatternValue): Float32Array {
+function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf): Float32Array {
   const { width, height } = r.image;
   const labels = r.labels;
   if (!labels) throw new Error(`classwise noise needs per-pixel labels (sample ${r.id})`);
@@ -124,7 +125,7 @@ function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, value
       const label = labels[p]!;
       if (label === 0) continue;
       let pattern = patterns.get(label);
-      if (!pattern) patterns.set(label, (pattern = value(seed, label, cellSize)));
+      if (!pattern) patterns.set(label, (pattern = patternOf(seed, label, cellSize)));
       for (let c = 0; c < 3; c++) out[p * 3 + c] = pattern(x, y, c);
     }
   }
