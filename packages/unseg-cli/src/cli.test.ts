@@ -61,6 +61,20 @@ describe('unseg-pipeline (built CLI)', () => {
     expect(wrongFormat.stderr).toMatch(/does not look like a ade20k dataset/);
   });
 
+  it('reads --pattern for the classwise source and refuses it elsewhere or misspelt', async () => {
+    const picture = path.join(out, 'p.png');
+    const ok = await cli(['preview', 'coco', '--in', sample, '--id', '0', '--out', picture, '--noise', 'classwise', '--pattern', 'grating']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout + ok.stderr).toMatch(/max \|delta\| fg 8 bg 0/);
+    await fs.access(picture);
+    const elsewhere = await cli(['preview', 'coco', '--in', sample, '--id', '0', '--out', picture, '--noise', 'sign', '--pattern', 'grating']);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/a pattern only applies to the classwise noise source, not to "sign"/);
+    const misspelt = await cli(['preview', 'coco', '--in', sample, '--id', '0', '--out', picture, '--noise', 'classwise', '--pattern', 'stripes']);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toMatch(/--pattern <kind>' argument 'stripes' is invalid\. Allowed choices are cells, grating/);
+  });
+
   it('lists noise sources and plugins', async () => {
     expect((await cli(['noise'])).stdout).toMatch(/^unseg\s/m);
     expect((await cli(['plugins'])).stdout).toMatch(/^coco\s+\S+\s+contract 1/m);
