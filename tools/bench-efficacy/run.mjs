@@ -92,12 +92,12 @@ function publish(split, noise, outDir) {
     if (r.status === 0) break;
     if (!/ is in use by /.test(r.stderr ?? '') || attempt === 60) throw new Error(`unseg-pipeline run failed (exit ${r.status ?? r.signal}) for ${outDir}`);
     log(`${outDir} is being written by another process; retrying in 10 s`);
-    execSleep(10);
+    sleepSync(10);
   }
   return (Date.now() - t) / 1000;
 }
 
-function execSleep(seconds) {
+function sleepSync(seconds) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, seconds * 1000);
 }
 
