@@ -54,14 +54,17 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
     throw new ConfigError(`unknown noise source "${name}"; choose one of: ${Object.keys(factories).join(', ')}`);
   }
   // An option the chosen source ignores is almost always a mistyped command line.
-  if (options.cellSize !== undefined && name !== 'classwise') {
-    throw new ConfigError(`a cell size only applies to the classwise noise source, not to "${name}"`);
-  }
-  if (options.pattern !== undefined && name !== 'classwise') {
-    throw new ConfigError(`a pattern only applies to the classwise noise source, not to "${name}"`);
-  }
-  if (options.generator !== undefined && name !== 'unseg') {
-    throw new ConfigError(`a generator folder only applies to the unseg noise source, not to "${name}"`);
+  for (const [option, { source, what }] of Object.entries(SOURCE_OPTIONS)) {
+    if (options[option as keyof typeof SOURCE_OPTIONS] !== undefined && name !== source) {
+      throw new ConfigError(`${what} only applies to the ${source} noise source, not to "${name}"`);
+    }
   }
   return factory.create(options);
 }
+
+/** The options that belong to one source only, and how an error names them. */
+const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'generator', { readonly source: string; readonly what: string }>> = {
+  cellSize: { source: 'classwise', what: 'a cell size' },
+  pattern: { source: 'classwise', what: 'a pattern' },
+  generator: { source: 'unseg', what: 'a generator folder' },
+};
