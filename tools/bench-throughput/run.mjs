@@ -180,9 +180,13 @@ function thin(points, n) {
 // ---------------------------------------------------------------------------------------------
 // Parent: runs the rows, prints the table, writes JSON.
 
+// Extra node flags for the row processes, e.g. BENCH_CHILD_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// for a CPU profile of each row (node refuses --cpu-prof in NODE_OPTIONS).
+const childNodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function runChild(spec) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)], {
+    const p = spawn(process.execPath, [...childNodeArgs, fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: repo,
     });
@@ -358,7 +362,7 @@ async function parent() {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     command: `node tools/bench-throughput/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: 'png level 6', budget: '8/255, 2/255', generator, generatorNote },
+    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: `png level ${(await import('@unseg/core')).DEFAULT_PNG_LEVEL}`, budget: '8/255, 2/255', generator, generatorNote },
     loadBefore: await load(),
     rows: [],
     memory: [],

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   ConfigError,
+  DEFAULT_PNG_LEVEL,
   describePromptSelection,
   runDataset,
   type EncodeOptions,
@@ -115,7 +116,7 @@ function parseEncode(text: string): EncodeOptions {
   const n = m[2] === undefined ? undefined : Number(m[2]);
   if (m[1] === 'png') {
     if (n !== undefined && n > 9) throw new ConfigError(`--encode ${text}: PNG level must be 0-9`);
-    return { format: 'png', compressionLevel: n ?? 6 };
+    return { format: 'png', compressionLevel: n ?? DEFAULT_PNG_LEVEL };
   }
   if (n !== undefined && (n < 1 || n > 100)) throw new ConfigError(`--encode ${text}: JPEG quality must be 1-100`);
   return { format: 'jpeg', quality: n ?? 95 };
