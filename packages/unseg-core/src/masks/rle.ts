@@ -335,10 +335,18 @@ export function rleUnion(rles: readonly Rle[], height: number, width: number): R
     checkRle(r);
   }
   if (rles.length === 0) return { height, width, counts: Uint32Array.of(height * width) };
-  let acc: Uint32Array = rles[0]!.counts;
-  if (rles.length === 1) acc = acc.slice();
-  for (let i = 1; i < rles.length; i++) acc = mergeTwo(acc, rles[i]!.counts);
-  return { height, width, counts: acc };
+  if (rles.length === 1) return { height, width, counts: rles[0]!.counts.slice() };
+  // Merged in pairs, then pairs of pairs: folding one object at a time into a growing union
+  // re-reads that union once per object (quadratic in the object count; a facade has dozens of
+  // windows). Union is associative and mergeTwo's output canonical, so the counts are the same.
+  let level: Uint32Array[] = rles.map((r) => r.counts);
+  while (level.length > 1) {
+    const next: Uint32Array[] = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(mergeTwo(level[i]!, level[i + 1]!));
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+  }
+  return { height, width, counts: level[0]! };
 }
 
 /** Number of foreground pixels (rleArea). */
