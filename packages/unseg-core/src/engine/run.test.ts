@@ -89,8 +89,12 @@ describe('runDataset', () => {
       /--eps-fg was "8\/255", now "4\/255".*mix two protections/,
     );
     await expect(runDataset(await options(6, { noise: createUniformNoiseSource({ seed: 4 }) }))).rejects.toThrow(/noise settings was \{"seed":3\}, now \{"seed":4\}/);
-    await expect(runDataset(await options(6, { encode: { format: 'png', compressionLevel: 1 } }))).rejects.toThrow(/--encode/);
+    await expect(runDataset(await options(6, { encode: { format: 'jpeg', quality: 95 } }))).rejects.toThrow(
+      /--encode was \{"format":"png"\}, now \{"format":"jpeg","quality":95\}/,
+    );
     expect(await rows(dir)).toEqual(before);
+    // PNG is lossless: another zlib level publishes the same pixels, so it resumes.
+    expect(await runDataset(await options(6, { encode: { format: 'png', compressionLevel: 1 } }))).toMatchObject({ published: 0, skipped: 6 });
     // The same settings resume (nothing left to do).
     expect(await runDataset(await options(6))).toMatchObject({ published: 0, skipped: 6 });
   });

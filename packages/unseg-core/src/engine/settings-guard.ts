@@ -29,7 +29,7 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
     ['noise settings', previous.noise?.settings ?? null, run.noise.settings ?? null],
     ['--eps-fg', steps(previous.noise?.epsFgSteps), steps(run.noise.epsFgSteps)],
     ['--eps-bg', steps(previous.noise?.epsBgSteps), steps(run.noise.epsBgSteps)],
-    ['--encode', previous.noise?.encode ?? null, run.noise.encode ?? null],
+    ['--encode', publishedPixels(previous.noise?.encode), publishedPixels(run.noise.encode)],
   ];
   const changed = compared.filter(([, a, b]) => stableJson(withoutBackend(a)) !== stableJson(withoutBackend(b)));
   if (changed.length === 0) return;
@@ -41,6 +41,17 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
 }
 
 const steps = (v: unknown): string | null => (typeof v === 'number' ? `${v}/255` : null);
+
+/**
+ * What of the codec setting decides the published pixels. PNG is lossless, so its zlib level
+ * changes file sizes, never pixels: a resume may use another level (the default went from 6 to
+ * 3). JPEG's quality changes the pixels, and PNG vs JPEG does too.
+ */
+function publishedPixels(encode: unknown): unknown {
+  if (encode === undefined || encode === null) return null;
+  if (typeof encode === 'object' && (encode as { format?: unknown }).format === 'png') return { format: 'png' };
+  return encode;
+}
 
 /** The generator's tfjs backend changes float rounding, not the protection: a resume may use another. */
 function withoutBackend(value: unknown): unknown {
