@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     'no-train': { type: 'boolean', default: false },
     'train-data': { type: 'string', default: `sa1b:${path.resolve(repo, '../shared/data/sa1b-facades')}` },
     'train-steps': { type: 'string', default: '8' },
+    'png-level': { type: 'string' },
     out: { type: 'string', default: path.join(here, 'results') },
     help: { type: 'boolean', default: false },
   },
@@ -87,7 +88,7 @@ async function child(spec) {
       decoded,
       async (image) => {
         let t = performance.now();
-        const bytes = await core.encodeRgb(image, core.DEFAULT_ENCODE);
+        const bytes = await core.encodeRgb(image, spec.encode);
         onStage({ stage: 'encode', ms: performance.now() - t });
         t = performance.now();
         const again = await core.decodeRgb(bytes);
@@ -122,7 +123,7 @@ async function child(spec) {
         noise,
         budget: { epsFg: 8 / 255, epsBg: 2 / 255 },
         prompt: { kind: 'all' },
-        encode: core.DEFAULT_ENCODE,
+        encode: spec.encode,
         concurrency: spec.concurrency,
         root: spec.data,
         listener: { onStage },
@@ -347,6 +348,10 @@ async function parent() {
   const rowsWanted = args.rows.split(',').filter(Boolean);
   const workerCounts = args.workers.split(',').map(Number).filter((n) => n >= 1);
   const concurrency = Number(args.concurrency);
+  // Every row publishes PNG at the pipeline's default level unless --png-level names another.
+  const pngLevel = args['png-level'] === undefined ? (await import('@unseg/core')).DEFAULT_PNG_LEVEL : Number(args['png-level']);
+  if (!Number.isInteger(pngLevel) || pngLevel < 0 || pngLevel > 9) throw new Error(`--png-level ${args['png-level']}: expected 0-9`);
+  const encode = { format: 'png', compressionLevel: pngLevel };
   const limit = Number(args.images);
   let generator = args.generator ? path.resolve(args.generator) : DEFAULT_GENERATOR;
   let generatorNote = args.generator ? 'given with --generator' : 'the bundled default generator';
@@ -362,13 +367,13 @@ async function parent() {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     command: `node tools/bench-throughput/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: `png level ${(await import('@unseg/core')).DEFAULT_PNG_LEVEL}`, budget: '8/255, 2/255', generator, generatorNote },
+    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: `png level ${pngLevel}`, budget: '8/255, 2/255', generator, generatorNote },
     loadBefore: await load(),
     rows: [],
     memory: [],
     train: null,
   };
-  const base = { data, splits: [args.split], limit, concurrency, shardSize: Number(args['shard-size']), generator };
+  const base = { data, splits: [args.split], limit, concurrency, shardSize: Number(args['shard-size']), generator, encode };
   try {
     let codec;
     for (const row of rowsWanted) {
