@@ -124,26 +124,22 @@ const index = {
   rows: {},
 };
 
-const trainBase = await writeBase('train-base.jpgs', cleanSet);
-write('train-labels.u8.zlib', labelsBlob(cleanSet));
-index.splits.train = {
-  count: cleanSet.length,
-  ids: cleanSet.map((s) => s.id),
-  base: 'train-base.jpgs',
-  baseOffsets: trainBase.offsets,
-  baseJpegError: trainBase.jpegError,
-  labels: 'train-labels.u8.zlib',
-};
-const validBase = await writeBase('valid-base.jpgs', validSet);
-write('valid-labels.u8.zlib', labelsBlob(validSet));
-index.splits.valid = {
-  count: validSet.length,
-  ids: validSet.map((s) => s.id),
-  base: 'valid-base.jpgs',
-  baseOffsets: validBase.offsets,
-  baseJpegError: validBase.jpegError,
-  labels: 'valid-labels.u8.zlib',
-};
+/** One split's clean base images and labels, and its entry in index.json. */
+async function writeSplit(name, set) {
+  const base = await writeBase(`${name}-base.jpgs`, set);
+  write(`${name}-labels.u8.zlib`, labelsBlob(set));
+  index.splits[name] = {
+    count: set.length,
+    ids: set.map((s) => s.id),
+    base: `${name}-base.jpgs`,
+    baseOffsets: base.offsets,
+    baseJpegError: base.jpegError,
+    labels: `${name}-labels.u8.zlib`,
+  };
+  return base;
+}
+const trainBase = await writeSplit('train', cleanSet);
+const validBase = await writeSplit('valid', validSet);
 log(`bases: train JPEG error ${JSON.stringify(trainBase.jpegError)}, valid ${JSON.stringify(validBase.jpegError)}`);
 
 for (const row of rows) {
