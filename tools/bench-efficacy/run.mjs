@@ -48,7 +48,7 @@ const cfg = {
   format: opt.format ?? (quick ? 'ade20k' : 'coco'),
   trainSplit: opt['train-split'] ?? (quick ? 'validation' : 'train'),
   evalSplit: opt['eval-split'] ?? (quick ? 'validation' : 'valid'),
-  rows: (opt.rows ?? (quick ? 'none,sign,sign+jpeg75' : 'none,uniform,classwise,sign,unseg,unseg+jpeg75,unseg+gray,unseg+blur1')).split(','),
+  rows: (opt.rows ?? (quick ? 'none,sign,sign+jpeg75' : 'none,uniform,classwise,sign,unseg,unseg+jpeg75,unseg+gray,unseg+blur1,none+jpeg75,none+gray,none+blur1')).split(','),
   archs: (opt.archs ?? 'unet,deeplab').split(','),
   seeds: (opt.seeds ?? (quick ? '1' : '1,2')).split(',').map(Number),
   seededRows: (opt['seeded-rows'] ?? 'none,unseg').split(','),

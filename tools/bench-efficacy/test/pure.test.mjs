@@ -5,6 +5,7 @@ import { paintLabels, resizeLabelsNearest, rleArea, IGNORE } from '../lib/labels
 import { confusion, accumulate, scores, meanStd } from '../lib/metrics.mjs';
 import { rng, scaleCropFlip, photometric } from '../lib/augment.mjs';
 import { parseRow, planRuns } from '../lib/plan.mjs';
+import { summarise } from '../lib/report.mjs';
 
 /** Column-major COCO counts for a row-major 0/1 mask. */
 function countsOf(mask, w, h) {
@@ -144,4 +145,15 @@ test('plan: row specs and run order', () => {
     'none/unet/1', 'none/deeplab/1', 'sign/unet/1', 'sign/deeplab/1', 'unseg/unet/1', 'unseg/deeplab/1',
     'none/unet/2', 'none/deeplab/2', 'unseg/unet/2', 'unseg/deeplab/2',
   ]);
+});
+
+test('report: a defended row is compared with clean + the same defense as well as with clean', () => {
+  const run = (row, miou, seed = 1) => ({ row, arch: 'deeplab', seed, miou, pixelAcc: 0.5, wallSeconds: 1, trainRes: '96' });
+  const rows = summarise([run('none', 0.3), run('none', 0.2, 2), run('none+gray', 0.2), run('unseg+gray', 0.1), run('unseg+blur1', 0.2), run('unseg', 0.125)]);
+  const by = Object.fromEntries(rows.map((r) => [r.row, r]));
+  assert.equal(by['unseg+gray'].ratioToClean, 0.1 / 0.25);
+  assert.equal(by['unseg+gray'].ratioToSameDefense, 0.1 / 0.2);
+  assert.equal(by.unseg.ratioToSameDefense, 0.125 / 0.25);
+  assert.equal(by['unseg+blur1'].ratioToSameDefense, null); // no none+blur1 run to compare with
+  assert.equal(by['none+gray'].ratioToSameDefense, 1);
 });
