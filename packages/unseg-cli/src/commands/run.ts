@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   ConfigError,
+  DEFAULT_JPEG_QUALITY,
   DEFAULT_PNG_LEVEL,
   describePromptSelection,
   runDataset,
@@ -119,5 +120,5 @@ function parseEncode(text: string): EncodeOptions {
     return { format: 'png', compressionLevel: n ?? DEFAULT_PNG_LEVEL };
   }
   if (n !== undefined && (n < 1 || n > 100)) throw new ConfigError(`--encode ${text}: JPEG quality must be 1-100`);
-  return { format: 'jpeg', quality: n ?? 95 };
+  return { format: 'jpeg', quality: n ?? DEFAULT_JPEG_QUALITY };
 }

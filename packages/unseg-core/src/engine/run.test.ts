@@ -99,6 +99,14 @@ describe('runDataset', () => {
     expect(await runDataset(await options(6))).toMatchObject({ published: 0, skipped: 6 });
   });
 
+  it('resumes a JPEG run whether the default quality was named or not, and refuses another quality', async () => {
+    await runDataset(await options(6, { encode: { format: 'jpeg' } }));
+    expect(await runDataset(await options(6, { encode: { format: 'jpeg', quality: 95 } }))).toMatchObject({ published: 0, skipped: 6 });
+    await expect(runDataset(await options(6, { encode: { format: 'jpeg', quality: 90 } }))).rejects.toThrow(
+      /--encode was \{"format":"jpeg","quality":95\}, now \{"format":"jpeg","quality":90\}/,
+    );
+  });
+
   it('times the shard writer once per published row', async () => {
     const stages: string[] = [];
     await runDataset(await options(10, { listener: { onStage: (i) => stages.push(i.stage) } }));

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_JPEG_QUALITY } from '../image/codec.js';
 import { manifestFileName } from '../shards/index.js';
 import type { WorkerSpec } from '../shards/index.js';
 
@@ -45,11 +46,15 @@ const steps = (v: unknown): string | null => (typeof v === 'number' ? `${v}/255`
 /**
  * What of the codec setting decides the published pixels. PNG is lossless, so its zlib level
  * changes file sizes, never pixels: a resume may use another level (the default went from 6 to
- * 3). JPEG's quality changes the pixels, and PNG vs JPEG does too.
+ * 3). JPEG's quality changes the pixels, and PNG vs JPEG does too; an unnamed quality is the
+ * default one.
  */
 function publishedPixels(encode: unknown): unknown {
   if (encode === undefined || encode === null) return null;
-  if (typeof encode === 'object' && (encode as { format?: unknown }).format === 'png') return { format: 'png' };
+  const e = encode as { format?: unknown; quality?: unknown };
+  if (e.format === 'png') return { format: 'png' };
+  // The CLI records the quality it used, a library caller may leave it to the default.
+  if (e.format === 'jpeg') return { format: 'jpeg', quality: e.quality ?? DEFAULT_JPEG_QUALITY };
   return encode;
 }
 

@@ -70,6 +70,9 @@ export type EncodeOptions =
  */
 export const DEFAULT_PNG_LEVEL = 3;
 
+/** JPEG quality when `--encode jpeg` names none (4:4:4 chroma, so colour noise is not halved). */
+export const DEFAULT_JPEG_QUALITY = 95;
+
 export const DEFAULT_ENCODE: EncodeOptions = { format: 'png', compressionLevel: DEFAULT_PNG_LEVEL };
 
 /** Encodes an RGB image; PNG is lossless, so the published pixels are exactly the protected ones. */
@@ -80,7 +83,7 @@ export async function encodeRgb(image: RgbImage, options: EncodeOptions = DEFAUL
   const out =
     options.format === 'png'
       ? await raw.png({ compressionLevel: options.compressionLevel ?? DEFAULT_PNG_LEVEL, adaptiveFiltering: false }).toBuffer()
-      : await raw.jpeg({ quality: options.quality ?? 95, chromaSubsampling: '4:4:4' }).toBuffer();
+      : await raw.jpeg({ quality: options.quality ?? DEFAULT_JPEG_QUALITY, chromaSubsampling: '4:4:4' }).toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
