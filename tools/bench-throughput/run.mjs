@@ -367,6 +367,13 @@ async function parent() {
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     command: `node tools/bench-throughput/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    // What else shapes the numbers, so that an experiment's result file says what it changed.
+    environment: {
+      childNodeArgs,
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => /^(MALLOC_|GLIBC_TUNABLES$|UV_THREADPOOL_SIZE$|VIPS_|NODE_OPTIONS$|LD_PRELOAD$)/.test(k)),
+      ),
+    },
     settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: `png level ${pngLevel}`, budget: '8/255, 2/255', generator, generatorNote },
     loadBefore: await load(),
     rows: [],
