@@ -68,7 +68,8 @@ async function child(spec) {
   let cpu0 = process.cpuUsage();
   if (spec.row === 'codec') {
     // The pipeline's own codec path, nothing else: decode (concurrency C) -> PNG encode at the
-    // pipeline's default level -> decode again (concurrency C), two ordered stages as there.
+    // rows' level (--png-level, else the pipeline's default) -> decode again (concurrency C),
+    // two ordered stages as there.
     const files = await imageFiles(spec);
     cpu0 = process.cpuUsage();
     const t0 = performance.now();

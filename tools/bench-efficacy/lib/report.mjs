@@ -9,11 +9,11 @@ export function summarise(runs) {
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k).push(r);
   }
+  const meanOf = (key) => (groups.has(key) ? meanStd(groups.get(key).map((r) => r.miou)).mean : null);
   const out = [];
   for (const [k, rs] of groups) {
     const [row, arch] = k.split('|');
     const m = meanStd(rs.map((r) => r.miou));
-    const meanOf = (key) => (groups.has(key) ? meanStd(groups.get(key).map((r) => r.miou)).mean : null);
     const cleanMean = meanOf(`none|${arch}`);
     // A defense costs accuracy by itself (a net trained on grey images is worse on colour ones),
     // so what a defended copy keeps of the protection is read against clean + the same defense.
