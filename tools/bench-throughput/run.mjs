@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     generator: { type: 'string' },
     rows: { type: 'string', default: 'codec,uniform,unseg' },
     workers: { type: 'string', default: '1,2' },
+    'codec-workers': { type: 'string', default: '1' },
+    'list-times': { type: 'string', default: '1' },
     memory: { type: 'boolean', default: false },
     'memory-noise': { type: 'string', default: 'uniform' },
     'memory-max-seconds': { type: 'string', default: '0' },
@@ -70,7 +72,8 @@ async function child(spec) {
     // The pipeline's own codec path, nothing else: decode (concurrency C) -> PNG encode at the
     // rows' level (--png-level, else the pipeline's default) -> decode again (concurrency C),
     // two ordered stages as there.
-    const files = await imageFiles(spec);
+    // As n pipeline workers split a run by shard, n codec workers take every n-th image.
+    const files = (await imageFiles(spec)).filter((_, i) => !spec.worker || i % spec.worker.count === spec.worker.index);
     cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const decoded = core.mapOrdered(
@@ -293,21 +296,21 @@ async function trainStep(generatorDir, tmp) {
  * The same images listed `times` times with distinct ids (a COCO split of hard links, or
  * copies across file systems, into `tmp`), for a run `times` as long over the same data.
  */
-async function repeatedCoco(data, times, tmp) {
+async function repeatedCoco(data, times, tmp, { splits, limit } = {}) {
   const { default: coco } = await import('@unseg/plugin-coco');
-  const root = path.join(tmp, `coco-x${times}`);
+  const root = path.join(tmp, `coco-x${times}${splits ? `-${splits.join('-')}` : ''}`);
   await fs.mkdir(path.join(root, 'train'), { recursive: true });
   const json = { images: [], annotations: [], categories: [] };
   const reader = await coco.open(data);
   let nextAnn = 1;
   const originals = [];
-  for (const split of await reader.splits()) {
+  for (const split of splits ?? (await reader.splits())) {
     const file = path.join(data, split, '_annotations.coco.json');
     const j = JSON.parse(await fs.readFile(file, 'utf8'));
     if (json.categories.length === 0) json.categories = j.categories;
     const anns = new Map();
     for (const a of j.annotations) (anns.get(a.image_id) ?? anns.set(a.image_id, []).get(a.image_id)).push(a);
-    for (const img of j.images) {
+    for (const img of limit === undefined ? j.images : j.images.slice(0, limit)) {
       const name = `${split}-${path.basename(img.file_name)}`;
       const from = path.join(data, split, img.file_name);
       await fs.link(from, path.join(root, 'train', name)).catch(() => fs.copyFile(from, path.join(root, 'train', name)));
@@ -382,21 +385,34 @@ async function parent() {
     train: null,
   };
   const base = { data, splits: [args.split], limit, concurrency, shardSize: Number(args['shard-size']), generator, encode };
+  // On a many-core machine one process does not fill the cores: --list-times gives the rows a
+  // longer run over the same images (distinct ids), and --codec-workers runs the codec limit as
+  // several processes too, so that the limit is what the machine's cores can do.
+  const listTimes = Number(args['list-times']);
+  if (!Number.isInteger(listTimes) || listTimes < 1) throw new Error(`--list-times ${args['list-times']}: expected a whole number >= 1`);
+  if (listTimes > 1) {
+    const rep = await repeatedCoco(data, listTimes, tmp, { splits: [args.split], limit });
+    Object.assign(base, { data: rep.root, splits: ['train'], limit: undefined });
+    result.settings.listed = `${args.split} (first ${limit}) listed ${listTimes} times: ${rep.images} samples`;
+  }
+  const codecWorkers = args['codec-workers'].split(',').map(Number).filter((n) => n >= 1);
   try {
-    let codec;
+    const measured = [];
     for (const row of rowsWanted) {
-      for (const n of row === 'codec' ? [1] : workerCounts) {
+      for (const n of row === 'codec' ? codecWorkers : workerCounts) {
         process.stderr.write(`bench: ${row}, ${n} worker(s)...\n`);
-        const r = row === 'codec' ? { ...(await runChild({ ...base, row })), workers: 1 } : await runWorkers({ ...base, row, noise: row }, n, tmp);
+        const r = await runWorkers({ ...base, row, noise: row }, n, tmp);
         r.label = row === 'codec' ? '(a) codec limit' : row === 'uniform' ? '(b) uniform' : row === 'unseg' ? '(c) unseg' : row;
         r.imagesPerSecond = r.images / r.seconds;
-        if (row === 'codec') codec = r;
-        r.ratioToCodec = codec ? r.imagesPerSecond / codec.imagesPerSecond : null;
-        result.rows.push(r);
+        measured.push(r);
       }
     }
+    // The limit is the fastest codec run, whatever its number of workers.
+    const codec = measured.filter((r) => r.row === 'codec').sort((a, b) => b.imagesPerSecond - a.imagesPerSecond)[0];
+    for (const r of measured) result.rows.push({ ...r, ratioToCodec: codec ? r.imagesPerSecond / codec.imagesPerSecond : null });
     result.loadAfterRows = await load();
-    printRows(`throughput, ${limit} images of ${path.basename(data)}/${args.split}, concurrency ${concurrency}`, result.rows, codec);
+    const listed = listTimes > 1 ? ` listed ${listTimes} times` : '';
+    printRows(`throughput, ${limit} images of ${path.basename(data)}/${args.split}${listed}, concurrency ${concurrency}`, result.rows, codec);
 
     if (args.memory) {
       const specs = [
