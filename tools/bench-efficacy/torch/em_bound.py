@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Upper bound on what any additive noise at the product's budget can do against train.py's
+trainer: sample-wise error-minimising noise (the min-min of "Unlearnable Examples", Huang et
+al., ICLR 2021) crafted directly against a DeepLabv3-ResNet50 trained from scratch with the
+same augmentation (random scale, crop, flip, photometric distortion), at the training
+resolution, with the class labels. No generator is given any of this: it knows the labels,
+the architecture and the training resolution.
+
+Then a fresh net is trained on the crafted copy by train.py itself (a bundle row "em" next to
+the bundle's "none"), and scored on clean valid like any row.
+
+    python3 tools/bench-efficacy/torch/em_bound.py --bundle out/torch-bundle --out "$OUT" \
+        --craft-budget-s 220 --final-epochs 40 --final-budget-s 190
+
+Crafting, per round: --model-steps steps of the net on augmented clip(x + noise) (noise fixed),
+then one pass over every train image: --noise-steps signed-gradient steps on its noise, each
+through a fresh random augmentation, that lower the net's loss; the noise stays within
+--eps-fg inside objects (labels > 0, the union of the objects, as the product's prompt) and
+--eps-bg outside, in 0-255 units. It stops when the mean loss of a noise pass falls below
+--stop-loss or at --craft-budget-s. The crafted images are rounded to integers, as a published
+copy would be.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import zlib
+
+T_START = time.time()
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+import train as T  # noqa: E402
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--bundle', default='out/torch-bundle')
+    p.add_argument('--out', required=True)
+    p.add_argument('--work', default='/tmp/em-bundle', help='folder for the bundle with the crafted row')
+    p.add_argument('--device', default='cuda')
+    p.add_argument('--seed', type=int, default=1, help='crafting seed (init, batches, augmentation)')
+    p.add_argument('--craft-budget-s', type=float, default=220)
+    p.add_argument('--rounds', type=int, default=1000)
+    p.add_argument('--model-steps', type=int, default=10)
+    p.add_argument('--noise-steps', type=int, default=5)
+    p.add_argument('--alpha', type=float, default=0.8, help='noise step, 0-255 units')
+    p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
+    p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
+    p.add_argument('--stop-loss', type=float, default=0.05)
+    p.add_argument('--batch', type=int, default=16)
+    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--crop', type=int, default=256)
+    p.add_argument('--no-photometric', action='store_true', help='craft without the photometric distortion')
+    p.add_argument('--limit', type=int, default=0)
+    p.add_argument('--limit-valid', type=int, default=0)
+    p.add_argument('--final-epochs', type=int, default=40)
+    p.add_argument('--final-budget-s', type=float, default=0)
+    p.add_argument('--final-seeds', default='1')
+    p.add_argument('--final-rows', default='none,em')
+    p.add_argument('--final-extra', default='', help='more train.py options, space-separated')
+    return p.parse_args()
+
+
+def craft(args, data, log):
+    import contextlib
+    import torch
+    import torch.nn.functional as F
+    import torchvision
+
+    dev = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    amp_ctx = (lambda: torch.autocast(device_type='cuda', dtype=torch.bfloat16)) if dev.type == 'cuda' else contextlib.nullcontext
+    if dev.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+    k = data['index']['classes']
+    model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=k, aux_loss=False)
+    model = model.to(dev).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    base = torch.from_numpy(data['train']['none']).to(dev).float()  # (N, H, W, 3), 0-255
+    labs = torch.from_numpy(data['train_labels']).to(dev)
+    mean = torch.tensor(T.MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(T.STD, device=dev).view(1, 3, 1, 1)
+    eps = (args.eps_bg + (args.eps_fg - args.eps_bg) * (labs > 0).float()).unsqueeze(-1)  # (N, H, W, 1)
+    noise = (torch.rand(base.shape, generator=gen).to(dev) * 2 - 1) * eps
+    n = base.shape[0]
+    bs = min(args.batch, n)
+    photo = not args.no_photometric
+
+    def loss_of(x, idx):
+        xa, y = T.augment(x, labs[idx], gen, args.crop, 0.5, 2.0, photo, mean, std)
+        with amp_ctx():
+            out = model(xa)['out']
+        return F.cross_entropy(out.float(), y, ignore_index=T.IGNORE)
+
+    history = []
+    stopped = 'rounds'
+    for r in range(args.rounds):
+        t0 = time.time()
+        model.train()
+        m_loss = 0.0
+        for _ in range(args.model_steps):
+            idx = torch.randint(0, n, (bs,), generator=gen).to(dev)
+            loss = loss_of((base[idx] + noise[idx]).clamp(0, 255), idx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            m_loss += float(loss) / args.model_steps
+        model.eval()
+        for p_ in model.parameters():
+            p_.requires_grad_(False)
+        n_loss, n_count = 0.0, 0
+        perm = torch.randperm(n, generator=gen).to(dev)
+        for b in range(0, n, bs):
+            idx = perm[b:b + bs]
+            d = noise[idx].clone()
+            for _ in range(args.noise_steps):
+                d.requires_grad_(True)
+                loss = loss_of((base[idx] + d).clamp(0, 255), idx)
+                (g,) = torch.autograd.grad(loss, d)
+                d = torch.max(torch.min(d.detach() - args.alpha * g.sign(), eps[idx]), -eps[idx])
+                n_loss += float(loss)
+                n_count += 1
+            noise[idx] = d.detach()
+        for p_ in model.parameters():
+            p_.requires_grad_(True)
+        n_loss /= max(1, n_count)
+        history.append({'round': r + 1, 'modelLoss': m_loss, 'noiseLoss': n_loss, 'seconds': time.time() - t0,
+                        'wallS': time.time() - T_START})
+        log(f'round {r + 1}: model-step loss {m_loss:.4f}, noise-pass loss {n_loss:.4f}, {time.time() - t0:.1f} s')
+        if n_loss < args.stop_loss:
+            stopped = f'noise-pass loss {n_loss:.4f} < {args.stop_loss}'
+            break
+        per = sum(h['seconds'] for h in history[-3:]) / len(history[-3:])
+        if time.time() - T_START + per > args.craft_budget_s:
+            stopped = f'craft budget {args.craft_budget_s} s'
+            break
+    crafted = (base + noise).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    return crafted, history, stopped
+
+
+def write_bundle(args, data, crafted):
+    """A bundle in --work: the original files linked, plus train-em.diff.i8.zlib and its row."""
+    src = os.path.abspath(args.bundle)
+    os.makedirs(args.work, exist_ok=True)
+    for f in os.listdir(src):
+        dst = os.path.join(args.work, f)
+        if f != 'index.json' and not os.path.exists(dst):
+            os.symlink(os.path.join(src, f), dst)
+    base = data['train']['none'].astype(np.int16)
+    diff = (crafted.astype(np.int16) - base)
+    if args.limit:  # the bundle's row must cover every train image: pad with zeros
+        full = data['index']['splits']['train']['count']
+        diff = np.concatenate([diff, np.zeros((full - diff.shape[0],) + diff.shape[1:], np.int16)])
+    assert diff.min() >= -128 and diff.max() <= 127
+    planar = np.ascontiguousarray(diff.astype(np.int8).transpose(0, 3, 1, 2))
+    with open(os.path.join(args.work, 'train-em.diff.i8.zlib'), 'wb') as f:
+        f.write(zlib.compress(planar.tobytes(), 1))
+    index = json.loads(json.dumps(data['index']))
+    labs = data['train_labels'][:crafted.shape[0]]
+    d = np.abs(diff[:crafted.shape[0]]).mean(-1)
+    stats = {'meanAbsFg': float(d[labs > 0].mean()), 'meanAbsBg': float(d[labs == 0].mean()),
+             'maxAbs': int(np.abs(diff).max())}
+    index['rows']['em'] = {'diff': 'train-em.diff.i8.zlib', 'manifest': None,
+                           'note': 'error-minimising noise crafted by em_bound.py at the training resolution', 'stats': stats}
+    with open(os.path.join(args.work, 'index.json'), 'w') as f:
+        json.dump(index, f)
+    return stats
+
+
+def save_examples(args, data, crafted, path, count=4):
+    """clean | crafted | noise x12 + 128, for the first `count` train images, one PNG."""
+    from PIL import Image
+    base = data['train']['none'][:count].astype(np.int16)
+    em = crafted[:count].astype(np.int16)
+    rows = [np.concatenate([b, e, np.clip((e - b) * 12 + 128, 0, 255)], 1) for b, e in zip(base, em)]
+    Image.fromarray(np.concatenate(rows, 0).astype(np.uint8)).resize((3 * 192, count * 192)).save(path)
+
+
+def main():
+    args = parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    data = T.load_bundle(args.bundle, ['none'], args.limit, args.limit_valid)
+    log = lambda m: print(f'[em] {m}', flush=True)  # noqa: E731
+    log(f'bundle loaded in {time.time() - T_START:.1f} s: {len(data["train_labels"])} train images')
+    crafted, history, stopped = craft(args, data, log)
+    craft_s = time.time() - T_START
+    stats = write_bundle(args, data, crafted)
+    save_examples(args, data, crafted, os.path.join(args.out, 'em-examples.png'))
+    log(f'crafted in {craft_s:.0f} s ({len(history)} rounds, stopped: {stopped}); mean |change| fg {stats["meanAbsFg"]:.2f}, '
+        f'bg {stats["meanAbsBg"]:.2f} of 255')
+    summary = {'command': ' '.join(sys.argv), 'args': vars(args), 'craftS': craft_s, 'stopped': stopped,
+               'rounds': len(history), 'history': history, 'stats': stats}
+    T.write_json(os.path.join(args.out, 'em-craft.json'), summary)
+    final = [sys.executable, os.path.join(HERE, 'train.py'), '--bundle', args.work, '--rows', args.final_rows,
+             '--seeds', args.final_seeds, '--epochs', str(args.final_epochs), '--out', args.out, '--device', args.device,
+             '--parallel', *([] if not args.limit else ['--limit', str(args.limit)]),
+             *([] if not args.limit_valid else ['--limit-valid', str(args.limit_valid)]),
+             *([] if not args.final_budget_s else ['--time-budget-s', str(args.final_budget_s)]),
+             *([] if not args.no_photometric else ['--no-photometric']), *args.final_extra.split()]
+    log('final training: ' + ' '.join(final))
+    sys.exit(subprocess.call(final))
+
+
+if __name__ == '__main__':
+    main()
