@@ -1,6 +1,6 @@
 // The bench end to end on a tiny generated COCO dataset (Roboflow layout, like coco-facades):
-// every row must see every image, two workers must split them without loss, and the repeated
-// listing must hold each image `repeat` times. Run: node --test tools/bench-throughput/test/
+// every row must see every image, two workers (pipeline or codec) must split them without loss,
+// and a repeated listing must hold each image `repeat` (or `--list-times`) times. Run: node --test tools/bench-throughput/test/
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -52,6 +52,33 @@ test('rows, workers and the repeated listing count every image', async () => {
     // 100 images capped at the 5 of train; all 7 of every split; 7 listed 3 times.
     assert.deepEqual(result.memory.map((x) => x.images), [5, 7, 21]);
     assert.match(r.stdout, /\(a\) codec limit\s+1\s+4/);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('--codec-workers and --list-times: the limit is the fastest codec run, over the listing', async () => {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-throughput-test-'));
+  try {
+    const data = path.join(tmp, 'coco');
+    await writeCoco(data, { train: 3, valid: 2 });
+    const out = path.join(tmp, 'results');
+    const r = spawnSync(
+      process.execPath,
+      [path.join(here, '..', 'run.mjs'), '--data', data, '--images', '2', '--list-times', '3', '--rows', 'codec,uniform',
+        '--codec-workers', '1,2', '--workers', '2', '--shard-size', '1', '--no-train', '--out', out],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [file] = await fs.readdir(out);
+    const result = JSON.parse(await fs.readFile(path.join(out, file), 'utf8'));
+    // The first 2 train images (valid left out) listed 3 times: 6 samples in every row.
+    assert.deepEqual(result.rows.map((x) => [x.row, x.workers, x.images]), [['codec', 1, 6], ['codec', 2, 6], ['uniform', 2, 6]]);
+    const codec = result.rows.filter((x) => x.row === 'codec');
+    const fastest = Math.max(...codec.map((x) => x.imagesPerSecond));
+    for (const x of result.rows) assert.ok(Math.abs(x.ratioToCodec - x.imagesPerSecond / fastest) < 1e-9);
+    assert.ok(codec.some((x) => x.ratioToCodec === 1));
+    assert.match(result.settings.listed, /listed 3 times: 6 samples/);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
