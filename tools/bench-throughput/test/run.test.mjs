@@ -28,21 +28,24 @@ async function writeCoco(root, splits) {
   }
 }
 
+/** Runs the bench on a fresh tiny dataset; returns its stdout and the results JSON. */
+async function runBench(tmp, splits, argv) {
+  const data = path.join(tmp, 'coco');
+  await writeCoco(data, splits);
+  const out = path.join(tmp, 'results');
+  const r = spawnSync(process.execPath, [path.join(here, '..', 'run.mjs'), '--data', data, ...argv, '--no-train', '--out', out], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const [file] = await fs.readdir(out);
+  return { stdout: r.stdout, result: JSON.parse(await fs.readFile(path.join(out, file), 'utf8')) };
+}
+
 test('rows, workers and the repeated listing count every image', async () => {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-throughput-test-'));
   try {
-    const data = path.join(tmp, 'coco');
-    await writeCoco(data, { train: 5, valid: 2 });
-    const out = path.join(tmp, 'results');
-    const r = spawnSync(
-      process.execPath,
-      [path.join(here, '..', 'run.mjs'), '--data', data, '--images', '4', '--rows', 'codec,uniform', '--workers', '1,2',
-        '--shard-size', '2', '--memory', '--repeat', '3', '--no-train', '--out', out],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const [file] = await fs.readdir(out);
-    const result = JSON.parse(await fs.readFile(path.join(out, file), 'utf8'));
+    const { stdout, result } = await runBench(tmp, { train: 5, valid: 2 },
+      ['--images', '4', '--rows', 'codec,uniform', '--workers', '1,2', '--shard-size', '2', '--memory', '--repeat', '3']);
     assert.deepEqual(result.rows.map((x) => [x.row, x.workers, x.images]), [['codec', 1, 4], ['uniform', 1, 4], ['uniform', 2, 4]]);
     for (const x of result.rows) {
       assert.ok(x.imagesPerSecond > 0 && x.peakRssMiB > 0 && x.cpuSeconds > 0);
@@ -51,7 +54,7 @@ test('rows, workers and the repeated listing count every image', async () => {
     assert.ok(result.rows[1].stagesMs.noise > 0 && result.rows[1].stagesMs.write > 0);
     // 100 images capped at the 5 of train; all 7 of every split; 7 listed 3 times.
     assert.deepEqual(result.memory.map((x) => x.images), [5, 7, 21]);
-    assert.match(r.stdout, /\(a\) codec limit\s+1\s+4/);
+    assert.match(stdout, /\(a\) codec limit\s+1\s+4/);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -60,18 +63,8 @@ test('rows, workers and the repeated listing count every image', async () => {
 test('--codec-workers and --list-times: the limit is the fastest codec run, over the listing', async () => {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-throughput-test-'));
   try {
-    const data = path.join(tmp, 'coco');
-    await writeCoco(data, { train: 3, valid: 2 });
-    const out = path.join(tmp, 'results');
-    const r = spawnSync(
-      process.execPath,
-      [path.join(here, '..', 'run.mjs'), '--data', data, '--images', '2', '--list-times', '3', '--rows', 'codec,uniform',
-        '--codec-workers', '1,2', '--workers', '2', '--shard-size', '1', '--no-train', '--out', out],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const [file] = await fs.readdir(out);
-    const result = JSON.parse(await fs.readFile(path.join(out, file), 'utf8'));
+    const { result } = await runBench(tmp, { train: 3, valid: 2 },
+      ['--images', '2', '--list-times', '3', '--rows', 'codec,uniform', '--codec-workers', '1,2', '--workers', '2', '--shard-size', '1']);
     // The first 2 train images (valid left out) listed 3 times: 6 samples in every row.
     assert.deepEqual(result.rows.map((x) => [x.row, x.workers, x.images]), [['codec', 1, 6], ['codec', 2, 6], ['uniform', 2, 6]]);
     const codec = result.rows.filter((x) => x.row === 'codec');
