@@ -166,6 +166,29 @@ describe('crashes', () => {
     expect(await rows(out)).toEqual(expected);
   }, 180_000);
 
+  it('--workers: SIGINT to the parent stops every worker after its shard (exit 130); a rerun resumes and merges; another count is refused', async () => {
+    const out = path.join(tmp, 'interrupted-workers');
+    const child = start(out, ['--workers', '2']);
+    expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
+    child.proc.kill('SIGINT');
+    expect(await child.exit).toBe(130);
+    expect(child.stderr()).toMatch(/interrupted: worker\(s\) .*rerun the same command to resume/);
+    const names = await fs.readdir(out);
+    const shards = names.filter((f) => f.endsWith('.parquet'));
+    for (const s of shards) expect(names).toContain(`${s}.stats.json`);
+    expect(shards.length).toBeLessThan(IMAGES / SHARD);
+    expect(names).not.toContain('manifest.json');
+    const other = start(out, ['--workers', '3']);
+    expect(await other.exit).toBe(1);
+    expect(other.stderr()).toMatch(/was begun by a run of 2 workers: rerun with --workers 2/);
+    const rerun = start(out, ['--workers', '2']);
+    expect(await rerun.exit).toBe(0);
+    expect(await rows(out)).toEqual(expected);
+    const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { workers: unknown; totals: { rows: number } };
+    expect(manifest.workers).toEqual({ count: 2, present: [0, 1], missing: [] });
+    expect(manifest.totals.rows).toBe(IMAGES);
+  }, 180_000);
+
   it('a second run on the same --out while the first holds the lock fails with a clear message; the first is unharmed', async () => {
     const out = path.join(tmp, 'locked');
     const first = start(out);

@@ -19,6 +19,7 @@ let root: string;
 let single: string;
 let shared: string;
 let alone: string;
+let local: string;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
@@ -80,6 +81,7 @@ beforeAll(async () => {
   single = path.join(tmp, 'single');
   shared = path.join(tmp, 'shared');
   alone = path.join(tmp, 'alone');
+  local = path.join(tmp, 'local');
   // All four processes at once: the three workers race each other (two of them on one folder)
   // and the reference run.
   const results = await Promise.all([
@@ -88,10 +90,12 @@ beforeAll(async () => {
     // The index from a Kubernetes Indexed Job's environment, the count from UNSEG_SHARD_COUNT.
     runProcess(shared, [], { JOB_COMPLETION_INDEX: '1', UNSEG_SHARD_COUNT: '3' }),
     runProcess(alone, ['--shard-index', '2', '--shard-count', '3']),
+    // The same three workers started by one command on this machine, merged by it.
+    runProcess(local, ['--workers', '3']),
   ]);
   // Exit 2 where the undecodable image (position 4: train shard 2, worker 2) failed, else 0.
   const codes = results.map((r) => r.code);
-  if (codes.join() !== '2,0,0,2') throw new Error(`exit codes ${codes.join()}, expected 2,0,0,2:\n${results.map((r) => r.stderr).join('\n')}`);
+  if (codes.join() !== '2,0,0,2,2') throw new Error(`exit codes ${codes.join()}, expected 2,0,0,2,2:\n${results.map((r) => r.stderr).join('\n')}`);
 }, 60_000);
 
 afterAll(async () => {
@@ -99,6 +103,15 @@ afterAll(async () => {
 });
 
 describe('unseg-pipeline merge-manifest', () => {
+  it('run --workers 3 does the sharded run and the merge in one command, row for row a single-process run', async () => {
+    expect(await rows(local)).toEqual(await rows(single));
+    const m = await readJson(path.join(local, 'manifest.json'));
+    expect(m.workers).toEqual({ count: 3, present: [0, 1, 2], missing: [] });
+    expect(m.failures.map((f: { position: number }) => f.position)).toEqual([4]);
+    const names = (await fs.readdir(local)).filter((f) => f.endsWith('.parquet'));
+    expect(names.every((f) => /-w\dof3\.parquet$/.test(f))).toBe(true);
+  });
+
   it('joins 3 concurrent workers into a folder that equals a single-process run, row for row', async () => {
     // Each worker wrote only its own shards: k % 3 === index.
     const names = [...(await fs.readdir(shared)), ...(await fs.readdir(alone))].filter((f) => f.endsWith('.parquet'));

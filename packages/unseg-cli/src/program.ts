@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { CLASSWISE_PATTERNS, noiseSourceNames, UnsegError } from '@unseg/core';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
+import { parseWorkers, runWorkersCommand } from './commands/run-workers.js';
 import { inspectCommand } from './commands/inspect.js';
 import { verifyCommand, type VerifyCommandOptions } from './commands/verify.js';
 import { trainCommand, type TrainCommandOptions } from './commands/train.js';
@@ -32,6 +33,17 @@ function withNoiseOptions(command: Command): Command {
     .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');
 }
 
+/**
+ * The arguments after the program name (`run coco --in ...`), as given: the workers of
+ * `--workers` get them back unchanged. Commander keeps them in `rawArgs`, which it sets on
+ * every parse but leaves out of its typings.
+ */
+function runArguments(command: Command): string[] {
+  const raw = (command.parent as (Command & { rawArgs?: unknown }) | null)?.rawArgs;
+  if (!Array.isArray(raw)) throw new Error('commander did not keep the raw arguments (rawArgs): cannot start --workers');
+  return (raw as string[]).slice(2);
+}
+
 /** Builds the `unseg-pipeline` command; `exit` receives the exit code of the action. */
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('unseg-pipeline')
@@ -60,15 +72,20 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--seed <n>', 'seed for the random noise sources', '0')
     .option('--shard-index <i>', 'this worker of --shard-count (default from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, CLOUD_RUN_TASK_INDEX)')
     .option('--shard-count <n>', 'number of workers sharing the run')
+    .option('--workers <n>', 'local worker processes, each a shard of the run, merged at the end (auto: one per CPU; each holds its own generator, ~0.75 GiB)', '1')
     .addOption(new Option('--progress <kind>', 'progress output').choices(['auto', 'bar', 'json', 'none']).default('auto'))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  unseg-pipeline run coco --in data/coco --out shards/\n' +
         '  unseg-pipeline run ade20k --in ADEChallengeData2016 --out shards/ --split validation --noise uniform\n' +
+        '  unseg-pipeline run coco --in data/coco --out shards/ --workers auto     # every core of a large machine\n' +
         '\nExit status: 0 all published, 2 some samples failed (listed in manifest.json), 1 error, 130 interrupted.',
     )
-    .action(async (plugin: string, options: RunCommandOptions) => exit(await runCommand(plugin, options)));
+    .action(async (plugin: string, options: RunCommandOptions, command: Command) => {
+      const workers = parseWorkers(options.workers);
+      exit(workers > 1 ? await runWorkersCommand(runArguments(command), workers, options) : await runCommand(plugin, options));
+    });
 
   program
     .command('train')

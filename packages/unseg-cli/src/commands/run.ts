@@ -32,6 +32,8 @@ export interface RunCommandOptions extends NoiseCommandOptions {
   seed: string;
   shardIndex?: string;
   shardCount?: string;
+  /** Handled before runCommand (run-workers.ts): runCommand is one worker. */
+  workers: string;
   progress: string;
 }
 
