@@ -110,7 +110,7 @@ def craft(args, data, log):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            m_loss += float(loss) / args.model_steps
+            m_loss += loss.item() / args.model_steps
         model.eval()
         for p_ in model.parameters():
             p_.requires_grad_(False)
@@ -124,7 +124,7 @@ def craft(args, data, log):
                 loss = loss_of((base[idx] + d).clamp(0, 255), idx)
                 (g,) = torch.autograd.grad(loss, d)
                 d = torch.max(torch.min(d.detach() - args.alpha * g.sign(), eps[idx]), -eps[idx])
-                n_loss += float(loss)
+                n_loss += loss.item()
                 n_count += 1
             noise[idx] = d.detach()
         for p_ in model.parameters():
