@@ -48,7 +48,11 @@ def parse_args():
     p.add_argument('--rounds', type=int, default=1000)
     p.add_argument('--model-steps', type=int, default=10)
     p.add_argument('--noise-steps', type=int, default=5)
-    p.add_argument('--alpha', type=float, default=0.8, help='noise step, 0-255 units')
+    p.add_argument('--alpha', type=float, default=0.8,
+                   help='noise step, 0-255 units (with --noise-res: the direction step is alpha / eps-fg)')
+    p.add_argument('--noise-res', type=int, default=0,
+                   help="craft a direction at this resolution, resized up and scaled by the region's budget, as the "
+                        "generator's noise is made (0: per pixel at the bundle's resolution)")
     p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
     p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
     p.add_argument('--stop-loss', type=float, default=0.05)
@@ -87,8 +91,28 @@ def craft(args, data, log):
     mean = torch.tensor(T.MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(T.STD, device=dev).view(1, 3, 1, 1)
     eps = (args.eps_bg + (args.eps_fg - args.eps_bg) * (labs > 0).float()).unsqueeze(-1)  # (N, H, W, 1)
-    noise = (torch.rand(base.shape, generator=gen).to(dev) * 2 - 1) * eps
-    n = base.shape[0]
+    n, H, W = base.shape[:3]
+    if args.noise_res and args.noise_res != H:
+        # As the generator makes it: a direction in [-1, 1] at a working resolution, resized up
+        # (bilinear, half-pixel centres) and scaled by the region's budget.
+        R = args.noise_res
+        var = torch.rand((n, 3, R, R), generator=gen).to(dev) * 2 - 1
+        step = args.alpha / args.eps_fg
+
+        def noise_of(v, idx):
+            return F.interpolate(v, size=(H, W), mode='bilinear', align_corners=False).permute(0, 2, 3, 1) * eps[idx]
+
+        def clamp_var(v, idx):
+            return v.clamp(-1, 1)
+    else:
+        var = (torch.rand(base.shape, generator=gen).to(dev) * 2 - 1) * eps
+        step = args.alpha
+
+        def noise_of(v, idx):
+            return v
+
+        def clamp_var(v, idx):
+            return torch.max(torch.min(v, eps[idx]), -eps[idx])
     bs = min(args.batch, n)
     photo = not args.no_photometric
 
@@ -106,7 +130,7 @@ def craft(args, data, log):
         m_loss = 0.0
         for _ in range(args.model_steps):
             idx = torch.randint(0, n, (bs,), generator=gen).to(dev)
-            loss = loss_of((base[idx] + noise[idx]).clamp(0, 255), idx)
+            loss = loss_of((base[idx] + noise_of(var[idx], idx)).clamp(0, 255), idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -118,15 +142,15 @@ def craft(args, data, log):
         perm = torch.randperm(n, generator=gen).to(dev)
         for b in range(0, n, bs):
             idx = perm[b:b + bs]
-            d = noise[idx].clone()
+            d = var[idx].clone()
             for _ in range(args.noise_steps):
                 d.requires_grad_(True)
-                loss = loss_of((base[idx] + d).clamp(0, 255), idx)
+                loss = loss_of((base[idx] + noise_of(d, idx)).clamp(0, 255), idx)
                 (g,) = torch.autograd.grad(loss, d)
-                d = torch.max(torch.min(d.detach() - args.alpha * g.sign(), eps[idx]), -eps[idx])
+                d = clamp_var(d.detach() - step * g.sign(), idx)
                 n_loss += loss.item()
                 n_count += 1
-            noise[idx] = d.detach()
+            var[idx] = d.detach()
         for p_ in model.parameters():
             p_.requires_grad_(True)
         n_loss /= max(1, n_count)
@@ -140,7 +164,10 @@ def craft(args, data, log):
         if time.time() - T_START + per > args.craft_budget_s:
             stopped = f'craft budget {args.craft_budget_s} s'
             break
-    crafted = (base + noise).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    with torch.no_grad():
+        crafted = np.concatenate([
+            (base[b:b + bs] + noise_of(var[b:b + bs], torch.arange(b, min(n, b + bs), device=dev))).round().clamp(0, 255)
+            .to(torch.uint8).cpu().numpy() for b in range(0, n, bs)])
     return crafted, history, stopped
 
 
