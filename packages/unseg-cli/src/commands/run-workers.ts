@@ -9,6 +9,9 @@ import { mergeManifestCommand } from './merge-manifest.js';
 /** The job runners' variables that `--shard-index`/`--shard-count` default from (worker.ts). */
 const RUNNER_VARIABLES = ['JOB_COMPLETION_INDEX', 'UNSEG_SHARD_COUNT', 'AWS_BATCH_JOB_ARRAY_INDEX', 'AWS_BATCH_JOB_ARRAY_SIZE', 'CLOUD_RUN_TASK_INDEX', 'CLOUD_RUN_TASK_COUNT'];
 
+/** The lines a run prints before its first image and after its last (run.ts), the same in every worker but its slot. */
+const HEADER = /^(unseg: |noise: |worker \d+ of \d+ |output: |warning: --encode jpeg)/;
+
 /** `--workers n|auto` -> n; auto is the machine's available parallelism. */
 export function parseWorkers(text: string): number {
   if (text === 'auto') return os.availableParallelism();
@@ -95,7 +98,10 @@ export async function runWorkersCommand(runArgs: readonly string[], count: numbe
       });
       children.push(child);
       lines(child.stdout!, (line) => progress.onLine(index, line));
-      lines(child.stderr!, (line) => log(`[worker ${index}] ${line}`));
+      lines(child.stderr!, (line) => {
+        // Every worker opens with the same header; worker 0's says it once for all.
+        if (index === 0 || !HEADER.test(line)) log(`[worker ${index}] ${line}`);
+      });
       child.on('error', reject);
       child.on('close', (code, signal) => {
         done.push({ index, code, signal });
