@@ -84,6 +84,9 @@ export async function runWorkersCommand(runArgs: readonly string[], count: numbe
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`unseg: ${count} local workers (--shard-index 0..${count - 1} --shard-count ${count}) into ${out}, merged at the end`);
 
+  // The parent's node flags (a larger heap, say) carry over, but not a debugger's: every worker
+  // would ask for the same inspector port.
+  const nodeFlags = process.execArgv.filter((f) => !/^--(inspect|debug)/.test(f));
   const progress = aggregateProgress(o.progress, count);
   const children: ChildProcess[] = [];
   const exits = await new Promise<WorkerExit[]>((resolve, reject) => {
@@ -91,7 +94,7 @@ export async function runWorkersCommand(runArgs: readonly string[], count: numbe
     for (let index = 0; index < count; index++) {
       // Own process groups: a terminal's Ctrl-C reaches the parent alone, which passes it on
       // once, so that each worker finishes its shard in flight instead of stopping at once.
-      const child = spawn(process.execPath, [...process.execArgv, bin, ...workerArgs(runArgs, index, count)], {
+      const child = spawn(process.execPath, [...nodeFlags, bin, ...workerArgs(runArgs, index, count)], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env,
         detached: true,
