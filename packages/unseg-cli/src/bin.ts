@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 import { main } from './program.js';
 
+// A closed stdout (`| head`, a log shipper that died) must not abort a long run: the run goes
+// on without its progress lines, and says so once.
+let stdoutClosed = false;
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  if (!stdoutClosed) process.stderr.write('unseg-pipeline: stdout was closed; going on without it\n');
+  stdoutClosed = true;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

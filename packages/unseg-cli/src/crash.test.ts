@@ -189,6 +189,24 @@ describe('crashes', () => {
     expect(manifest.totals.rows).toBe(IMAGES);
   }, 180_000);
 
+  it('a closed stdout (`| head`) does not stop the run: it says so once and completes', async () => {
+    const out = path.join(tmp, 'stdout-closed');
+    const proc = spawn(
+      process.execPath,
+      [BIN, 'run', 'coco', '--in', root, '--out', out, '--noise', 'uniform', '--progress', 'json', '--shard-size', String(SHARD)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Like `head -1`: read the first line, then close the pipe.
+    proc.stdout!.once('data', () => proc.stdout!.destroy());
+    const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
+    expect(stderr).toMatch(/stdout was closed; going on without it/);
+    expect(stderr.match(/stdout was closed/g)).toHaveLength(1);
+    expect(code).toBe(0);
+    expect(await rows(out)).toEqual(expected);
+  }, 180_000);
+
   it('a second run on the same --out while the first holds the lock fails with a clear message; the first is unharmed', async () => {
     const out = path.join(tmp, 'locked');
     const first = start(out);
