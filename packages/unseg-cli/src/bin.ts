@@ -10,6 +10,12 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   stdoutClosed = true;
 });
 
+// The same for stderr (a worker of `run --workers` whose parent died): the run's state is on
+// disk, not in its log.
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

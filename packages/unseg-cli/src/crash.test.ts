@@ -189,6 +189,44 @@ describe('crashes', () => {
     expect(manifest.totals.rows).toBe(IMAGES);
   }, 180_000);
 
+  it('--workers: SIGTERM (a job runner stopping the parent) ends the workers after their shard; SIGKILL of the parent leaves no worker running', async () => {
+    const out = path.join(tmp, 'terminated-workers');
+    const child = start(out, ['--workers', '2']);
+    expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
+    child.proc.kill('SIGTERM');
+    expect(await child.exit).toBe(130);
+    let names = await fs.readdir(out);
+    for (const s of names.filter((f) => f.endsWith('.parquet'))) expect(names).toContain(`${s}.stats.json`);
+
+    // The parent killed outright: its workers see their stdin pipe end and stop after their shard.
+    await fs.rm(out, { recursive: true, force: true });
+    const orphaned = start(out, ['--workers', '2']);
+    expect(await until(orphaned, () => count(orphaned, 'shard') >= 1)).toBe(true);
+    orphaned.proc.kill('SIGKILL');
+    await orphaned.exit;
+    if (existsSync('/proc/self/cmdline')) {
+      const running = async () => {
+        const found: string[] = [];
+        for (const pid of (await fs.readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+          const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+          if (cmd.includes(out) && cmd.includes('--shard-index')) found.push(pid);
+        }
+        return found;
+      };
+      const t0 = Date.now();
+      while ((await running()).length > 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(await running()).toEqual([]);
+    }
+    names = await fs.readdir(out);
+    const shards = names.filter((f) => f.endsWith('.parquet'));
+    for (const s of shards) expect(names).toContain(`${s}.stats.json`);
+    // They stopped early, not ran on to the end unsupervised.
+    expect(shards.length).toBeLessThan(IMAGES / SHARD);
+    const rerun = start(out, ['--workers', '2']);
+    expect(await rerun.exit).toBe(0);
+    expect(await rows(out)).toEqual(expected);
+  }, 180_000);
+
   it('a closed stdout (`| head`) does not stop the run: it says so once and completes', async () => {
     const out = path.join(tmp, 'stdout-closed');
     const proc = spawn(

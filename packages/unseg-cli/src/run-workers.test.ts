@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { parseWorkers, workerArgs } from './commands/run-workers.js';
-import { main } from './program.js';
+import { buildProgram, main } from './program.js';
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
   const err: string[] = [];
@@ -22,16 +22,27 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
 }
 
 describe('run --workers', () => {
-  it('gives each worker the run arguments without --workers and --progress, plus its slot and JSON progress', () => {
-    const args = ['run', 'coco', '--in', 'd', '--workers', '3', '--progress=bar', '--out', 'o', '--workers=3', '--progress', 'none', '--seed', '7'];
-    expect(workerArgs(args, 1, 3)).toEqual(['run', 'coco', '--in', 'd', '--out', 'o', '--seed', '7', '--shard-index', '1', '--shard-count', '3', '--progress', 'json']);
+  it("gives each worker the parent's arguments with one worker, JSON progress and its slot last (commander keeps the last value)", async () => {
+    const args = ['run', 'coco', '--in', 'd', '--workers', '3', '--progress=bar', '--out', 'o', '--seed', '7'];
+    const worker = workerArgs(args, 1, 3);
+    expect(worker).toEqual([...args, '--workers', '1', '--progress', 'json', '--shard-index', '1', '--shard-count', '3']);
+    // What commander makes of them: the worker's own values win.
+    let seen: Record<string, unknown> = {};
+    const program = buildProgram(() => undefined);
+    const run = program.commands.find((c) => c.name() === 'run')!;
+    run.action((_plugin: string, options: Record<string, unknown>) => {
+      seen = options;
+    });
+    await program.parseAsync(['node', 'unseg-pipeline', ...worker]);
+    expect(seen).toMatchObject({ workers: '1', progress: 'json', shardIndex: '1', shardCount: '3', out: 'o', seed: '7' });
   });
 
-  it('reads a count or auto, and refuses anything else', () => {
+  it('reads a count, or auto (one per CPU, at most one per free GiB), and refuses anything else', () => {
     expect(parseWorkers('4')).toBe(4);
-    expect(parseWorkers('auto')).toBe(os.availableParallelism());
-    expect(() => parseWorkers('0')).toThrow(/--workers 0: expected a whole number >= 1 or auto/);
-    expect(() => parseWorkers('two')).toThrow(/--workers two/);
+    expect(parseWorkers('auto', { cpus: 16, freeBytes: 64 * 1024 ** 3 })).toBe(16);
+    expect(parseWorkers('auto', { cpus: 16, freeBytes: 5.5 * 1024 ** 3 })).toBe(5);
+    expect(parseWorkers('auto', { cpus: 2, freeBytes: 0.5 * 1024 ** 3 })).toBe(1);
+    for (const bad of ['0', 'two', '1e3', '0x4', ' 2', '2.5']) expect(() => parseWorkers(bad)).toThrow(/expected a whole number >= 1 or auto/);
   });
 
   it("refuses to start workers inside a job runner's slot", async () => {

@@ -1,5 +1,8 @@
 import { ConfigError, type WorkerSpec } from '@unseg/core';
 
+/** Set in the environment of a `run --workers` worker: its stdin is the parent's pipe, and its end means the parent is gone. */
+export const SUPERVISED_VARIABLE = 'UNSEG_SUPERVISED';
+
 /**
  * This process's slot among n workers, from the flags or, when they are absent, from the
  * environment of an existing job runner: a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with

@@ -16,6 +16,8 @@ import {
 export interface MergeManifestOptions {
   out: string;
   json?: boolean;
+  /** Where the report goes (default stdout); `run --workers` sends it to stderr, beside its progress stream. */
+  write?: (text: string) => void;
 }
 
 /** How a shard reached the merged folder. */
@@ -149,11 +151,12 @@ export async function mergeManifestCommand(dirs: readonly string[], o: MergeMani
   await fs.writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
   await fs.rename(tmp, path.join(out, 'manifest.json'));
 
+  const write = o.write ?? ((text: string) => process.stdout.write(text));
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ out, totals: manifest.totals, workers: manifest.workers, placed, problems }, null, 2)}\n`);
+    write(`${JSON.stringify({ out, totals: manifest.totals, workers: manifest.workers, placed, problems }, null, 2)}\n`);
   } else {
     const w = manifest.workers;
-    const line = (s: string) => process.stdout.write(`${s}\n`);
+    const line = (s: string) => write(`${s}\n`);
     line(`merged ${sources.length} folder(s) into ${out}: ${manifest.totals.shards} shards, ${manifest.totals.rows} rows, ${manifest.totals.failures} failures`);
     if (w) line(`workers: ${w.present.length} of ${w.count} present${w.missing.length > 0 ? `, missing: ${w.missing.join(', ')}` : ''}`);
     line(`shards: ${Object.entries(placed).filter(([, n]) => n > 0).map(([how, n]) => `${n} ${how}`).join(', ')}`);

@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '@unseg/core';
+import { ConfigError, parseShardName, readAllShardStats } from '@unseg/core';
+import { SUPERVISED_VARIABLE } from '../worker.js';
 import { mergeManifestCommand } from './merge-manifest.js';
 
 /** The job runners' variables that `--shard-index`/`--shard-count` default from (worker.ts). */
@@ -12,30 +13,26 @@ const RUNNER_VARIABLES = ['JOB_COMPLETION_INDEX', 'UNSEG_SHARD_COUNT', 'AWS_BATC
 /** The lines a run prints before its first image and after its last (run.ts), the same in every worker but its slot. */
 const HEADER = /^(unseg: |noise: |worker \d+ of \d+ |output: |warning: --encode jpeg)/;
 
-/** `--workers n|auto` -> n; auto is the machine's available parallelism. */
-export function parseWorkers(text: string): number {
-  if (text === 'auto') return os.availableParallelism();
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--workers ${text}: expected a whole number >= 1 or auto`);
-  return n;
+const GIB = 1024 ** 3;
+
+/**
+ * `--workers n|auto` -> n. auto: one worker per CPU (on the 16-core host of the throughput
+ * table every row was fastest with 16), but no more than one per free GiB of memory, since each
+ * worker holds its own generator.
+ */
+export function parseWorkers(text: string, machine = { cpus: os.availableParallelism(), freeBytes: os.freemem() }): number {
+  if (text === 'auto') return Math.max(1, Math.min(machine.cpus, Math.floor(machine.freeBytes / GIB)));
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new ConfigError(`--workers ${text}: expected a whole number >= 1 or auto`);
+  return Number(text);
 }
 
 /**
- * The worker's arguments: the parent's `run` arguments without the options the parent owns
- * (--workers, --progress), plus its slot and JSON progress for the parent to read.
+ * A worker's arguments: the parent's own, with its slot, JSON progress for the parent to read,
+ * and --workers 1 appended (commander keeps the last value of an option, so nothing given
+ * before needs to be found and removed).
  */
 export function workerArgs(runArgs: readonly string[], index: number, count: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < runArgs.length; i++) {
-    const a = runArgs[i]!;
-    if (a === '--workers' || a === '--progress') {
-      i++;
-      continue;
-    }
-    if (a.startsWith('--workers=') || a.startsWith('--progress=')) continue;
-    out.push(a);
-  }
-  return [...out, '--shard-index', String(index), '--shard-count', String(count), '--progress', 'json'];
+  return [...runArgs, '--workers', '1', '--progress', 'json', '--shard-index', String(index), '--shard-count', String(count)];
 }
 
 /**
@@ -47,9 +44,11 @@ async function checkLayout(out: string, count: number): Promise<void> {
   const counts = new Set<number>();
   let single = false;
   for (const f of files) {
-    const worker = /-w\d+of(\d+)\.(?:parquet|arrow|json)$/.exec(f);
-    if (worker) counts.add(Number(worker[1]));
-    else if (/^[^.].*-\d{5}\.(?:parquet|arrow)$/.test(f)) single = true;
+    const shard = parseShardName(f);
+    const manifest = /^manifest-w\d+of(\d+)\.json$/.exec(f);
+    if (shard?.worker) counts.add(shard.worker.count);
+    else if (shard) single = true;
+    if (manifest) counts.add(Number(manifest[1]));
   }
   const other = [...counts].find((c) => c !== count);
   if (other !== undefined) throw new ConfigError(`${out} was begun by a run of ${other} workers: rerun with --workers ${other} to resume it, or use another --out`);
@@ -60,6 +59,7 @@ interface WorkerExit {
   index: number;
   code: number | null;
   signal: NodeJS.Signals | null;
+  error?: Error;
 }
 
 /**
@@ -79,63 +79,83 @@ export async function runWorkersCommand(runArgs: readonly string[], count: numbe
   const out = path.resolve(o.out);
   await checkLayout(out, count);
   const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_VARIABLE]: '1' };
   for (const v of RUNNER_VARIABLES) delete env[v];
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(`unseg: ${count} local workers (--shard-index 0..${count - 1} --shard-count ${count}) into ${out}, merged at the end`);
-
   // The parent's node flags (a larger heap, say) carry over, but not a debugger's: every worker
   // would ask for the same inspector port.
   const nodeFlags = process.execArgv.filter((f) => !/^--(inspect|debug)/.test(f));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`unseg: ${count} local workers (--shard-index 0..${count - 1} --shard-count ${count}) into ${out}, merged at the end`);
+
   const progress = aggregateProgress(o.progress, count);
   const children: ChildProcess[] = [];
-  const exits = await new Promise<WorkerExit[]>((resolve, reject) => {
-    const done: WorkerExit[] = [];
-    for (let index = 0; index < count; index++) {
-      // Own process groups: a terminal's Ctrl-C reaches the parent alone, which passes it on
-      // once, so that each worker finishes its shard in flight instead of stopping at once.
-      const child = spawn(process.execPath, [...nodeFlags, bin, ...workerArgs(runArgs, index, count)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env,
-        detached: true,
-      });
-      children.push(child);
-      lines(child.stdout!, (line) => progress.onLine(index, line));
-      lines(child.stderr!, (line) => {
-        // Every worker opens with the same header; worker 0's says it once for all.
-        if (index === 0 || !HEADER.test(line)) log(`[worker ${index}] ${line}`);
-      });
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        done.push({ index, code, signal });
-        if (done.length === count) resolve(done.sort((a, b) => a.index - b.index));
-      });
-    }
-    const forward = (signal: NodeJS.Signals) => () => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
-    };
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    const off = () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    };
-    Promise.allSettled(children.map((c) => new Promise((r) => c.on('close', r)))).then(off, off);
-  });
-  progress.end();
+  let forwarded: NodeJS.Signals | undefined;
+  const forward = (signal: NodeJS.Signals) => () => {
+    forwarded = signal;
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+  };
+  const handlers = { SIGINT: forward('SIGINT'), SIGTERM: forward('SIGTERM'), SIGHUP: forward('SIGHUP') } as const;
+  // Installed before the first worker starts, so that none can outlive a Ctrl-C unasked.
+  for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+  let exits: WorkerExit[];
+  try {
+    exits = await Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        new Promise<WorkerExit>((resolve) => {
+          let child: ChildProcess;
+          try {
+            // Own process groups: a terminal's Ctrl-C reaches the parent alone, which passes it
+            // on once, so that each worker finishes its shard in flight instead of stopping at
+            // once. stdin is a pipe that the worker watches: if the parent dies, it stops too.
+            child = spawn(process.execPath, [...nodeFlags, bin, ...workerArgs(runArgs, index, count)], {
+              stdio: ['pipe', 'pipe', 'pipe'],
+              env,
+              detached: true,
+            });
+          } catch (error) {
+            resolve({ index, code: null, signal: null, error: error as Error });
+            forward('SIGINT')();
+            return;
+          }
+          children.push(child);
+          let failure: Error | undefined;
+          lines(child.stdout!, (line) => progress.onLine(index, line));
+          lines(child.stderr!, (line) => {
+            // Every worker opens with the same header; worker 0's says it once for all.
+            if (index === 0 || !HEADER.test(line)) log(`[worker ${index}] ${line}`);
+          });
+          // A worker that could not start: 'close' still follows, with the error kept for the report.
+          child.on('error', (error) => (failure = error));
+          child.on('close', (code, signal) => resolve({ index, code, signal, error: failure }));
+        }),
+      ),
+    );
+  } finally {
+    for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
+    for (const c of children) c.stdin?.destroy();
+    progress.end();
+  }
 
-  const interrupted = exits.filter((e) => e.code === 130 || e.signal !== null);
-  const broken = exits.filter((e) => e.signal === null && e.code !== 0 && e.code !== 2 && e.code !== 130);
-  for (const e of broken) log(`worker ${e.index} failed (exit ${e.code}): see its lines above`);
+  // Stopped at our asking (exit 130 after a forwarded signal, or killed by the one we passed on)
+  // is an interruption that a rerun resumes; any other end but 0 or 2 is a failure.
+  const asked = (e: WorkerExit) => e.code === 130 || (forwarded !== undefined && e.signal === forwarded);
+  const interrupted = exits.filter((e) => e.code !== 0 && e.code !== 2 && asked(e));
+  const broken = exits.filter((e) => e.code !== 0 && e.code !== 2 && !asked(e));
+  for (const e of broken) {
+    log(`worker ${e.index} failed (${e.error ? e.error.message : e.signal ? `killed by ${e.signal}` : `exit ${e.code}`}): see its lines above`);
+  }
   if (broken.length > 0) return 1;
   if (interrupted.length > 0) {
     log(`interrupted: worker(s) ${interrupted.map((e) => e.index).join(', ')} stopped; rerun the same command to resume`);
     return 130;
   }
-  const merged = await mergeManifestCommand([out], { out });
-  return Math.max(merged, ...exits.map((e) => e.code ?? 1));
+  const worst = Math.max(...exits.map((e) => e.code ?? 1));
+  if ((await readAllShardStats(out)).length === 0) {
+    log('no shards were written (nothing to protect), so there is nothing to merge');
+    return worst;
+  }
+  const merged = await mergeManifestCommand([out], { out, write: (text) => process.stderr.write(text) });
+  return Math.max(merged, worst);
 }
 
 function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
@@ -169,10 +189,13 @@ function aggregateProgress(kind: string, count: number): { onLine: (worker: numb
   return {
     onLine(worker, line) {
       if (kind === 'none') return;
-      let event: Record<string, unknown>;
+      let event: unknown;
       try {
-        event = JSON.parse(line) as Record<string, unknown>;
+        event = JSON.parse(line);
       } catch {
+        event = undefined;
+      }
+      if (typeof event !== 'object' || event === null) {
         process.stderr.write(`[worker ${worker}] ${line}\n`);
         return;
       }
@@ -180,8 +203,9 @@ function aggregateProgress(kind: string, count: number): { onLine: (worker: numb
         process.stdout.write(`${JSON.stringify({ ...event, worker })}\n`);
         return;
       }
-      if (event.event === 'published') published++;
-      else if (event.event === 'failed') failed++;
+      const name = (event as { event?: unknown }).event;
+      if (name === 'published') published++;
+      else if (name === 'failed') failed++;
       else return;
       draw();
     },

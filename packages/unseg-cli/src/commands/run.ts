@@ -18,7 +18,7 @@ import {
 } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
 import { jsonLinesProgress, terminalProgress } from '../progress.js';
-import { workerFromEnvironment } from '../worker.js';
+import { SUPERVISED_VARIABLE, workerFromEnvironment } from '../worker.js';
 
 export interface RunCommandOptions extends NoiseCommandOptions {
   in: string;
@@ -68,12 +68,30 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
         ? terminalProgress(process.stderr)
         : jsonLinesProgress((line) => process.stdout.write(`${line}\n`));
   const controller = new AbortController();
-  const onSigint = () => {
+  // SIGTERM is what job runners (and `run --workers`) send before they kill: it ends the run as
+  // Ctrl-C does, after the shard in flight; the same signal again stops at once.
+  const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
-    log('\ninterrupted: finishing the shard in flight, then stopping (press Ctrl-C again to stop now)');
+    log(`\n${signal === 'SIGINT' ? 'interrupted' : `${signal}`}: finishing the shard in flight, then stopping (press Ctrl-C again to stop now)`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A worker of `run --workers` whose parent died (its stdin pipe ends) stops the same way,
+  // rather than running on unsupervised.
+  const onParentGone = () => {
+    if (controller.signal.aborted) return;
+    log('the parent of this worker is gone: finishing the shard in flight, then stopping');
+    controller.abort();
+  };
+  const supervised = process.env[SUPERVISED_VARIABLE] === '1';
+  if (supervised) {
+    process.stdin.on('end', onParentGone);
+    process.stdin.on('error', onParentGone);
+    process.stdin.resume();
+    // Listening must not keep a finished run alive.
+    (process.stdin as { unref?: () => void }).unref?.();
+  }
   try {
     const summary = await runDataset({
       reader,
@@ -108,7 +126,12 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
     if (summary.interrupted) return 130;
     return summary.failed > 0 ? 2 : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (supervised) {
+      process.stdin.off('end', onParentGone);
+      process.stdin.off('error', onParentGone);
+    }
     await noise.dispose?.();
   }
 }
