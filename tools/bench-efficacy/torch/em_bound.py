@@ -23,6 +23,7 @@ copy would be.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -90,7 +91,8 @@ def craft(args, data, log):
     labs = torch.from_numpy(data['train_labels']).to(dev)
     mean = torch.tensor(T.MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(T.STD, device=dev).view(1, 3, 1, 1)
-    eps = (args.eps_bg + (args.eps_fg - args.eps_bg) * (labs > 0).float()).unsqueeze(-1)  # (N, H, W, 1)
+    fg = (labs > 0) & (labs != T.IGNORE)  # the objects' union, as the product's prompt
+    eps = (args.eps_bg + (args.eps_fg - args.eps_bg) * fg.float()).unsqueeze(-1)  # (N, H, W, 1)
     n, H, W = base.shape[:3]
     if args.noise_res and args.noise_res != H:
         # As the generator makes it: a direction in [-1, 1] at a working resolution, resized up
@@ -164,21 +166,37 @@ def craft(args, data, log):
         if time.time() - T_START + per > args.craft_budget_s:
             stopped = f'craft budget {args.craft_budget_s} s'
             break
+    def published(b):
+        # Integer steps, as a published image has, never past the budget (a budget that is not a
+        # whole number of steps rounds down).
+        idx = torch.arange(b, min(n, b + bs), device=dev)
+        cap = eps[idx].floor()
+        step = torch.max(torch.min(noise_of(var[idx], idx).round(), cap), -cap)
+        return (base[idx] + step).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
     with torch.no_grad():
-        crafted = np.concatenate([
-            (base[b:b + bs] + noise_of(var[b:b + bs], torch.arange(b, min(n, b + bs), device=dev))).round().clamp(0, 255)
-            .to(torch.uint8).cpu().numpy() for b in range(0, n, bs)])
+        crafted = np.concatenate([published(b) for b in range(0, n, bs)])
     return crafted, history, stopped
 
 
 def write_bundle(args, data, crafted):
     """A bundle in --work: the original files linked, plus train-em.diff.i8.zlib and its row."""
     src = os.path.abspath(args.bundle)
-    os.makedirs(args.work, exist_ok=True)
+    work = os.path.abspath(args.work)
+    if work == src:
+        raise SystemExit('--work must not be the --bundle folder')
+    # A work folder is made afresh each run (links to the bundle, the crafted row): a stale one
+    # would pair another bundle's images with this run's noise.
+    marker = os.path.join(work, '.em-bound-work')
+    if os.path.isdir(work) and os.listdir(work):
+        if not os.path.exists(marker):
+            raise SystemExit(f'{work} is not empty and was not made by em_bound.py: choose another --work')
+        shutil.rmtree(work)
+    os.makedirs(work, exist_ok=True)
+    open(marker, 'w').close()
     for f in os.listdir(src):
-        dst = os.path.join(args.work, f)
-        if f != 'index.json' and not os.path.exists(dst):
-            os.symlink(os.path.join(src, f), dst)
+        if f != 'index.json' and not f.startswith('train-em.'):
+            os.symlink(os.path.join(src, f), os.path.join(work, f))
     base = data['train']['none'].astype(np.int16)
     diff = (crafted.astype(np.int16) - base)
     if args.limit:  # the bundle's row must cover every train image: pad with zeros
@@ -191,7 +209,8 @@ def write_bundle(args, data, crafted):
     index = json.loads(json.dumps(data['index']))
     labs = data['train_labels'][:crafted.shape[0]]
     d = np.abs(diff[:crafted.shape[0]]).mean(-1)
-    stats = {'meanAbsFg': float(d[labs > 0].mean()), 'meanAbsBg': float(d[labs == 0].mean()),
+    fg = (labs > 0) & (labs != T.IGNORE)
+    stats = {'meanAbsFg': float(d[fg].mean()), 'meanAbsBg': float(d[labs == 0].mean()),
              'maxAbs': int(np.abs(diff).max())}
     index['rows']['em'] = {'diff': 'train-em.diff.i8.zlib', 'manifest': None,
                            'note': 'error-minimising noise crafted by em_bound.py at the training resolution', 'stats': stats}
