@@ -65,6 +65,10 @@ async function child(spec) {
   let setupSeconds = 0;
   let noiseDescription = null;
   let interrupted = false;
+  // Wall-clock ends of the measured part, so that n workers' runs are timed from the first start
+  // to the last end (they do not start at the same moment).
+  let startedAt = 0;
+  let endedAt = 0;
   // CPU time of the measured part only (not module loading or the model's setup): on a loaded
   // machine it is steadier than wall time, and it says what a dedicated core would cost.
   let cpu0 = process.cpuUsage();
@@ -75,6 +79,7 @@ async function child(spec) {
     // As n pipeline workers split a run by shard, n codec workers take every n-th image.
     const files = (await imageFiles(spec)).filter((_, i) => !spec.worker || i % spec.worker.count === spec.worker.index);
     cpu0 = process.cpuUsage();
+    startedAt = Date.now();
     const t0 = performance.now();
     const decoded = core.mapOrdered(
       (async function* () {
@@ -103,6 +108,7 @@ async function child(spec) {
     );
     for await (const w of published) if (w > 0) images++;
     seconds = (performance.now() - t0) / 1000;
+    endedAt = Date.now();
   } else {
     const { default: coco } = await import('@unseg/plugin-coco');
     const t = performance.now();
@@ -115,6 +121,7 @@ async function child(spec) {
     const controller = new AbortController();
     const cap = spec.maxSeconds > 0 ? setTimeout(() => controller.abort(), spec.maxSeconds * 1000) : undefined;
     try {
+      startedAt = Date.now();
       const summary = await core.runDataset({
         signal: controller.signal,
         reader,
@@ -132,6 +139,7 @@ async function child(spec) {
         root: spec.data,
         listener: { onStage },
       });
+      endedAt = Date.now();
       images = summary.published;
       failed = summary.failed;
       seconds = summary.seconds;
@@ -151,6 +159,8 @@ async function child(spec) {
       failed,
       interrupted,
       seconds,
+      startedAt,
+      endedAt,
       setupSeconds,
       noise: noiseDescription,
       stagesMs: stages,
@@ -226,9 +236,12 @@ async function runWorkers(spec, n, tmp) {
     images,
     failed: parts.reduce((a, p) => a + p.failed, 0),
     interrupted: parts.some((p) => p.interrupted),
-    // Throughput over the slowest worker's run (from its first image to its last shard),
-    // excluding process start and model load, which a long job pays once.
-    seconds: Math.max(...parts.map((p) => p.seconds)),
+    // One worker: its own run (from its first image to its last shard), excluding process start
+    // and model load, which a long job pays once. Several: from the first worker's start to the
+    // last one's end, since staggered starts do not overlap (the slowest worker's own time
+    // alone, used for the tables before 2026-11-26 11:30 UTC, overstates the rate).
+    seconds: n === 1 ? parts[0].seconds : (Math.max(...parts.map((p) => p.endedAt)) - Math.min(...parts.map((p) => p.startedAt))) / 1000,
+    slowestWorkerSeconds: Math.max(...parts.map((p) => p.seconds)),
     wallSeconds: wall,
     setupSeconds: Math.max(...parts.map((p) => p.setupSeconds)),
     noise: parts[0].noise,
@@ -310,7 +323,9 @@ async function repeatedCoco(data, times, tmp, { splits, limit } = {}) {
     if (json.categories.length === 0) json.categories = j.categories;
     const anns = new Map();
     for (const a of j.annotations) (anns.get(a.image_id) ?? anns.set(a.image_id, []).get(a.image_id)).push(a);
-    for (const img of limit === undefined ? j.images : j.images.slice(0, limit)) {
+    // The reader's order (by id), so that the first `limit` are the ones the other rows see.
+    const images = [...j.images].sort((a, b) => a.id - b.id);
+    for (const img of limit === undefined ? images : images.slice(0, limit)) {
       const name = `${split}-${path.basename(img.file_name)}`;
       const from = path.join(data, split, img.file_name);
       await fs.link(from, path.join(root, 'train', name)).catch(() => fs.copyFile(from, path.join(root, 'train', name)));
