@@ -21,7 +21,8 @@ import { classMap, loadSplit } from './lib/data.mjs';
 import { ARCHS } from './lib/models.mjs';
 import { rng } from './lib/augment.mjs';
 import { IGNORE } from './lib/labels.mjs';
-import { evaluate, makeBatch, normalise, STD, trainModel, trainStep } from './lib/train.mjs';
+import { evaluate, makeBatch, MEAN, normalise, STD, trainModel, trainStep } from './lib/train.mjs';
+import { applyJitter, DEFAULT_PHOTOMETRIC, drawJitter, Rng } from '@unseg/train';
 
 const { values: opt } = parseArgs({
   options: {
@@ -45,6 +46,12 @@ const { values: opt } = parseArgs({
     // signed gradient gives, and a trainer's random downscaling averages it away; cells of a
     // few pixels survive it, as the generator's upsampled noise does.
     cell: { type: 'string', default: '1' },
+    // Noise steps through the trainer's augmentation (expectation over transformation): each step
+    // sees the batch rescaled (0.5-2x), cropped to --crop, flipped and photometrically jittered, as
+    // the downstream trainer will; without it the noise is fitted to whole, untransformed images.
+    eot: { type: 'boolean' },
+    // Stop crafting (then score as usual) when the next round would end after this many minutes.
+    'max-minutes': { type: 'string', default: '0' },
     limit: { type: 'string' },
     'no-photometric': { type: 'boolean' },
     name: { type: 'string', default: 'em-bound' },
@@ -61,6 +68,7 @@ const cfg = {
   work: path.resolve(opt.work), size: num('size'), crop: num('crop'), width: num('width'), batch: num('batch'), lr: num('lr'),
   epochs: num('epochs'), seed: num('seed'), epsFg: num('eps-fg'), epsBg: num('eps-bg'), rounds: num('rounds'),
   modelSteps: num('model-steps'), noiseSteps: num('noise-steps'), alpha: num('alpha'), cell: num('cell'), photometric: !opt['no-photometric'],
+  eot: Boolean(opt.eot), maxMinutes: num('max-minutes'),
 };
 const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
 const backend = await initBackend('wasm');
@@ -105,6 +113,64 @@ function noised(k) {
   return { ...train[k], image: out };
 }
 
+/**
+ * The loss of the batch `idxs` with directions `d` (flat, m x H x W x 3) after one draw of the
+ * trainer's augmentation, and its gradient with respect to `d`: rescale of the whole batch by
+ * one factor in [0.5, 2] (at least the crop), a random crop and flip per image, mmsegmentation-
+ * style photometric jitter per image, normalisation. Labels follow the geometry (nearest, the
+ * same corner-aligned mapping as tf.image.resizeBilinear's default).
+ */
+function eotValueAndGrad(idxs, d) {
+  const m = idxs.length;
+  const S = Math.max(cfg.crop, Math.round(H * (0.5 + 1.5 * r())));
+  const Sw = Math.max(cfg.crop, Math.round(W * (S / H)));
+  const crops = idxs.map(() => ({ oy: Math.floor(r() * (S - cfg.crop + 1)), ox: Math.floor(r() * (Sw - cfg.crop + 1)), flip: r() < 0.5 }));
+  const draws = idxs.map(() => (cfg.photometric ? drawJitter(DEFAULT_PHOTOMETRIC, jitterRng) : { brightness: 0, contrast: 1, saturation: 1, hueDegrees: 0 }));
+  const C = cfg.crop;
+  const y = new Int32Array(m * C * C);
+  const w = new Float32Array(m * C * C);
+  idxs.forEach((k, b) => {
+    const { oy, ox, flip } = crops[b];
+    const labels = train[k].labels;
+    for (let i = 0; i < C; i++) {
+      const sy = Math.min(H - 1, Math.floor(((oy + i) * H) / S));
+      for (let j = 0; j < C; j++) {
+        const jj = flip ? C - 1 - j : j;
+        const sx = Math.min(W - 1, Math.floor(((ox + jj) * W) / Sw));
+        const l = labels[sy * W + sx];
+        y[(b * C + i) * C + j] = l === IGNORE ? 0 : l;
+        w[(b * C + i) * C + j] = l === IGNORE ? 0 : 1;
+      }
+    }
+  });
+  const image = new Float32Array(m * H * W * 3);
+  const budget = new Float32Array(m * H * W * 3);
+  idxs.forEach((k, b) => {
+    image.set(train[k].image, b * H * W * 3);
+    budget.set(budgets[k], b * H * W * 3);
+  });
+  return tf.tidy(() => {
+    const img = tf.tensor4d(image, [m, H, W, 3]).div(255);
+    const bt = tf.tensor4d(budget, [m, H, W, 3]).div(255);
+    const yt = tf.oneHot(tf.tensor3d(y, [m, C, C], 'int32'), classes);
+    const wt = tf.tensor3d(w, [m, C, C]);
+    const mean = tf.tensor1d(MEAN);
+    const std = tf.tensor1d(STD);
+    const f = (dt) => {
+      const x = tf.image.resizeBilinear(img.add(dt.mul(bt)).clipByValue(0, 1), [S, Sw]);
+      const parts = crops.map(({ oy, ox, flip }, b) => {
+        const c = tf.slice(x, [b, oy, ox, 0], [1, C, C, 3]);
+        return flip ? tf.reverse(c, 2) : c;
+      });
+      const jittered = applyJitter(tf.concat(parts, 0), draws);
+      return tf.losses.softmaxCrossEntropy(yt, model.forward(jittered.mul(255).sub(mean).div(std), true), wt);
+    };
+    const { value, grad } = tf.valueAndGrad(f)(tf.tensor4d(d, [m, H, W, 3]));
+    return [tf.keep(value), tf.keep(grad)];
+  });
+}
+const jitterRng = new Rng(cfg.seed * 131 + 17);
+
 const model = ARCHS.deeplab({ classes, width: cfg.width, seed: cfg.seed * 1000 + 99 });
 model.params.pending = [];
 const opt2 = tf.train.adam(cfg.lr);
@@ -143,7 +209,7 @@ for (let round = 1; round <= cfg.rounds; round++) {
     for (let step = 0; step < cfg.noiseSteps; step++) {
       const d = new Float32Array(m * W * H * 3);
       idxs.forEach((k, b) => d.set(directions[k], b * W * H * 3));
-      const [lossValue, grad] = tf.tidy(() => {
+      const [lossValue, grad] = cfg.eot ? eotValueAndGrad(idxs, d) : tf.tidy(() => {
         const xt = tf.tensor4d(x, [m, H, W, 3]);
         const st = tf.tensor4d(scale, [m, H, W, 3]);
         const yt = tf.oneHot(tf.tensor3d(y, [m, H, W], 'int32'), classes);
@@ -179,7 +245,13 @@ for (let round = 1; round <= cfg.rounds; round++) {
   for (const d of directions) for (const v of d) { meanAbs += Math.abs(v); saturated += Math.abs(v) === 1 ? 1 : 0; count++; }
   const entry = { round, netLoss: netLoss / cfg.modelSteps, noiseLoss: noiseLoss / batches, meanAbsDirection: meanAbs / count, saturated: saturated / count, seconds: (Date.now() - t0) / 1000 };
   crafting.push(entry);
+  const last = crafting.length > 1 ? entry.seconds - crafting.at(-2).seconds : entry.seconds;
+  const capped = cfg.maxMinutes > 0 && entry.seconds + last > cfg.maxMinutes * 60;
   log(`round ${round}/${cfg.rounds}: net loss ${entry.netLoss.toFixed(3)} (augmented), loss on noised images ${entry.noiseLoss.toFixed(3)}, mean |direction| ${entry.meanAbsDirection.toFixed(2)}, at the budget ${(entry.saturated * 100).toFixed(0)} %, ${entry.seconds.toFixed(0)} s`);
+  if (capped) {
+    log(`stopping after round ${round}: the next would end past --max-minutes ${cfg.maxMinutes}`);
+    break;
+  }
 }
 model.params.dispose();
 opt2.dispose();
@@ -213,8 +285,13 @@ async function score(samples) {
 }
 const scored = {};
 const cleanFile = path.join(resultsDir, opt['clean-from']);
-const cleanRuns = !opt['train-clean'] && fs.existsSync(cleanFile)
-  ? JSON.parse(fs.readFileSync(cleanFile, 'utf8')).runs.filter((x) => x.row === 'none' && x.arch === 'deeplab' && x.trainRes === trainRes)
+// A stored clean run counts only if its file's recipe is this one (and not on a subset of the images).
+const cleanJson = !opt['train-clean'] && fs.existsSync(cleanFile) ? JSON.parse(fs.readFileSync(cleanFile, 'utf8')) : undefined;
+const sameRecipe = (c) => c && c.epochs === cfg.epochs && c.size === cfg.size && c.crop === cfg.crop && c.batch === cfg.batch &&
+  c.width === cfg.width && c.lr === cfg.lr && !c.limit && !opt.limit && c.photometric === cfg.photometric;
+if (cleanJson && !sameRecipe(cleanJson.config)) log(`clean reference: ${opt['clean-from']} has another recipe; training clean here`);
+const cleanRuns = cleanJson && sameRecipe(cleanJson.config)
+  ? cleanJson.runs.filter((x) => x.row === 'none' && x.arch === 'deeplab' && x.trainRes === trainRes)
   : [];
 if (cleanRuns.length > 0) {
   const mean = (k) => cleanRuns.reduce((a, x) => a + x[k], 0) / cleanRuns.length;
