@@ -105,6 +105,22 @@ async function until(child: Child, pred: () => boolean, timeoutMs = 20_000): Pro
 
 const count = (child: Child, event: string) => child.events.filter((e) => e.event === event).length;
 
+/** Starts a run, sends `signal` once its first shard is written, and waits for it to end. */
+async function stopAfterFirstShard(out: string, extra: string[], signal: NodeJS.Signals): Promise<{ child: Child; code: number | null }> {
+  const child = start(out, extra);
+  expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
+  child.proc.kill(signal);
+  return { child, code: await child.exit };
+}
+
+/** The shards a glob reader sees in `dir`, each asserted to be committed (its stats file beside it). */
+async function committedShards(dir: string): Promise<string[]> {
+  const names = await fs.readdir(dir);
+  const shards = names.filter((f) => f.endsWith('.parquet'));
+  for (const s of shards) expect(names).toContain(`${s}.stats.json`);
+  return shards;
+}
+
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build the CLI first (nx run @unseg/cli:build)`);
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-crash-'));
@@ -148,16 +164,11 @@ describe('crashes', () => {
 
   it('SIGINT stops after the shard in flight (exit 130, only whole shards), and a rerun completes', async () => {
     const out = path.join(tmp, 'interrupted');
-    const child = start(out);
-    expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
-    child.proc.kill('SIGINT');
-    expect(await child.exit).toBe(130);
+    const { child, code } = await stopAfterFirstShard(out, [], 'SIGINT');
+    expect(code).toBe(130);
     expect(child.stderr()).toMatch(/interrupted: finishing the shard in flight/);
-    const names = await fs.readdir(out);
-    const shards = names.filter((f) => f.endsWith('.parquet'));
     // Every visible shard is committed and whole, and the run did stop early.
-    for (const s of shards) expect(names).toContain(`${s}.stats.json`);
-    expect(shards.length).toBeLessThan(IMAGES / SHARD);
+    expect((await committedShards(out)).length).toBeLessThan(IMAGES / SHARD);
     const partial = await rows(out);
     expect(partial).toEqual(expected.slice(0, partial.length));
     expect(partial.length % SHARD).toBe(0);
@@ -168,16 +179,11 @@ describe('crashes', () => {
 
   it('--workers: SIGINT to the parent stops every worker after its shard (exit 130); a rerun resumes and merges; another count is refused', async () => {
     const out = path.join(tmp, 'interrupted-workers');
-    const child = start(out, ['--workers', '2']);
-    expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
-    child.proc.kill('SIGINT');
-    expect(await child.exit).toBe(130);
+    const { child, code } = await stopAfterFirstShard(out, ['--workers', '2'], 'SIGINT');
+    expect(code).toBe(130);
     expect(child.stderr()).toMatch(/interrupted: worker\(s\) .*rerun the same command to resume/);
-    const names = await fs.readdir(out);
-    const shards = names.filter((f) => f.endsWith('.parquet'));
-    for (const s of shards) expect(names).toContain(`${s}.stats.json`);
-    expect(shards.length).toBeLessThan(IMAGES / SHARD);
-    expect(names).not.toContain('manifest.json');
+    expect((await committedShards(out)).length).toBeLessThan(IMAGES / SHARD);
+    expect(await fs.readdir(out)).not.toContain('manifest.json');
     const other = start(out, ['--workers', '3']);
     expect(await other.exit).toBe(1);
     expect(other.stderr()).toMatch(/was begun by a run of 2 workers: rerun with --workers 2/);
@@ -191,19 +197,14 @@ describe('crashes', () => {
 
   it('--workers: SIGTERM (a job runner stopping the parent) ends the workers after their shard; SIGKILL of the parent leaves no worker running', async () => {
     const out = path.join(tmp, 'terminated-workers');
-    const child = start(out, ['--workers', '2']);
-    expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
-    child.proc.kill('SIGTERM');
-    expect(await child.exit).toBe(130);
-    let names = await fs.readdir(out);
-    for (const s of names.filter((f) => f.endsWith('.parquet'))) expect(names).toContain(`${s}.stats.json`);
+    const { child, code } = await stopAfterFirstShard(out, ['--workers', '2'], 'SIGTERM');
+    expect(code).toBe(130);
+    expect(child.stderr()).toMatch(/SIGTERM: finishing the shard in flight/);
+    await committedShards(out);
 
     // The parent killed outright: its workers see their stdin pipe end and stop after their shard.
     await fs.rm(out, { recursive: true, force: true });
-    const orphaned = start(out, ['--workers', '2']);
-    expect(await until(orphaned, () => count(orphaned, 'shard') >= 1)).toBe(true);
-    orphaned.proc.kill('SIGKILL');
-    await orphaned.exit;
+    await stopAfterFirstShard(out, ['--workers', '2'], 'SIGKILL');
     if (existsSync('/proc/self/cmdline')) {
       const running = async () => {
         const found: string[] = [];
@@ -217,11 +218,8 @@ describe('crashes', () => {
       while ((await running()).length > 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
       expect(await running()).toEqual([]);
     }
-    names = await fs.readdir(out);
-    const shards = names.filter((f) => f.endsWith('.parquet'));
-    for (const s of shards) expect(names).toContain(`${s}.stats.json`);
     // They stopped early, not ran on to the end unsupervised.
-    expect(shards.length).toBeLessThan(IMAGES / SHARD);
+    expect((await committedShards(out)).length).toBeLessThan(IMAGES / SHARD);
     const rerun = start(out, ['--workers', '2']);
     expect(await rerun.exit).toBe(0);
     expect(await rows(out)).toEqual(expected);
