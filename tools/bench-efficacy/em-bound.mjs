@@ -114,13 +114,14 @@ function noised(k) {
 }
 
 /**
- * The loss of the batch `idxs` with directions `d` (flat, m x H x W x 3) after one draw of the
+ * The loss of the batch `idxs` with directions `d` (flat, m x H x W x 3; `image` and `budget`
+ * the batch's pixels and budgets, 0-255, in the same layout) after one draw of the
  * trainer's augmentation, and its gradient with respect to `d`: rescale of the whole batch by
  * one factor in [0.5, 2] (at least the crop), a random crop and flip per image, mmsegmentation-
  * style photometric jitter per image, normalisation. Labels follow the geometry (nearest, the
  * same corner-aligned mapping as tf.image.resizeBilinear's default).
  */
-function eotValueAndGrad(idxs, d) {
+function eotValueAndGrad(idxs, d, image, budget) {
   const m = idxs.length;
   const S = Math.max(cfg.crop, Math.round(H * (0.5 + 1.5 * r())));
   const Sw = Math.max(cfg.crop, Math.round(W * (S / H)));
@@ -142,12 +143,6 @@ function eotValueAndGrad(idxs, d) {
         w[(b * C + i) * C + j] = l === IGNORE ? 0 : 1;
       }
     }
-  });
-  const image = new Float32Array(m * H * W * 3);
-  const budget = new Float32Array(m * H * W * 3);
-  idxs.forEach((k, b) => {
-    image.set(train[k].image, b * H * W * 3);
-    budget.set(budgets[k], b * H * W * 3);
   });
   return tf.tidy(() => {
     const img = tf.tensor4d(image, [m, H, W, 3]).div(255);
@@ -193,11 +188,18 @@ for (let round = 1; round <= cfg.rounds; round++) {
   for (let start = 0; start < n; start += B) {
     const idxs = Array.from({ length: Math.min(B, n - start) }, (_, i) => start + i);
     const m = idxs.length;
+    // What stays fixed over the batch's noise steps: the raw pixels and budgets for --eot, which
+    // transforms them anew each step; else the normalised images, budgets and labels.
     const x = new Float32Array(m * W * H * 3);
     const scale = new Float32Array(m * W * H * 3);
     const y = new Int32Array(m * W * H);
     const w = new Float32Array(m * W * H);
     idxs.forEach((k, b) => {
+      if (cfg.eot) {
+        x.set(train[k].image, b * W * H * 3);
+        scale.set(budgets[k], b * W * H * 3);
+        return;
+      }
       normalise(train[k].image, x, b * W * H * 3);
       for (let i = 0; i < W * H * 3; i++) scale[b * W * H * 3 + i] = budgets[k][i] / STD[i % 3];
       for (let p = 0; p < W * H; p++) {
@@ -209,7 +211,7 @@ for (let round = 1; round <= cfg.rounds; round++) {
     for (let step = 0; step < cfg.noiseSteps; step++) {
       const d = new Float32Array(m * W * H * 3);
       idxs.forEach((k, b) => d.set(directions[k], b * W * H * 3));
-      const [lossValue, grad] = cfg.eot ? eotValueAndGrad(idxs, d) : tf.tidy(() => {
+      const [lossValue, grad] = cfg.eot ? eotValueAndGrad(idxs, d, x, scale) : tf.tidy(() => {
         const xt = tf.tensor4d(x, [m, H, W, 3]);
         const st = tf.tensor4d(scale, [m, H, W, 3]);
         const yt = tf.oneHot(tf.tensor3d(y, [m, H, W], 'int32'), classes);

@@ -20,8 +20,11 @@ const GIB = 1024 ** 3;
  * table every row was fastest with 16), but no more than one per free GiB of memory, since each
  * worker holds its own generator.
  */
-export function parseWorkers(text: string, machine = { cpus: os.availableParallelism(), freeBytes: os.freemem() }): number {
-  if (text === 'auto') return Math.max(1, Math.min(machine.cpus, Math.floor(machine.freeBytes / GIB)));
+export function parseWorkers(text: string, machine?: { cpus: number; freeBytes: number }): number {
+  if (text === 'auto') {
+    const { cpus, freeBytes } = machine ?? { cpus: os.availableParallelism(), freeBytes: os.freemem() };
+    return Math.max(1, Math.min(cpus, Math.floor(freeBytes / GIB)));
+  }
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new ConfigError(`--workers ${text}: expected a whole number >= 1 or auto`);
   return Number(text);
 }

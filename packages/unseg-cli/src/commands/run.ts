@@ -72,7 +72,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   // Ctrl-C does, after the shard in flight; the same signal again stops at once.
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
-    log(`\n${signal === 'SIGINT' ? 'interrupted' : `${signal}`}: finishing the shard in flight, then stopping (press Ctrl-C again to stop now)`);
+    log(`\n${signal === 'SIGINT' ? 'interrupted' : signal}: finishing the shard in flight, then stopping (press Ctrl-C again to stop now)`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
