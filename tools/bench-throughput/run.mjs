@@ -8,7 +8,7 @@
 // Every measured row runs in its own child process, so that its peak RSS and CPU time are its
 // own and one row's heap (or tfjs backend) does not tilt the next.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +72,7 @@ async function child(spec) {
   // CPU time of the measured part only (not module loading or the model's setup): on a loaded
   // machine it is steadier than wall time, and it says what a dedicated core would cost.
   let cpu0 = process.cpuUsage();
+  let threads0 = threadCpuSeconds();
   if (spec.row === 'codec') {
     // The pipeline's own codec path, nothing else: decode (concurrency C) -> PNG encode at the
     // rows' level (--png-level, else the pipeline's default) -> decode again (concurrency C),
@@ -79,6 +80,7 @@ async function child(spec) {
     // As n pipeline workers split a run by shard, n codec workers take every n-th image.
     const files = (await imageFiles(spec)).filter((_, i) => !spec.worker || i % spec.worker.count === spec.worker.index);
     cpu0 = process.cpuUsage();
+    threads0 = threadCpuSeconds();
     startedAt = Date.now();
     const t0 = performance.now();
     const decoded = core.mapOrdered(
@@ -117,6 +119,7 @@ async function child(spec) {
     noiseDescription = noise.description;
     const reader = await coco.open(spec.data);
     cpu0 = process.cpuUsage();
+    threads0 = threadCpuSeconds();
     // A time cap for long memory runs: the run stops at a shard boundary, as on Ctrl-C.
     const controller = new AbortController();
     const cap = spec.maxSeconds > 0 ? setTimeout(() => controller.abort(), spec.maxSeconds * 1000) : undefined;
@@ -151,7 +154,9 @@ async function child(spec) {
   }
   clearInterval(sampler);
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = threadCpuSeconds();
   const usage = process.resourceUsage();
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(
     `${JSON.stringify({
       row: spec.row,
@@ -164,11 +169,49 @@ async function child(spec) {
       setupSeconds,
       noise: noiseDescription,
       stagesMs: stages,
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      cpuSeconds,
+      cpuSplit: threads0 && threads1 ? splitOf(cpuSeconds, threads0, threads1) : null,
       peakRssMiB: usage.maxRSS / 1024,
       rssTrace: thin(rssTrace, 40).map(([ms, rss]) => [ms, Math.round(rss / 1048576)]),
     })}\n`,
   );
+}
+
+/**
+ * CPU seconds so far of the main (JavaScript) thread and of libvips' worker threads, from
+ * /proc/self/task (Linux; null elsewhere). The process total says what a row costs; this says
+ * whose work it is: the codecs run on libvips' threads, everything the pipeline adds in
+ * JavaScript on the main thread, and the rest (V8's garbage-collector and compiler helpers,
+ * libuv's file-system pool) on node's other threads.
+ */
+function threadCpuSeconds() {
+  const dir = '/proc/self/task';
+  if (!existsSync(dir)) return null;
+  const ticks = 100; // USER_HZ, 100 on every Linux that node supports
+  let main = 0;
+  let codec = 0;
+  for (const tid of readdirSync(dir)) {
+    try {
+      const stat = readFileSync(`${dir}/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticks;
+      if (Number(tid) === process.pid) main += seconds;
+      else if (readFileSync(`${dir}/${tid}/comm`, 'utf8').startsWith('libvips')) codec += seconds;
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return { main, codec };
+}
+
+/**
+ * A measured part's CPU by thread kind. "other" is the process total less the two named kinds, so
+ * it also holds threads that ended during the run.
+ */
+function splitOf(total, before, after) {
+  const main = after.main - before.main;
+  const codec = after.codec - before.codec;
+  return { mainJs: main, codecThreads: codec, otherThreads: Math.max(0, total - main - codec) };
 }
 
 /** The image files of the first `limit` samples of the split, in the reader's order. */
@@ -247,6 +290,9 @@ async function runWorkers(spec, n, tmp) {
     noise: parts[0].noise,
     stagesMs,
     cpuSeconds: parts.reduce((a, p) => a + p.cpuSeconds, 0),
+    cpuSplit: parts.every((p) => p.cpuSplit)
+      ? Object.fromEntries(['mainJs', 'codecThreads', 'otherThreads'].map((k) => [k, parts.reduce((a, p) => a + p.cpuSplit[k], 0)]))
+      : null,
     peakRssMiB: Math.max(...parts.map((p) => p.peakRssMiB)),
     rssTrace: parts[0].rssTrace,
   };
@@ -346,17 +392,26 @@ async function repeatedCoco(data, times, tmp, { splits, limit } = {}) {
 
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
 
+/** A row's CPU milliseconds per image on the main thread, libvips' threads and the others. */
+function split(r) {
+  if (!r.cpuSplit || r.images === 0) return '-';
+  const ms = (s) => fmt((1000 * s) / r.images, 1).padStart(5);
+  return `${ms(r.cpuSplit.mainJs)} ${ms(r.cpuSplit.codecThreads)} ${ms(r.cpuSplit.otherThreads)}`;
+}
+
 function printRows(title, rows, codec) {
   const line = (s) => process.stdout.write(`${s}\n`);
   line(`\n${title}`);
-  line('row               workers images   img/s  x codec  cpu-s/img  peak RSS  stage busy share (decode masks noise apply encode verify write)');
+  line(
+    'row               workers images   img/s  x codec  cpu-s/img  CPU ms/img: main codec other  peak RSS  stage busy share (decode masks noise apply encode verify write)',
+  );
   for (const r of rows) {
     const total = STAGES.reduce((a, s) => a + r.stagesMs[s], 0);
     const share = STAGES.map((s) => `${Math.round((100 * r.stagesMs[s]) / Math.max(total, 1e-9))}`.padStart(3)).join(' ');
     line(
       `${r.label.padEnd(17)} ${String(r.workers).padStart(7)} ${String(r.images).padStart(6)} ${fmt(r.imagesPerSecond).padStart(7)} ` +
         `${fmt(codec ? r.imagesPerSecond / codec.imagesPerSecond : null).padStart(8)} ${fmt(r.cpuSeconds / r.images, 3).padStart(10)} ` +
-        `${`${Math.round(r.peakRssMiB)} MiB`.padStart(9)}  ${share} %`,
+        `${split(r).padStart(29)} ${`${Math.round(r.peakRssMiB)} MiB`.padStart(9)}  ${share} %`,
     );
   }
 }

@@ -45,6 +45,9 @@ def parse_args():
     p.add_argument('--work', default='/tmp/em-bundle', help='folder for the bundle with the crafted row')
     p.add_argument('--device', default='cuda')
     p.add_argument('--seed', type=int, default=1, help='crafting seed (init, batches, augmentation)')
+    p.add_argument('--arch', default='deeplabv3_resnet50', choices=T.ARCHS,
+                   help='the net the noise is crafted against, and that the final runs train')
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads for crafting (0: leave)')
     p.add_argument('--craft-budget-s', type=float, default=220)
     p.add_argument('--rounds', type=int, default=1000)
     p.add_argument('--model-steps', type=int, default=10)
@@ -75,7 +78,6 @@ def craft(args, data, log):
     import contextlib
     import torch
     import torch.nn.functional as F
-    import torchvision
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -84,7 +86,9 @@ def craft(args, data, log):
     if dev.type == 'cuda':
         torch.backends.cudnn.benchmark = True
     k = data['index']['classes']
-    model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=k, aux_loss=False)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = T.build_model(args.arch, k)
     model = model.to(dev).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     base = torch.from_numpy(data['train']['none']).to(dev).float()  # (N, H, W, 3), 0-255
@@ -245,6 +249,7 @@ def main():
     T.write_json(os.path.join(args.out, 'em-craft.json'), summary)
     final = [sys.executable, os.path.join(HERE, 'train.py'), '--bundle', args.work, '--rows', args.final_rows,
              '--seeds', args.final_seeds, '--epochs', str(args.final_epochs), '--out', args.out, '--device', args.device,
+             '--arch', args.arch,
              '--parallel', *([] if not args.limit else ['--limit', str(args.limit)]),
              *([] if not args.limit_valid else ['--limit-valid', str(args.limit_valid)]),
              *([] if not args.final_budget_s else ['--time-budget-s', str(args.final_budget_s)]),

@@ -32,6 +32,8 @@ T_START = time.time()
 import numpy as np  # noqa: E402
 
 IGNORE = 255
+ARCHS = ['deeplabv3_resnet50', 'deeplabv3_resnet101', 'deeplabv3_mobilenet_v3_large', 'fcn_resnet50',
+         'lraspp_mobilenet_v3_large']
 MEAN = (123.675, 116.28, 103.53)  # ImageNet, 0-255 scale (mmsegmentation's data preprocessor)
 STD = (58.395, 57.12, 57.375)
 
@@ -48,8 +50,8 @@ def parse_args(argv=None):
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--weight-decay', type=float, default=0.01)
     p.add_argument('--warmup-epochs', type=float, default=1.0)
-    p.add_argument('--arch', default='deeplabv3_resnet50', choices=['deeplabv3_resnet50', 'deeplabv3_resnet101',
-                                                                    'deeplabv3_mobilenet_v3_large', 'fcn_resnet50'])
+    p.add_argument('--arch', default='deeplabv3_resnet50', choices=ARCHS,
+                   help='torchvision segmentation model, from scratch (lraspp_mobilenet_v3_large: light enough for CPU)')
     p.add_argument('--crop', type=int, default=256)
     p.add_argument('--scale-min', type=float, default=0.5)
     p.add_argument('--scale-max', type=float, default=2.0)
@@ -70,6 +72,15 @@ def parse_args(argv=None):
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--out', required=True, help='folder for the JSON results')
     return p.parse_args(argv)
+
+
+def build_model(arch, classes):
+    """A torchvision segmentation net with random weights (no pretrained backbone), output 'out'."""
+    import torchvision
+    if arch not in ARCHS:
+        raise SystemExit(f'--arch {arch}: one of {", ".join(ARCHS)}')
+    builder = getattr(torchvision.models.segmentation, arch)
+    return builder(weights=None, weights_backbone=None, num_classes=classes, aux_loss=False)
 
 
 def runs_of(args):
@@ -292,8 +303,7 @@ def train_one(args, row, seed, data, log, partial_out=None):
 
     index = data['index']
     k = index['classes']
-    builder = getattr(torchvision.models.segmentation, args.arch)
-    model = builder(weights=None, weights_backbone=None, num_classes=k, aux_loss=False)
+    model = build_model(args.arch, k)
     model = model.to(dev).to(memory_format=torch.channels_last)
     decay, no_decay = [], []
     for n_, p_ in model.named_parameters():
