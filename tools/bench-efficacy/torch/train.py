@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 IGNORE = 255
 ARCHS = ['deeplabv3_resnet50', 'deeplabv3_resnet101', 'deeplabv3_mobilenet_v3_large', 'fcn_resnet50',
          'lraspp_mobilenet_v3_large']
+DEFENSES = ['none', 'jpeg75', 'gray', 'blur1']
 MEAN = (123.675, 116.28, 103.53)  # ImageNet, 0-255 scale (mmsegmentation's data preprocessor)
 STD = (58.395, 57.12, 57.375)
 
@@ -56,6 +57,10 @@ def parse_args(argv=None):
     p.add_argument('--scale-min', type=float, default=0.5)
     p.add_argument('--scale-max', type=float, default=2.0)
     p.add_argument('--no-photometric', action='store_true')
+    p.add_argument('--defense', default='none', choices=DEFENSES,
+                   help="what a user might do to the train images before training, at the bundle's resolution: "
+                        'jpeg75 (re-encoded, quality 75, 4:2:0), gray (luma, back to 3 channels), '
+                        'blur1 (Gaussian, sigma 1 px)')
     p.add_argument('--amp', default='auto', choices=['auto', 'bf16', 'none'], help='auto: bf16 on cuda, none on cpu')
     p.add_argument('--device', default='cuda')
     p.add_argument('--time-budget-s', type=float, default=0,
@@ -91,6 +96,36 @@ def runs_of(args):
 
 
 # ---------------------------------------------------------------- bundle
+
+def defend(imgs, defense):
+    """The train images (N, H, W, 3) uint8 after a user's pre-processing; valid stays clean."""
+    if defense == 'none':
+        return imgs
+    from PIL import Image
+    if defense == 'jpeg75':
+        out = np.empty_like(imgs)
+        for i, im in enumerate(imgs):
+            buf = io.BytesIO()
+            Image.fromarray(im).save(buf, format='JPEG', quality=75, subsampling=2)
+            out[i] = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert('RGB'))
+        return out
+    if defense == 'gray':
+        # PIL's ITU-R 601-2 luma, as torchvision's rgb_to_grayscale and most loaders.
+        return np.stack([np.asarray(Image.fromarray(im).convert('L').convert('RGB')) for im in imgs])
+    if defense == 'blur1':
+        import torch
+        import torch.nn.functional as F
+        r = 3  # taps to 3 sigma
+        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        k = torch.exp(-x * x / 2)
+        k = k / k.sum()
+        t = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()
+        c = t.shape[1]
+        t = F.conv2d(F.pad(t, (r, r, 0, 0), mode='reflect'), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+        t = F.conv2d(F.pad(t, (0, 0, r, r), mode='reflect'), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+        return t.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    raise SystemExit(f'--defense {defense}: one of {", ".join(DEFENSES)}')
+
 
 def load_bundle(path, rows, limit=0, limit_valid=0):
     """numpy arrays: {'train': {row: images}, 'train_labels', 'valid', 'valid_labels', 'index'}."""
@@ -418,7 +453,7 @@ def train_one(args, row, seed, data, log, partial_out=None):
             'arch': args.arch, 'batch': bs, 'stepsPerEpoch': steps_per_epoch, 'lr': args.lr,
             'optimizer': 'AdamW', 'weightDecay': args.weight_decay, 'schedule': 'linear warmup then poly 0.9',
             'warmupSteps': warmup, 'crop': args.crop, 'scale': [args.scale_min, args.scale_max],
-            'photometric': not args.no_photometric, 'amp': amp, 'device': str(dev),
+            'photometric': not args.no_photometric, 'defense': args.defense, 'amp': amp, 'device': str(dev),
             'deviceName': torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu',
             'torch': torch.__version__, 'torchvision': torchvision.__version__,
             'trainImages': n, 'validImages': int(vimgs.shape[0]), 'size': index['size'],
@@ -496,6 +531,7 @@ def main():
         return
     rows_needed = sorted({r for r, _ in runs})
     data = load_bundle(args.bundle, rows_needed, args.limit, args.limit_valid)
+    data['train'] = {row: defend(imgs, args.defense) for row, imgs in data['train'].items()}
     print(f'bundle loaded in {time.time() - T_START:.1f} s: {len(data["train_labels"])} train, '
           f'{len(data["valid_labels"])} valid images, rows {", ".join(rows_needed)}', flush=True)
     for row, seed in runs:
