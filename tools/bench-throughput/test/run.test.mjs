@@ -52,6 +52,16 @@ test('rows, workers and the repeated listing count every image', async () => {
       assert.ok(x.stagesMs.encode > 0 && x.stagesMs.decode > 0);
     }
     assert.ok(result.rows[1].stagesMs.noise > 0 && result.rows[1].stagesMs.write > 0);
+    if (process.platform === 'linux') {
+      for (const x of result.rows) {
+        const { mainJs, codecThreads, otherThreads } = x.cpuSplit;
+        assert.ok(mainJs >= 0 && codecThreads >= 0 && otherThreads >= 0, JSON.stringify(x.cpuSplit));
+        // /proc counts whole 10-ms ticks per thread (these runs take a few ticks), process.cpuUsage
+        // microseconds: the parts add up to the total within the ticks' rounding.
+        assert.ok(Math.abs(mainJs + codecThreads + otherThreads - x.cpuSeconds) < 0.25 * x.workers, JSON.stringify(x));
+      }
+      assert.match(stdout, /CPU ms\/img: main codec other/);
+    }
     // 100 images capped at the 5 of train; all 7 of every split; 7 listed 3 times.
     assert.deepEqual(result.memory.map((x) => x.images), [5, 7, 21]);
     assert.match(stdout, /\(a\) codec limit\s+1\s+4/);
