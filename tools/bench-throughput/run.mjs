@@ -71,16 +71,14 @@ async function child(spec) {
   let endedAt = 0;
   // CPU time of the measured part only (not module loading or the model's setup): on a loaded
   // machine it is steadier than wall time, and it says what a dedicated core would cost.
-  let cpu0 = process.cpuUsage();
-  let threads0 = threadCpuSeconds();
+  let cpuStart = cpuMark();
   if (spec.row === 'codec') {
     // The pipeline's own codec path, nothing else: decode (concurrency C) -> PNG encode at the
     // rows' level (--png-level, else the pipeline's default) -> decode again (concurrency C),
     // two ordered stages as there.
     // As n pipeline workers split a run by shard, n codec workers take every n-th image.
     const files = (await imageFiles(spec)).filter((_, i) => !spec.worker || i % spec.worker.count === spec.worker.index);
-    cpu0 = process.cpuUsage();
-    threads0 = threadCpuSeconds();
+    cpuStart = cpuMark();
     startedAt = Date.now();
     const t0 = performance.now();
     const decoded = core.mapOrdered(
@@ -118,8 +116,7 @@ async function child(spec) {
     setupSeconds = (performance.now() - t) / 1000;
     noiseDescription = noise.description;
     const reader = await coco.open(spec.data);
-    cpu0 = process.cpuUsage();
-    threads0 = threadCpuSeconds();
+    cpuStart = cpuMark();
     // A time cap for long memory runs: the run stops at a shard boundary, as on Ctrl-C.
     const controller = new AbortController();
     const cap = spec.maxSeconds > 0 ? setTimeout(() => controller.abort(), spec.maxSeconds * 1000) : undefined;
@@ -153,10 +150,8 @@ async function child(spec) {
     }
   }
   clearInterval(sampler);
-  const cpu = process.cpuUsage(cpu0);
-  const threads1 = threadCpuSeconds();
+  const { cpuSeconds, cpuSplit } = cpuSince(cpuStart);
   const usage = process.resourceUsage();
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(
     `${JSON.stringify({
       row: spec.row,
@@ -170,7 +165,7 @@ async function child(spec) {
       noise: noiseDescription,
       stagesMs: stages,
       cpuSeconds,
-      cpuSplit: threads0 && threads1 ? splitOf(cpuSeconds, threads0, threads1) : null,
+      cpuSplit,
       peakRssMiB: usage.maxRSS / 1024,
       rssTrace: thin(rssTrace, 40).map(([ms, rss]) => [ms, Math.round(rss / 1048576)]),
     })}\n`,
@@ -204,14 +199,23 @@ function threadCpuSeconds() {
   return { main, codec };
 }
 
+/** The process's CPU time and its threads' so far, to measure a part of the run from. */
+function cpuMark() {
+  return { usage: process.cpuUsage(), threads: threadCpuSeconds() };
+}
+
 /**
- * A measured part's CPU by thread kind. "other" is the process total less the two named kinds, so
- * it also holds threads that ended during the run.
+ * CPU seconds since `mark`, in all and by thread kind (null where /proc is missing). "other" is
+ * the process total less the two named kinds, so it also holds threads that ended meanwhile.
  */
-function splitOf(total, before, after) {
-  const main = after.main - before.main;
-  const codec = after.codec - before.codec;
-  return { mainJs: main, codecThreads: codec, otherThreads: Math.max(0, total - main - codec) };
+function cpuSince(mark) {
+  const usage = process.cpuUsage(mark.usage);
+  const cpuSeconds = (usage.user + usage.system) / 1e6;
+  const threads = threadCpuSeconds();
+  if (!mark.threads || !threads) return { cpuSeconds, cpuSplit: null };
+  const main = threads.main - mark.threads.main;
+  const codec = threads.codec - mark.threads.codec;
+  return { cpuSeconds, cpuSplit: { mainJs: main, codecThreads: codec, otherThreads: Math.max(0, cpuSeconds - main - codec) } };
 }
 
 /** The image files of the first `limit` samples of the split, in the reader's order. */
