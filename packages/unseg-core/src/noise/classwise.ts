@@ -58,7 +58,7 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
 }
 
 /** The pattern of one class: its direction at pixel (x, y), channel c. */
-type ClassPattern = (x: number, y: number, c: number) => number;
+export type ClassPattern = (x: number, y: number, c: number) => number;
 type ClassPatternOf = (seed: number, label: number, cellSize: number) => ClassPattern;
 
 const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>
@@ -97,7 +97,11 @@ export function gratingCode(seed: number, label: number): { direction: readonly 
   return { direction: GRATING_DIRECTIONS[code % GRATING_DIRECTIONS.length]!, colour: GRATING_COLOURS[Math.floor(code / GRATING_DIRECTIONS.length)]! };
 }
 
-const gratingPatternOf: ClassPatternOf = (seed, label, cellSize) => {
+/**
+ * Class `label`'s grating: square-wave stripes `cellSize` px wide, anchored to the image grid, in
+ * the orientation and colour of its {@link gratingCode}.
+ */
+export const gratingPatternOf: ClassPatternOf = (seed, label, cellSize) => {
   const { direction: [dx, dy], colour } = gratingCode(seed, label);
   return (x, y, c) => {
     const t = (x + 0.5) * dx + (y + 0.5) * dy;

@@ -9,3 +9,5 @@ export type { SignNoiseOptions } from './sign.js';
 export { createClasswiseNoiseSource } from './classwise.js';
 export type { ClasswiseNoiseOptions, ClasswisePattern } from './classwise.js';
 export { CLASSWISE_PATTERNS } from './classwise.js';
+export { createGratingNoiseSource } from './grating.js';
+export type { GratingNoiseOptions } from './grating.js';

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
 import { createClasswiseNoiseSource, type ClasswisePattern } from './classwise.js';
+import { createGratingNoiseSource } from './grating.js';
 import { createSignNoiseSource } from './sign.js';
 import type { NoiseSource } from './types.js';
 import type { BackendName } from '../generator/backend.js';
@@ -11,7 +12,10 @@ export interface NoiseSourceOptions {
   readonly generator?: string;
   /** For `unseg`: which tfjs backend to use. */
   readonly backend?: string;
-  /** For `classwise`: the pattern's cell size in pixels (one at least the image's size gives each class one flat colour offset). */
+  /**
+   * For `classwise`: the pattern's cell size in pixels (one at least the image's size gives each
+   * class one flat colour offset); for `grating`: the stripe width.
+   */
   readonly cellSize?: number;
   /** For `classwise`: `cells` (random signs, default) or `grating` (stripes of a per-class orientation and colour). */
   readonly pattern?: ClasswisePattern;
@@ -37,6 +41,10 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
       return createGeneratorNoiseSource({ modelDir: o.generator, backend: o.backend as BackendName | undefined });
     },
   },
+  grating: {
+    describe: 'one fixed stripe pattern on every prompt pixel, no labels needed (zero-training baseline)',
+    create: async (o) => createGratingNoiseSource({ seed: o.seed, stripeWidth: o.cellSize }),
+  },
   classwise: {
     describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
     create: async (o) => createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize, pattern: o.pattern }),
@@ -54,17 +62,17 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
     throw new ConfigError(`unknown noise source "${name}"; choose one of: ${Object.keys(factories).join(', ')}`);
   }
   // An option the chosen source ignores is almost always a mistyped command line.
-  for (const [option, { source, what }] of Object.entries(SOURCE_OPTIONS)) {
-    if (options[option as keyof typeof SOURCE_OPTIONS] !== undefined && name !== source) {
-      throw new ConfigError(`${what} only applies to the ${source} noise source, not to "${name}"`);
+  for (const [option, { sources, what }] of Object.entries(SOURCE_OPTIONS)) {
+    if (options[option as keyof typeof SOURCE_OPTIONS] !== undefined && !sources.includes(name)) {
+      throw new ConfigError(`${what} only applies to the ${sources.join(' and ')} noise source${sources.length > 1 ? 's' : ''}, not to "${name}"`);
     }
   }
   return factory.create(options);
 }
 
-/** The options that belong to one source only, and how an error names them. */
-const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'generator', { readonly source: string; readonly what: string }>> = {
-  cellSize: { source: 'classwise', what: 'a cell size' },
-  pattern: { source: 'classwise', what: 'a pattern' },
-  generator: { source: 'unseg', what: 'a generator folder' },
+/** The options that belong to some sources only, and how an error names them. */
+const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
+  cellSize: { sources: ['classwise', 'grating'], what: 'a cell size' },
+  pattern: { sources: ['classwise'], what: 'a pattern' },
+  generator: { sources: ['unseg'], what: 'a generator folder' },
 };

@@ -1,0 +1,53 @@
+import { directionPool } from '../pixels/pool.js';
+import { gratingPatternOf } from './classwise.js';
+import type { NoiseRequest, NoiseSource } from './types.js';
+
+export interface GratingNoiseOptions {
+  /** Picks the stripes' orientation and colour (one of the class-wise baseline's twelve codes). */
+  readonly seed?: number;
+  /** Stripe width in image pixels (default 8: the width measured to protect, see the README). */
+  readonly stripeWidth?: number;
+}
+
+/** The class that lends its grating code to the prompt: any fixed one would do. */
+const PROMPT_CODE_LABEL = 1;
+
+/**
+ * The class-agnostic grating: one fixed stripe pattern, identical in every image, written on
+ * every prompt pixel (the union of the objects, the same input the UnSeg generator gets), and no
+ * noise outside. It needs no class labels, so it works on class-agnostic data (SA-1B) too. A
+ * trainer finds "these stripes = an object" easier to learn than the objects themselves; unlike
+ * the class-wise grating it does not tell the classes apart, which costs some protection.
+ */
+export function createGratingNoiseSource(options: GratingNoiseOptions = {}): NoiseSource {
+  const seed = options.seed ?? 0;
+  const stripeWidth = options.stripeWidth ?? 8;
+  if (!Number.isInteger(stripeWidth) || stripeWidth < 1) {
+    throw new RangeError(`stripe width must be a positive integer, got ${stripeWidth}`);
+  }
+  const pattern = gratingPatternOf(seed, PROMPT_CODE_LABEL, stripeWidth);
+  const pool = directionPool();
+  return {
+    name: 'grating',
+    description: `one fixed grating (stripes ${stripeWidth}px wide) on every prompt pixel, none outside, seed ${seed}`,
+    batchSize: 1,
+    settings: { seed, stripeWidth },
+    async generate(batch: readonly NoiseRequest[]) {
+      return batch.map((r) => {
+        const { width, height } = r.image;
+        const prompt = r.prompt.data;
+        const out = pool.take(width * height * 3);
+        for (let y = 0, p = 0; y < height; y++) {
+          for (let x = 0; x < width; x++, p++) {
+            const on = prompt[p] !== 0;
+            for (let c = 0; c < 3; c++) out[p * 3 + c] = on ? pattern(x, y, c) : 0;
+          }
+        }
+        return out;
+      });
+    },
+    release(directions) {
+      pool.give(directions);
+    },
+  };
+}
