@@ -110,6 +110,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--no-rescale', 'do not rescale x + noise randomly before the surrogate')
     .option('--photometric', 'jitter brightness, contrast, saturation and hue of x + noise before the surrogate')
     .addOption(new Option('--noise-channels <kind>', "G's noise: rgb (three channels) or luma (one grey channel, kept by hue/saturation jitter and grayscale)").choices(['rgb', 'luma']).default('rgb'))
+    .option('--carrier <px>', "G's output multiplies a fixed +-1 stripe texture this many working pixels wide, made at the image's own size (default: none)")
     .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving what exists')
     .option('--max-images <n>', 'use at most n images')
     .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass)')

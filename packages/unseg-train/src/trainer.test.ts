@@ -51,6 +51,19 @@ describe('BilevelTrainer', () => {
     t.dispose();
   });
 
+  it('with generatorCarrier, G trains through the carrier: its noise flips sign from one stripe of rows to the next', () => {
+    const t = new BilevelTrainer(tinySet(), { ...TINY_OPTIONS, generatorCarrier: 1 });
+    expect(t.generator.config.carrier).toBe(1);
+    const b = t.makeBatch([0, 1]);
+    const g0 = snapshot(t.generator.params);
+    t.generatorStep(b);
+    expect(changed(g0, snapshot(t.generator.params))).toBe(true);
+    const [carried, field] = tf.tidy(() => [t.generator.forward(b.x, b.mask).arraySync(), t.generator.field(b.x, b.mask).arraySync()]);
+    const rows = carried[0]!.length;
+    for (let y = 0; y < rows; y++) expect(carried[0]![y]![0]![0]).toBeCloseTo((y % 2 ? -1 : 1) * field[0]![y]![0]![0]!, 6);
+    t.dispose();
+  });
+
   it('label modification makes the generator target all ones; without it the target is the mask', () => {
     const mask = tf.tensor4d([0, 1, 0, 0], [1, 2, 2, 1]);
     expect(Array.from(generatorTarget(mask, true).dataSync())).toEqual([1, 1, 1, 1]);

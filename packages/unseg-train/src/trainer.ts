@@ -54,6 +54,8 @@ export interface TrainerOptions {
   readonly centre: boolean;
   /** G's noise: three colour channels, or one grey channel written to all three (GeneratorConfig.noise). */
   readonly generatorNoise?: 'rgb' | 'luma';
+  /** GeneratorConfig.carrier: stripe width (working pixels) of the fixed texture G's output multiplies; absent: none. */
+  readonly generatorCarrier?: number;
   /**
    * Weight of a penalty on the squared per-image channel means of G's noise (after tanh), added
    * to G's loss. Centring before tanh is not enough: a saturated tanh turns "+A on 10% of the
@@ -161,7 +163,7 @@ export class BilevelTrainer {
   constructor(data: TrainingSet, options: TrainerOptions, generatorConfig?: Partial<GeneratorConfig>) {
     this.options = options;
     this.data = data;
-    const gconf = defaultGeneratorConfig({ widths: options.generatorWidths, workingSize: data.size, centre: options.centre, noise: options.generatorNoise ?? 'rgb', ...generatorConfig });
+    const gconf = defaultGeneratorConfig({ widths: options.generatorWidths, workingSize: data.size, centre: options.centre, noise: options.generatorNoise ?? 'rgb', ...(options.generatorCarrier ? { carrier: options.generatorCarrier } : {}), ...generatorConfig });
     this.generator = createGenerator(gconf, options.seed * 1000 + 1);
     this.surrogate = createSurrogate(options.surrogateWidths, options.seed * 1000 + 500);
     this.optG = tf.train.adam(options.lrGenerator);

@@ -28,6 +28,7 @@ export interface TrainCommandOptions {
   photometric?: boolean;
   /** Commander restricts it to these choices. */
   noiseChannels: 'rgb' | 'luma';
+  carrier?: string;
   maxMinutes?: string;
   maxImages?: string;
   stepsPerEpoch?: string;
@@ -94,6 +95,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
     ...(o.rescale ? {} : { rescale: null }),
     ...(o.photometric ? { photometric: DEFAULT_PHOTOMETRIC } : {}),
     generatorNoise: o.noiseChannels,
+    ...(o.carrier ? { generatorCarrier: parsePositiveInt(o.carrier, '--carrier') } : {}),
     ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
     ...(o.trainEpsFg || o.trainEpsBg
       ? {

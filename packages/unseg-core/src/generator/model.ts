@@ -22,6 +22,15 @@ export interface GeneratorConfig {
    * rotate, scale or erase a colour code.
    */
   readonly noise?: 'rgb' | 'luma';
+  /**
+   * Stripe width, in working-resolution pixels, of a fixed +-1 carrier (horizontal stripes) that
+   * G's output multiplies; absent: no carrier. G runs at the working size, so on its own it can
+   * only make noise that is smooth at the image's size, and smooth noise did not protect (model
+   * card); the carrier is made at the image's own size (stripes `carrier * shortSide /
+   * workingSize` px wide, 8 px for carrier 1 on a 1024-px image), so G chooses, per region, the
+   * colour and sign of a fine texture instead of the texture itself.
+   */
+  readonly carrier?: number;
   /** Free-form provenance (training command, seed, data) recorded by the trainer. */
   readonly training?: Readonly<Record<string, unknown>>;
 }
@@ -41,27 +50,43 @@ export interface Generator {
   readonly params: ParamMap;
   /** x: [N,H,W,3] in [0,1], prompt: [N,H,W,1] in {0,1}; returns directions in [-1,1]. */
   forward(x: tf.Tensor4D, prompt: tf.Tensor4D): tf.Tensor4D;
+  /** The same without the carrier (equal to `forward` when there is none): what is resized up at generation. */
+  field(x: tf.Tensor4D, prompt: tf.Tensor4D): tf.Tensor4D;
   dispose(): void;
 }
 
 export function buildGenerator(config: GeneratorConfig, params: ParamMap): Generator {
   const spec = generatorSpec(config);
+  const field = (x: tf.Tensor4D, prompt: tf.Tensor4D): tf.Tensor4D =>
+    tf.tidy(() => {
+      const input = tf.concat([x.mul(2).sub(1), prompt.mul(2).sub(1)], 3) as tf.Tensor4D;
+      let pre = unetForward(spec, params, GENERATOR_PREFIX, input);
+      if (config.centre) pre = pre.sub(pre.mean([1, 2], true));
+      const direction = tf.tanh(pre);
+      return config.noise === 'luma' ? tf.tile(direction, [1, 1, 1, 3]) : direction;
+    });
   return {
     config,
     params,
+    field,
     forward(x, prompt) {
+      const carrier = config.carrier;
+      if (!carrier) return field(x, prompt);
       return tf.tidy(() => {
-        const input = tf.concat([x.mul(2).sub(1), prompt.mul(2).sub(1)], 3) as tf.Tensor4D;
-        let pre = unetForward(spec, params, GENERATOR_PREFIX, input);
-        if (config.centre) pre = pre.sub(pre.mean([1, 2], true));
-        const direction = tf.tanh(pre);
-        return config.noise === 'luma' ? tf.tile(direction, [1, 1, 1, 3]) : direction;
+        const [, h, w] = x.shape;
+        const rows = Float32Array.from({ length: h }, (_, y) => carrierSign(y, carrier));
+        return field(x, prompt).mul(tf.tensor4d(rows, [1, h, 1, 1]).tile([1, 1, w, 1]));
       });
     },
     dispose() {
       for (const v of params.values()) v.dispose();
     },
   };
+}
+
+/** The carrier at row y (pixel centres), for stripes `width` pixels wide: +1 or -1. */
+export function carrierSign(y: number, width: number): 1 | -1 {
+  return Math.floor((y + 0.5) / width) & 1 ? -1 : 1;
 }
 
 export function createGenerator(config: GeneratorConfig, seed: number): Generator {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { NoiseRequest } from '../noise/types.js';
 import { selectBackend } from './backend.js';
-import { createGenerator, defaultGeneratorConfig } from './model.js';
+import { buildGenerator, createGenerator, defaultGeneratorConfig } from './model.js';
 import { createGeneratorNoiseSource, DEFAULT_GENERATOR_DIR, generateNoise, loadGenerator, saveGenerator } from './source.js';
 
 function request(id: string, w: number, h: number, seed: number): NoiseRequest {
@@ -113,5 +113,40 @@ describe('generator checkpoint and noise source', () => {
     const n = tf.tidy(() => g.forward(tf.ones([1, 8, 8, 3]), tf.zeros([1, 8, 8, 1])).abs().max().dataSync()[0]!);
     expect(n).toBeLessThan(1e-6);
     g.dispose();
+  });
+
+  it('with a carrier, the noise is the carrier-free field, resized up, with every other stripe of rows negated', async () => {
+    const plain = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 }), 5);
+    const carried = buildGenerator({ ...plain.config, carrier: 1 }, plain.params);
+    // 64 x 32 image, working size 16: stripes of 1 working row are 2 image rows wide.
+    const req = request('s', 64, 32, 4);
+    const [field] = generateNoise(plain, [req]);
+    const [noise] = generateNoise(carried, [req]);
+    const row = 64 * 3;
+    for (let y = 0; y < 32; y++) {
+      const sign = Math.floor(y / 2) % 2 === 0 ? 1 : -1;
+      for (let i = y * row; i < (y + 1) * row; i++) expect(noise![i]).toBe(sign * field![i]!);
+    }
+    // Its training forward pass at the working size carries the same rows.
+    const x = tf.randomUniform([1, 16, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const p = tf.ones([1, 16, 32, 1]) as tf.Tensor4D;
+    const f = plain.forward(x, p).arraySync()[0]!;
+    const c = carried.forward(x, p).arraySync()[0]!;
+    for (let y = 0; y < 16; y++) for (let xx = 0; xx < 32; xx++) for (let k = 0; k < 3; k++) expect(c[y]![xx]![k]).toBeCloseTo((y % 2 ? -1 : 1) * f[y]![xx]![k]!, 6);
+    // The carrier survives a save and load.
+    const out = path.join(dir, 'carrier');
+    await saveGenerator(out, carried);
+    expect((await loadGenerator(out)).config.carrier).toBe(1);
+    const [again] = generateNoise(await loadGenerator(out), [req]);
+    expect(Array.from(again!)).toEqual(Array.from(noise!));
+  });
+
+  it('refuses a generator.json whose carrier is not a positive width', async () => {
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 }), 5);
+    const out = path.join(dir, 'bad-carrier');
+    await saveGenerator(out, g);
+    const file = path.join(out, 'generator.json');
+    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), carrier: -2 }));
+    await expect(loadGenerator(out)).rejects.toThrow(/carrier must be a positive stripe width/);
   });
 });

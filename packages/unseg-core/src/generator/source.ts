@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import type { NoiseRequest, NoiseSource } from '../noise/types.js';
 import { selectBackend, type BackendName } from './backend.js';
 import { loadTensors, paramsFromTensors, saveTensors } from './checkpoint.js';
-import { buildGenerator, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
+import { buildGenerator, carrierSign, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
 import { bilinearResize, resampleTo } from './resample.js';
 import { directionPool } from '../pixels/pool.js';
 import { unetParamShapes } from './unet.js';
@@ -58,6 +58,9 @@ export async function loadGenerator(dir: string): Promise<Generator> {
   if (config.noise !== undefined && config.noise !== 'rgb' && config.noise !== 'luma') {
     throw new ConfigError(`${configFile}: noise must be "rgb" or "luma", got ${JSON.stringify(config.noise)}`);
   }
+  if (config.carrier !== undefined && !(typeof config.carrier === 'number' && config.carrier > 0)) {
+    throw new ConfigError(`${configFile}: carrier must be a positive stripe width, got ${JSON.stringify(config.carrier)}`);
+  }
   const tensors = await loadTensors(dir, GENERATOR_WEIGHTS_STEM);
   try {
     return buildGenerator(config, paramsFromTensors(tensors, unetParamShapes(generatorSpec(config)), GENERATOR_PREFIX));
@@ -98,7 +101,7 @@ export function generateNoise(
       xs.set(resampleTo(image.data, image.width, image.height, 3, ww, wh, 1 / 255), j * wh * ww * 3);
       ps.set(resampleTo(prompt.data, image.width, image.height, 1, ww, wh), j * wh * ww);
     });
-    const small = tf.tidy(() => generator.forward(tf.tensor4d(xs, [idx.length, wh, ww, 3]), tf.tensor4d(ps, [idx.length, wh, ww, 1])));
+    const small = tf.tidy(() => generator.field(tf.tensor4d(xs, [idx.length, wh, ww, 3]), tf.tensor4d(ps, [idx.length, wh, ww, 1])));
     const values = small.dataSync() as Float32Array;
     small.dispose();
     idx.forEach((i, j) => {
@@ -107,10 +110,20 @@ export function generateNoise(
       const target = allocate(width * height * 3);
       if (width === ww && height === wh) target.set(own);
       else bilinearResize(own, ww, wh, 3, width, height, target);
+      if (generator.config.carrier) applyCarrier(target, width, height, (generator.config.carrier * Math.min(width, height)) / generator.config.workingSize);
       out[i] = target;
     });
   }
   return out;
+}
+
+/** Multiplies each row of an HWC array by the carrier's sign, for stripes `stripe` pixels wide. */
+function applyCarrier(values: Float32Array, width: number, height: number, stripe: number): void {
+  const row = width * 3;
+  for (let y = 0; y < height; y++) {
+    if (carrierSign(y, stripe) > 0) continue;
+    for (let i = y * row, end = i + row; i < end; i++) values[i] = -values[i]!;
+  }
 }
 
 export interface GeneratorNoiseSourceOptions {
@@ -140,6 +153,7 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
       modelDir: path.resolve(dir),
       widths: generator.config.widths,
       workingSize: generator.config.workingSize,
+      ...(generator.config.carrier ? { carrier: generator.config.carrier } : {}),
       backend,
       ...(generator.config.training ? { training: generator.config.training } : {}),
     },
