@@ -69,7 +69,7 @@ const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>
  * uses, so a flip never turns one class's grating into another's) times four colour axes that
  * differ beyond a sign (a grating times -1 is the same grating shifted by half a period).
  */
-const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
+export const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
   [1, 0],
   [0, 1],
   [Math.SQRT1_2, Math.SQRT1_2],
@@ -101,13 +101,19 @@ export function gratingCode(seed: number, label: number): { direction: readonly 
  * Class `label`'s grating: square-wave stripes `cellSize` px wide, anchored to the image grid, in
  * the orientation and colour of its {@link gratingCode}.
  */
-export const gratingPatternOf: ClassPatternOf = (seed, label, cellSize) => {
-  const { direction: [dx, dy], colour } = gratingCode(seed, label);
+const gratingPatternOf: ClassPatternOf = (seed, label, cellSize) => {
+  const { direction, colour } = gratingCode(seed, label);
+  return gratingPattern(direction, colour, cellSize);
+};
+
+/** Square-wave stripes `width` px wide across `direction`, +-`colour` per channel. */
+export function gratingPattern(direction: readonly [number, number], colour: readonly [number, number, number], width: number): ClassPattern {
+  const [dx, dy] = direction;
   return (x, y, c) => {
     const t = (x + 0.5) * dx + (y + 0.5) * dy;
-    return (Math.floor(t / cellSize) & 1 ? -1 : 1) * colour[c]!;
+    return (Math.floor(t / width) & 1 ? -1 : 1) * colour[c]!;
   };
-};
+}
 
 /** The sign of class `label`'s pattern at cell (cx, cy), channel c. */
 export function classwiseSign(seed: number, label: number, cx: number, cy: number, c: number): 1 | -1 {

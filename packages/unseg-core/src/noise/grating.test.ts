@@ -1,5 +1,5 @@
 import { applyBudgetedNoise } from './apply.js';
-import { gratingPatternOf } from './classwise.js';
+import { GRATING_DIRECTIONS, gratingPattern } from './classwise.js';
 import { createGratingNoiseSource } from './grating.js';
 import type { NoiseRequest } from './types.js';
 
@@ -21,7 +21,7 @@ describe('createGratingNoiseSource', () => {
     const src = createGratingNoiseSource({ seed: 4, stripeWidth: 4 });
     const [a, b] = await src.generate([request('a', w, h), request('b', w, h)]);
     expect(Array.from(b!)).toEqual(Array.from(a!));
-    const pattern = gratingPatternOf(4, 1, 4);
+    const pattern = gratingPattern(GRATING_DIRECTIONS[0]!, [1, 1, 1], 4);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         for (let c = 0; c < 3; c++) expect(a![(y * w + x) * 3 + c]).toBe(x < w / 2 ? pattern(x, y, c) : 0);
@@ -33,7 +33,12 @@ describe('createGratingNoiseSource', () => {
     const w = 64;
     const [d] = await createGratingNoiseSource({ stripeWidth: 8 }).generate([request('x', w, w)]);
     const values = new Set(Array.from(d!.subarray(0, (w / 2) * 3)));
-    expect([...values].every((v) => v === 1 || v === -1 || v === 0)).toBe(true);
+    expect([...values].every((v) => v === 1 || v === -1)).toBe(true);
+    // Grey: R, G and B carry the same sign everywhere.
+    for (let p = 0; p < w * w; p++) {
+      expect(d![p * 3 + 1]).toBe(d![p * 3]);
+      expect(d![p * 3 + 2]).toBe(d![p * 3]);
+    }
     // Along the first row's prompt part the red channel changes sign, but never within 3 pixels of a change.
     const red = Array.from({ length: w / 2 }, (_, x) => d![x * 3]!);
     const changes = red.flatMap((v, x) => (x > 0 && v !== red[x - 1] ? [x] : []));
