@@ -75,6 +75,17 @@ describe('unseg-pipeline (built CLI)', () => {
     expect(misspelt.stderr).toMatch(/--pattern <kind>' argument 'stripes' is invalid\. Allowed choices are cells, grating/);
   });
 
+  it('publishes with --noise grating and its --cell-size, recorded in the manifest; no labels asked', async () => {
+    const dest = path.join(out, 'grating');
+    const run = await cli(['run', 'coco', '--in', sample, '--out', dest, '--noise', 'grating', '--cell-size', '4', '--progress', 'none']);
+    expect(run.code).toBe(0);
+    const manifest = JSON.parse(await fs.readFile(path.join(dest, 'manifest.json'), 'utf8')) as { noise: { source: string; settings: unknown } };
+    expect(manifest.noise).toMatchObject({ source: 'grating', settings: { seed: 0, stripeWidth: 4 } });
+    const elsewhere = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'g2'), '--noise', 'uniform', '--cell-size', '4']);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/a cell size only applies to the classwise and grating noise sources, not to "uniform"/);
+  });
+
   it('lists noise sources and plugins', async () => {
     expect((await cli(['noise'])).stdout).toMatch(/^unseg\s/m);
     expect((await cli(['plugins'])).stdout).toMatch(/^coco\s+\S+\s+contract 1/m);
