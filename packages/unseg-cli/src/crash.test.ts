@@ -14,10 +14,18 @@ import { writeCleanCoco } from './test-helpers/coco-fixtures.js';
 const BIN = path.resolve('dist/bin.js');
 const IMAGES = 16;
 const SHARD = 2;
+/**
+ * The --workers tests signal the parent once a worker's first shard is in: with 16 tiny images
+ * two workers sometimes finished every shard (or the whole run) before the signal arrived, so
+ * they run on a dataset four times larger.
+ */
+const MANY = 64;
 
 let tmp: string;
 let root: string;
 let expected: Row[];
+let rootMany: string;
+let expectedMany: Row[];
 
 interface Row {
   split: string;
@@ -65,10 +73,10 @@ interface Child {
   stderr: () => string;
 }
 
-function start(out: string, extra: string[] = []): Child {
+function start(out: string, extra: string[] = [], data = root): Child {
   const proc = spawn(
     process.execPath,
-    [BIN, 'run', 'coco', '--in', root, '--out', out, '--noise', 'uniform', '--progress', 'json', '--shard-size', String(SHARD), '--concurrency', '2', ...extra],
+    [BIN, 'run', 'coco', '--in', data, '--out', out, '--noise', 'uniform', '--progress', 'json', '--shard-size', String(SHARD), '--concurrency', '2', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const events: { event: string }[] = [];
@@ -106,8 +114,8 @@ async function until(child: Child, pred: () => boolean, timeoutMs = 20_000): Pro
 const count = (child: Child, event: string) => child.events.filter((e) => e.event === event).length;
 
 /** Starts a run, sends `signal` once its first shard is written, and waits for it to end. */
-async function stopAfterFirstShard(out: string, extra: string[], signal: NodeJS.Signals): Promise<{ child: Child; code: number | null }> {
-  const child = start(out, extra);
+async function stopAfterFirstShard(out: string, extra: string[], signal: NodeJS.Signals, data = root): Promise<{ child: Child; code: number | null }> {
+  const child = start(out, extra, data);
   expect(await until(child, () => count(child, 'shard') >= 1)).toBe(true);
   child.proc.kill(signal);
   return { child, code: await child.exit };
@@ -129,6 +137,11 @@ beforeAll(async () => {
   expect(await ref.exit).toBe(0);
   expected = await rows(path.join(tmp, 'reference'));
   expect(expected).toHaveLength(IMAGES);
+  rootMany = await writeCleanCoco(path.join(tmp, 'coco-many'), MANY);
+  const refMany = start(path.join(tmp, 'reference-many'), [], rootMany);
+  expect(await refMany.exit).toBe(0);
+  expectedMany = await rows(path.join(tmp, 'reference-many'));
+  expect(expectedMany).toHaveLength(MANY);
 }, 180_000);
 
 afterAll(async () => {
@@ -179,32 +192,32 @@ describe('crashes', () => {
 
   it('--workers: SIGINT to the parent stops every worker after its shard (exit 130); a rerun resumes and merges; another count is refused', async () => {
     const out = path.join(tmp, 'interrupted-workers');
-    const { child, code } = await stopAfterFirstShard(out, ['--workers', '2'], 'SIGINT');
+    const { child, code } = await stopAfterFirstShard(out, ['--workers', '2'], 'SIGINT', rootMany);
     expect(code).toBe(130);
     expect(child.stderr()).toMatch(/interrupted: worker\(s\) .*rerun the same command to resume/);
-    expect((await committedShards(out)).length).toBeLessThan(IMAGES / SHARD);
+    expect((await committedShards(out)).length).toBeLessThan(MANY / SHARD);
     expect(await fs.readdir(out)).not.toContain('manifest.json');
-    const other = start(out, ['--workers', '3']);
+    const other = start(out, ['--workers', '3'], rootMany);
     expect(await other.exit).toBe(1);
     expect(other.stderr()).toMatch(/was begun by a run of 2 workers: rerun with --workers 2/);
-    const rerun = start(out, ['--workers', '2']);
+    const rerun = start(out, ['--workers', '2'], rootMany);
     expect(await rerun.exit).toBe(0);
-    expect(await rows(out)).toEqual(expected);
+    expect(await rows(out)).toEqual(expectedMany);
     const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { workers: unknown; totals: { rows: number } };
     expect(manifest.workers).toEqual({ count: 2, present: [0, 1], missing: [] });
-    expect(manifest.totals.rows).toBe(IMAGES);
+    expect(manifest.totals.rows).toBe(MANY);
   }, 180_000);
 
   it('--workers: SIGTERM (a job runner stopping the parent) ends the workers after their shard; SIGKILL of the parent leaves no worker running', async () => {
     const out = path.join(tmp, 'terminated-workers');
-    const { child, code } = await stopAfterFirstShard(out, ['--workers', '2'], 'SIGTERM');
+    const { child, code } = await stopAfterFirstShard(out, ['--workers', '2'], 'SIGTERM', rootMany);
     expect(code).toBe(130);
     expect(child.stderr()).toMatch(/SIGTERM: finishing the shard in flight/);
     await committedShards(out);
 
     // The parent killed outright: its workers see their stdin pipe end and stop after their shard.
     await fs.rm(out, { recursive: true, force: true });
-    await stopAfterFirstShard(out, ['--workers', '2'], 'SIGKILL');
+    await stopAfterFirstShard(out, ['--workers', '2'], 'SIGKILL', rootMany);
     if (existsSync('/proc/self/cmdline')) {
       const running = async () => {
         const found: string[] = [];
@@ -219,10 +232,10 @@ describe('crashes', () => {
       expect(await running()).toEqual([]);
     }
     // They stopped early, not ran on to the end unsupervised.
-    expect((await committedShards(out)).length).toBeLessThan(IMAGES / SHARD);
-    const rerun = start(out, ['--workers', '2']);
+    expect((await committedShards(out)).length).toBeLessThan(MANY / SHARD);
+    const rerun = start(out, ['--workers', '2'], rootMany);
     expect(await rerun.exit).toBe(0);
-    expect(await rows(out)).toEqual(expected);
+    expect(await rows(out)).toEqual(expectedMany);
   }, 180_000);
 
   it('a closed stdout (`| head`) does not stop the run: it says so once and completes', async () => {
