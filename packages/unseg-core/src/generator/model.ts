@@ -73,9 +73,9 @@ export function buildGenerator(config: GeneratorConfig, params: ParamMap): Gener
       const carrier = config.carrier;
       if (!carrier) return field(x, prompt);
       return tf.tidy(() => {
-        const [, h, w] = x.shape;
+        const h = x.shape[1];
         const rows = Float32Array.from({ length: h }, (_, y) => carrierSign(y, carrier));
-        return field(x, prompt).mul(tf.tensor4d(rows, [1, h, 1, 1]).tile([1, 1, w, 1]));
+        return field(x, prompt).mul(tf.tensor4d(rows, [1, h, 1, 1]));
       });
     },
     dispose() {

@@ -58,7 +58,7 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
 }
 
 /** The pattern of one class: its direction at pixel (x, y), channel c. */
-export type ClassPattern = (x: number, y: number, c: number) => number;
+type ClassPattern = (x: number, y: number, c: number) => number;
 type ClassPatternOf = (seed: number, label: number, cellSize: number) => ClassPattern;
 
 const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>

@@ -44,8 +44,11 @@ export function createGratingNoiseSource(options: GratingNoiseOptions = {}): Noi
         const out = pool.take(width * height * 3);
         for (let y = 0, p = 0; y < height; y++) {
           for (let x = 0; x < width; x++, p++) {
-            const on = prompt[p] !== 0;
-            for (let c = 0; c < 3; c++) out[p * 3 + c] = on ? pattern(x, y, c) : 0;
+            // Grey: one value for R, G and B.
+            const v = prompt[p] !== 0 ? pattern(x, y, 0) : 0;
+            out[p * 3] = v;
+            out[p * 3 + 1] = v;
+            out[p * 3 + 2] = v;
           }
         }
         return out;
