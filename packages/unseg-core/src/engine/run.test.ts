@@ -41,6 +41,15 @@ describe('runDataset', () => {
     expect((await rows(dir)).map((r) => r.position)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9]);
   });
 
+  it("removes the manifest temp file a killed run left, and not another worker's", async () => {
+    // What a SIGKILL during the manifest's atomic rewrite leaves behind.
+    await fs.writeFile(path.join(dir, '.manifest.json.4242-abcd1234.tmp'), '{"half": ');
+    await fs.writeFile(path.join(dir, '.manifest-w1of2.json.4243-abcd1234.tmp'), '{"half": ');
+    await runDataset(await options(4));
+    const left = (await fs.readdir(dir)).filter((f) => f.endsWith('.tmp'));
+    expect(left).toEqual(['.manifest-w1of2.json.4243-abcd1234.tmp']);
+  });
+
   it('stops at a shard boundary when interrupted, and a rerun resumes to the same rows', async () => {
     const reference = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-ref-'));
     await runDataset({ ...(await options(10)), outDir: reference });

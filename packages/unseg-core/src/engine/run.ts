@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import type { DatasetReader } from '../plugin/types.js';
 import { acquireOutputLock, ShardWriteError, ShardWriter, writeManifest } from '../shards/index.js';
+import { removeStaleManifestTemps } from '../shards/manifest.js';
 import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
@@ -46,6 +47,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   const { reader, outDir, worker, listener } = options;
   await fs.mkdir(outDir, { recursive: true });
   const lock = await acquireOutputLock(outDir, { worker });
+  await removeStaleManifestTemps(outDir, { worker });
   const runRecord = {
     args: { ...options.runInfo, shardSize, format, limit: options.limit ?? null, worker: worker ?? null },
     noise: {

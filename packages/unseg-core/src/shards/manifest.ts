@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import type { ShardFormat } from './encoders.js';
-import { nodeShardFs, writeFileAtomic, type ShardFs } from './fs.js';
+import { isTempOf, nodeShardFs, writeFileAtomic, type ShardFs } from './fs.js';
 import { parseShardName, sameWorker, workerTag, type WorkerSpec } from './naming.js';
 import { huggingfaceFeatures, shardSchemaSummary } from './schema.js';
 import { mergeNoiseSummaries, readShardStats, type NoiseSummary, type ShardStats } from './stats.js';
@@ -87,6 +87,17 @@ async function readCoreVersion(): Promise<string> {
 /** The manifest file name: `manifest.json`, or `manifest-w{i}of{n}.json` for one worker of a sharded run. */
 export function manifestFileName(worker?: WorkerSpec): string {
   return worker ? `manifest${workerTag(worker)}.json` : 'manifest.json';
+}
+
+/**
+ * Removes the temp files that a killed run left while rewriting this run's (or worker's)
+ * manifest. Only the holder of the output lock for `worker` writes that manifest, so any temp
+ * of it found once the lock is held is stale.
+ */
+export async function removeStaleManifestTemps(outDir: string, options: { worker?: WorkerSpec; fs?: ShardFs } = {}): Promise<void> {
+  const fs = options.fs ?? nodeShardFs;
+  const name = manifestFileName(options.worker);
+  for (const f of await fs.list(outDir)) if (isTempOf(f, name)) await fs.remove(`${outDir}/${f}`);
 }
 
 /** Reads every valid stats file in `dir` (all splits and workers). */
