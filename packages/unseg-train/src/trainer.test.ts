@@ -78,7 +78,7 @@ describe('BilevelTrainer', () => {
       tf.tidy(() => {
         const noise = t.generator.forward(b.x, b.mask);
         const xa = b.x.add(noise.mul(b.mask.mul(16 / 255 - 8 / 255).add(8 / 255))) as tf.Tensor4D;
-        return segLoss(t.surrogate.forward(xa.clipByValue(0, 1), b.prompt), ones).dataSync()[0]!;
+        return segLoss(t.surrogate.forward(xa.clipByValue(0, 1) as tf.Tensor4D, b.prompt), ones).dataSync()[0]!;
       });
     const before = lossOnes();
     for (let i = 0; i < 5; i++) t.generatorStep(b);

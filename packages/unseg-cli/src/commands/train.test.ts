@@ -1,7 +1,9 @@
 import { ConfigError } from '@unseg/core';
+import type { TrainerOptions } from '@unseg/train';
 import { parseDataSpec, parsePrompts, parseSchedule } from './train.js';
 
-const PROMPTS = { points: 0.7, box: 0.2, mask: 0.1 };
+// The mix's other settings ride along untouched; their values do not matter here.
+const PROMPTS: TrainerOptions['prompts'] = { points: 0.7, box: 0.2, mask: 0.1, maxPoints: 3, pointSigma: 1 / 32, maskGrid: 8 };
 
 describe('train option parsing', () => {
   it('reads plugin:dir[@split]', () => {
@@ -17,6 +19,6 @@ describe('train option parsing', () => {
     expect(parsePrompts('points=1,box=0,mask=0', PROMPTS)).toMatchObject({ points: 1, box: 0, mask: 0 });
     expect(() => parsePrompts('points=0,box=0,mask=0', PROMPTS)).toThrow(/weight > 0/);
     expect(() => parsePrompts('scribble=1', PROMPTS)).toThrow(/expected e.g./);
-    expect(parsePrompts('points=1', PROMPTS)).toEqual({ points: 1, box: 0.2, mask: 0.1 });
+    expect(parsePrompts('points=1', PROMPTS)).toEqual({ ...PROMPTS, points: 1 });
   });
 });
