@@ -6,7 +6,6 @@ import {
   type NoiseSource,
   type PromptSelection,
   type ClasswisePattern,
-  type GratingBackground,
 } from '@unseg/core';
 
 /** Parses a budget given as a fraction ("8/255"), a decimal in [0, 1], or a whole number of 8-bit steps ("8"). */
@@ -50,7 +49,6 @@ export interface NoiseCommandOptions {
   backend?: string;
   cellSize?: string;
   pattern?: ClasswisePattern;
-  background?: GratingBackground;
   epsFg: string;
   epsBg: string;
   prompt: string;
@@ -72,6 +70,5 @@ export function createNoiseSourceFromOptions(o: NoiseCommandOptions, seed: numbe
     backend: o.backend,
     cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size'),
     pattern: o.pattern,
-    background: o.background,
   });
 }

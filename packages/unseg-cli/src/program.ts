@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
-import { CLASSWISE_PATTERNS, GRATING_BACKGROUNDS, noiseSourceNames, UnsegError } from '@unseg/core';
+import { CLASSWISE_PATTERNS, noiseSourceNames, UnsegError } from '@unseg/core';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { parseWorkers, runWorkersCommand } from './commands/run-workers.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -26,11 +26,6 @@ function withNoiseOptions(command: Command): Command {
     .addOption(
       new Option('--pattern <kind>', 'for --noise classwise: cells (random signs, default) or grating (stripes --cell-size px wide, one orientation and colour per class)').choices(
         CLASSWISE_PATTERNS,
-      ),
-    )
-    .addOption(
-      new Option('--background <kind>', 'for --noise grating: outside the prompt, none (default) or crossed (the stripes in another orientation, at --eps-bg)').choices(
-        GRATING_BACKGROUNDS,
       ),
     )
     .option('--eps-fg <budget>', 'noise budget inside the prompt (8/255, 0.0314 or 8)', '8/255')

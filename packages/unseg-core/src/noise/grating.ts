@@ -7,15 +7,7 @@ export interface GratingNoiseOptions {
   readonly seed?: number;
   /** Stripe width in image pixels (default 8: the width measured to protect, see the README). */
   readonly stripeWidth?: number;
-  /**
-   * Outside the prompt: `none` (default, no noise) or `crossed` (the same stripes in another
-   * orientation, at eps_bg), so that the background carries a code of its own too.
-   */
-  readonly background?: GratingBackground;
 }
-
-export const GRATING_BACKGROUNDS = ['none', 'crossed'] as const;
-export type GratingBackground = (typeof GRATING_BACKGROUNDS)[number];
 
 /**
  * Grey: the same sign in R, G and B. A colour grating 2 px wide at the trainer's size did not
@@ -37,21 +29,14 @@ export function createGratingNoiseSource(options: GratingNoiseOptions = {}): Noi
   if (!Number.isInteger(stripeWidth) || stripeWidth < 1) {
     throw new RangeError(`stripe width must be a positive integer, got ${stripeWidth}`);
   }
-  const background = options.background ?? 'none';
-  if (!GRATING_BACKGROUNDS.includes(background)) {
-    throw new RangeError(`grating background must be one of ${GRATING_BACKGROUNDS.join(', ')}, got ${String(background)}`);
-  }
-  const n = GRATING_DIRECTIONS.length;
-  const index = (((seed + 2) % n) + n) % n;
-  const pattern = gratingPattern(GRATING_DIRECTIONS[index]!, GREY, stripeWidth);
-  const outside = background === 'crossed' ? gratingPattern(GRATING_DIRECTIONS[(index + 1) % n]!, GREY, stripeWidth) : undefined;
+  const direction = GRATING_DIRECTIONS[(((seed + 2) % GRATING_DIRECTIONS.length) + GRATING_DIRECTIONS.length) % GRATING_DIRECTIONS.length]!;
+  const pattern = gratingPattern(direction, GREY, stripeWidth);
   const pool = directionPool();
   return {
     name: 'grating',
-    description: `one fixed grey grating (stripes ${stripeWidth}px wide) on every prompt pixel, ${outside ? 'crossed stripes' : 'none'} outside, seed ${seed}`,
+    description: `one fixed grey grating (stripes ${stripeWidth}px wide) on every prompt pixel, none outside, seed ${seed}`,
     batchSize: 1,
-    // The default background is left out so that runs published before it existed still resume.
-    settings: outside ? { seed, stripeWidth, background } : { seed, stripeWidth },
+    settings: { seed, stripeWidth },
     async generate(batch: readonly NoiseRequest[]) {
       return batch.map((r) => {
         const { width, height } = r.image;
@@ -60,7 +45,7 @@ export function createGratingNoiseSource(options: GratingNoiseOptions = {}): Noi
         for (let y = 0, p = 0; y < height; y++) {
           for (let x = 0; x < width; x++, p++) {
             // Grey: one value for R, G and B.
-            const v = prompt[p] !== 0 ? pattern(x, y, 0) : outside ? outside(x, y, 0) : 0;
+            const v = prompt[p] !== 0 ? pattern(x, y, 0) : 0;
             out[p * 3] = v;
             out[p * 3 + 1] = v;
             out[p * 3 + 2] = v;

@@ -10,5 +10,4 @@ export { createClasswiseNoiseSource } from './classwise.js';
 export type { ClasswiseNoiseOptions, ClasswisePattern } from './classwise.js';
 export { CLASSWISE_PATTERNS } from './classwise.js';
 export { createGratingNoiseSource } from './grating.js';
-export type { GratingBackground, GratingNoiseOptions } from './grating.js';
-export { GRATING_BACKGROUNDS } from './grating.js';
+export type { GratingNoiseOptions } from './grating.js';

@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
 import { createClasswiseNoiseSource, type ClasswisePattern } from './classwise.js';
-import { createGratingNoiseSource, type GratingBackground } from './grating.js';
+import { createGratingNoiseSource } from './grating.js';
 import { createSignNoiseSource } from './sign.js';
 import type { NoiseSource } from './types.js';
 import type { BackendName } from '../generator/backend.js';
@@ -19,8 +19,6 @@ export interface NoiseSourceOptions {
   readonly cellSize?: number;
   /** For `classwise`: `cells` (random signs, default) or `grating` (stripes of a per-class orientation and colour). */
   readonly pattern?: ClasswisePattern;
-  /** For `grating`: what goes outside the prompt, `none` (default) or `crossed` stripes at eps_bg. */
-  readonly background?: GratingBackground;
 }
 
 type Factory = (options: NoiseSourceOptions) => Promise<NoiseSource>;
@@ -45,7 +43,7 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
   },
   grating: {
     describe: 'one fixed stripe pattern on every prompt pixel, no labels needed (zero-training baseline)',
-    create: async (o) => createGratingNoiseSource({ seed: o.seed, stripeWidth: o.cellSize, background: o.background }),
+    create: async (o) => createGratingNoiseSource({ seed: o.seed, stripeWidth: o.cellSize }),
   },
   classwise: {
     describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
@@ -73,9 +71,8 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
 }
 
 /** The options that belong to some sources only, and how an error names them. */
-const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'background' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
+const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
   cellSize: { sources: ['classwise', 'grating'], what: 'a cell size' },
   pattern: { sources: ['classwise'], what: 'a pattern' },
-  background: { sources: ['grating'], what: 'a grating background' },
   generator: { sources: ['unseg'], what: 'a generator folder' },
 };
