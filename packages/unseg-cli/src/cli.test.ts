@@ -34,6 +34,7 @@ describe('unseg-pipeline (built CLI)', () => {
     const args = ['run', 'coco', '--in', sample, '--out', out, '--noise', 'uniform', '--shard-size', '2', '--progress', 'json'];
     const first = await cli(args);
     expect(first.stderr).toMatch(/done: 4 images published, 0 failed/);
+    expect(first.stderr).not.toMatch(/bundled generator has not yet protected/);
     expect(first.code).toBe(0);
     const events = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
     expect(events.filter((e) => e.event === 'published')).toHaveLength(4);
@@ -85,6 +86,15 @@ describe('unseg-pipeline (built CLI)', () => {
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr).toMatch(/a cell size only applies to the classwise and grating noise sources, not to "uniform"/);
   });
+
+  it('says, when the bundled generator runs, that it has not yet protected in the benchmark; not for a generator of your own', async () => {
+    const bundled = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'bundled'), '--limit', '1', '--progress', 'none']);
+    expect(bundled.code).toBe(0);
+    expect(bundled.stderr).toMatch(/note: the bundled generator has not yet protected a dataset in the efficacy benchmark/);
+    const own = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'own'), '--limit', '1', '--progress', 'none', '--generator', path.join(repo, 'packages/unseg-core/models/default')]);
+    expect(own.code).toBe(0);
+    expect(own.stderr).not.toMatch(/has not yet protected/);
+  }, 60_000);
 
   it('lists noise sources and plugins', async () => {
     expect((await cli(['noise'])).stdout).toMatch(/^unseg\s/m);

@@ -61,6 +61,11 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   log(`unseg: ${plugin.name} ${root} -> ${path.resolve(o.out)}`);
   log(`noise: ${noise.description}; budget fg ${formatEps(budget.epsFg)}, bg ${formatEps(budget.epsBg)}; prompt ${describePromptSelection(prompt)}`);
   if (worker) log(`worker ${worker.index + 1} of ${worker.count} (--shard-index ${worker.index} --shard-count ${worker.count})`);
+  // Said where a publisher who never opened the README will see it: the default runs, but the
+  // efficacy benchmark has not yet seen it protect.
+  if (o.noise === 'unseg' && o.generator === undefined) {
+    log('note: the bundled generator has not yet protected a dataset in the efficacy benchmark (README, "Does it work?"); --noise grating (no labels) and --noise classwise --pattern grating --cell-size 8 (labels) are the measured options');
+  }
   const listener: PipelineListener =
     o.progress === 'none'
       ? {}
