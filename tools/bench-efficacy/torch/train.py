@@ -75,6 +75,9 @@ def parse_args(argv=None):
     p.add_argument('--merge-only', action='store_true',
                    help='only merge the <row>-s<seed>.json already in --out into results.json and print the table')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--save-train-predictions', action='store_true',
+                   help="also write <row>-s<seed>.pred.u8.zlib: the trained net's most likely object class (1..K, background left out) "
+                        'of each pixel of each train image (bundle order, NHW uint8)')
     p.add_argument('--out', required=True, help='folder for the JSON results')
     return p.parse_args(argv)
 
@@ -307,6 +310,23 @@ def evaluate(model, imgs, labels, k, mean, std, amp_ctx, batch=32):
     return scores(cm.view(k, k).cpu().numpy().astype(np.float64)) | {'confusion': cm.view(k, k).cpu().tolist()}
 
 
+def write_predictions(path, model, imgs, mean, std, amp_ctx, batch=32):
+    """The net's most likely object class per pixel (background left out: where the pixel is known
+    to belong to some object, which one the net would say), NHW uint8 in the bundle's order, zlib'd."""
+    import torch
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, imgs.shape[0], batch):
+            x = imgs[i:i + batch].permute(0, 3, 1, 2).float()
+            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+            with amp_ctx():
+                out.append((model(x)['out'].float()[:, 1:].argmax(1) + 1).to(torch.uint8).cpu().numpy())
+    model.train()
+    with open(path, 'wb') as f:
+        f.write(zlib.compress(np.concatenate(out).tobytes()))
+
+
 # ---------------------------------------------------------------- one run
 
 def train_one(args, row, seed, data, log, partial_out=None):
@@ -427,6 +447,8 @@ def train_one(args, row, seed, data, log, partial_out=None):
     train_s = time.time() - t_train
     final = evaluate(model, vimgs, vlabs, k, mean, std, amp_ctx)
     on_train = evaluate(model, imgs, labs, k, mean, std, amp_ctx)  # the row's own (protected) train images
+    if args.save_train_predictions:
+        write_predictions(os.path.join(args.out, f'{row}-s{seed}.pred.u8.zlib'), model, imgs, mean, std, amp_ctx)
     hist['eval'].append({'epoch': epochs_done, 'miou': final['miou'], 'pixelAcc': final['pixelAcc']})
     log(f'done: {epochs_done} epochs ({step} steps) in {train_s:.0f} s; valid mIoU {final["miou"]:.4f}, '
         f'pixel acc {final["pixelAcc"]:.4f}; own train images mIoU {on_train["miou"]:.4f}')

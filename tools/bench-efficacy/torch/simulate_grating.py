@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Bundle rows of a class-wise grating keyed by a given class map, made here instead of by the pipeline.
+
+An experiment, not a noise source: it asks how much of the class-wise grating's protection is left
+when the class that picks each pixel's stripe code comes from a net's recognition of the image
+(as a generator that knows no labels would have to get it) instead of from the labels. Rows:
+
+  <name>=labels        the code of each object pixel's true class (a control: the same simulation
+                       keyed by the truth, to compare with the pipeline's own class-wise grating row)
+  <name>=<pred file>   the code of the class in a `train.py --save-train-predictions` file
+
+How: each train image is read at its own size from --data, its class map (true or predicted, both
+at the bundle's 256 px) is enlarged to it by nearest neighbour, the class-wise grating of core's
+`classwise --pattern grating` (the same orientation and colour per class, fetched from the built
+@unseg/core so that the codes are the product's, stripes --stripe px wide) is added at +-8/255 on
+every pixel inside the objects (true label 1..K), nothing outside, and the protected and clean
+images are resized to the bundle's size (PIL lanczos) and differenced into a bundle diff. The
+object pixels and the truth's own labels come from the bundle, so the prompt is exactly the
+true union of the objects in every row; only the code's choice of class differs.
+
+    /usr/bin/python3 tools/bench-efficacy/torch/simulate_grating.py --bundle out/torch-bundle-grey \\
+      --out out/torch-bundle-predsim --rows cwsim=labels,predsim=out/lraspp-none-pred/none-s1.pred.u8.zlib
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import zlib
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--bundle', required=True, help='source bundle (its base, labels and valid split are reused)')
+    p.add_argument('--out', required=True, help='new bundle folder (the source rows are kept, these added)')
+    p.add_argument('--rows', required=True, help='name=labels or name=<predictions file>, comma-separated')
+    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'coco-facades', 'train'),
+                   help='the COCO split folder the bundle was made from')
+    p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
+    p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
+    return p.parse_args()
+
+
+def product_codes(classes):
+    """core's class-wise grating code (direction, colour) of labels 1..classes-1, seed 0."""
+    script = ("import('" + os.path.join(ROOT, 'packages/unseg-core/dist/noise/classwise.js') + "').then((m) => {"
+              "const t = {}; for (let l = 1; l < " + str(classes) + "; l++) t[l] = m.gratingCode(0, l);"
+              "console.log(JSON.stringify(t)); })")
+    out = subprocess.run(['node', '-e', script], check=True, capture_output=True, text=True).stdout
+    return {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in json.loads(out).items()}
+
+
+def stripes(direction, width, h, w):
+    """+-1 square wave `width` px wide across `direction`, as core's gratingPattern."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    t = (x + 0.5) * direction[0] + (y + 0.5) * direction[1]
+    return np.where(np.floor(t / width).astype(np.int64) & 1, -1, 1).astype(np.int16)
+
+
+def main():
+    args = parse_args()
+    with open(os.path.join(args.bundle, 'index.json')) as f:
+        index = json.load(f)
+    size = index['size']
+    train = index['splits']['train']
+    ids, n = train['ids'], train['count']
+    with open(os.path.join(args.bundle, train['labels']), 'rb') as f:
+        labels = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
+    with open(os.path.join(args.data, '_annotations.coco.json')) as f:
+        files = {str(im['id']): im['file_name'] for im in json.load(f)['images']}
+    codes = product_codes(index['classes'])
+
+    os.makedirs(args.out, exist_ok=True)
+    for name in os.listdir(args.bundle):
+        if name != 'index.json' and not os.path.exists(os.path.join(args.out, name)):
+            shutil.copyfile(os.path.join(args.bundle, name), os.path.join(args.out, name))
+
+    rows = [r.split('=', 1) for r in args.rows.split(',') if r]
+    keys = {}
+    for name, source in rows:
+        if source == 'labels':
+            keys[name] = labels
+        else:
+            with open(source, 'rb') as f:
+                keys[name] = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
+    diffs = {name: np.empty((n, 3, size, size), np.int8) for name, _ in rows}
+    agree = {name: [0, 0] for name, _ in rows}
+    pattern_cache = {}
+    for i, sample_id in enumerate(ids):
+        img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
+        h, w = img.shape[:2]
+        ys = (np.arange(h) * size // h)[:, None]
+        xs = (np.arange(w) * size // w)[None, :]
+        truth = labels[i][ys, xs]
+        inside = (truth >= 1) & (truth < index['classes'])
+        clean = np.asarray(Image.fromarray(img).resize((size, size), Image.LANCZOS), np.int16)
+        for name, _ in rows:
+            key = keys[name][i][ys, xs]
+            agree[name][0] += int(((key == truth) & inside).sum())
+            agree[name][1] += int(inside.sum())
+            noise = np.zeros((h, w, 3), np.int16)
+            for label in np.unique(key[inside]):
+                direction, colour = codes[int(label)]
+                ck = (direction, h, w)
+                if ck not in pattern_cache:
+                    pattern_cache.clear()
+                    pattern_cache[ck] = stripes(direction, args.stripe, h, w)
+                wave = pattern_cache[ck]
+                where = inside & (key == label)
+                for c in range(3):
+                    noise[..., c][where] = wave[where] * colour[c] * args.steps
+            prot = np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+            small = np.asarray(Image.fromarray(prot).resize((size, size), Image.LANCZOS), np.int16)
+            diffs[name][i] = np.clip(small - clean, -128, 127).astype(np.int8).transpose(2, 0, 1)
+        if i % 50 == 0:
+            print(f'{i}/{n}', flush=True)
+
+    for name, source in rows:
+        file = f'train-{name}.diff.i8.zlib'
+        with open(os.path.join(args.out, file), 'wb') as f:
+            f.write(zlib.compress(diffs[name].tobytes(), 6))
+        share = agree[name][0] / max(1, agree[name][1])
+        index['rows'][name] = {
+            'simulated': 'tools/bench-efficacy/torch/simulate_grating.py',
+            'key': source, 'stripe': args.stripe, 'steps': args.steps,
+            'keyAgreesWithLabels': share, 'diff': file,
+        }
+        print(f'{name}: key = {source}; object pixels whose key is their true class: {share:.3f}', flush=True)
+    with open(os.path.join(args.out, 'index.json'), 'w') as f:
+        json.dump(index, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
