@@ -7,6 +7,9 @@ when the class that picks each pixel's stripe code comes from a net's recognitio
 
   <name>=labels        the code of each object pixel's true class (a control: the same simulation
                        keyed by the truth, to compare with the pipeline's own class-wise grating row)
+  <name>=labels~P      the truth, but in each image each class is swapped, with probability P, for
+                       another class drawn at random (seeded): errors as often as a recogniser's,
+                       but unrelated to what the pixels look like
   <name>=<pred file>   the code of the class in a `train.py --save-train-predictions` file
 
 How: each train image is read at its own size from --data, its class map (true or predicted, both
@@ -63,6 +66,19 @@ def stripes(direction, width, h, w):
     return np.where(np.floor(t / width).astype(np.int64) & 1, -1, 1).astype(np.int16)
 
 
+def swapped(labels, p, classes, seed=1):
+    """labels with each (image, object class) remapped, with probability p, to another object class."""
+    rng = np.random.default_rng(seed)
+    out = labels.copy()
+    for i in range(labels.shape[0]):
+        table = np.arange(256, dtype=np.uint8)
+        for c in range(1, classes):
+            if rng.random() < p:
+                table[c] = rng.choice([k for k in range(1, classes) if k != c])
+        out[i] = table[labels[i]]
+    return out
+
+
 def main():
     args = parse_args()
     with open(os.path.join(args.bundle, 'index.json')) as f:
@@ -86,6 +102,8 @@ def main():
     for name, source in rows:
         if source == 'labels':
             keys[name] = labels
+        elif source.startswith('labels~'):
+            keys[name] = swapped(labels, float(source[len('labels~'):]), index['classes'])
         else:
             with open(source, 'rb') as f:
                 keys[name] = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
