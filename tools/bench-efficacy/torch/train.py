@@ -292,37 +292,39 @@ def scores(cm):
             'iou': iou}
 
 
-def evaluate(model, imgs, labels, k, mean, std, amp_ctx, batch=32):
+def batched_logits(model, imgs, mean, std, amp_ctx, batch=32):
+    """(start index, float logits) for each batch of NHWC uint8 images, the net in eval mode."""
     import torch
     model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, imgs.shape[0], batch):
+                x = imgs[i:i + batch].permute(0, 3, 1, 2).float()
+                x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+                with amp_ctx():
+                    out = model(x)['out']
+                yield i, out.float()
+    finally:
+        model.train()
+
+
+def evaluate(model, imgs, labels, k, mean, std, amp_ctx, batch=32):
+    import torch
     cm = torch.zeros(k * k, dtype=torch.long, device=imgs.device)
-    with torch.no_grad():
-        for i in range(0, imgs.shape[0], batch):
-            x = imgs[i:i + batch].permute(0, 3, 1, 2).float()
-            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-            with amp_ctx():
-                out = model(x)['out']
-            pred = out.float().argmax(1)
-            g = labels[i:i + batch].long()
-            m = (g != IGNORE) & (g < k)
-            cm += torch.bincount(g[m] * k + pred[m], minlength=k * k)
-    model.train()
+    for i, logits in batched_logits(model, imgs, mean, std, amp_ctx, batch):
+        pred = logits.argmax(1)
+        g = labels[i:i + batch].long()
+        m = (g != IGNORE) & (g < k)
+        cm += torch.bincount(g[m] * k + pred[m], minlength=k * k)
     return scores(cm.view(k, k).cpu().numpy().astype(np.float64)) | {'confusion': cm.view(k, k).cpu().tolist()}
 
 
-def write_predictions(path, model, imgs, mean, std, amp_ctx, batch=32):
+def write_predictions(path, model, imgs, mean, std, amp_ctx):
     """The net's most likely object class per pixel (background left out: where the pixel is known
     to belong to some object, which one the net would say), NHW uint8 in the bundle's order, zlib'd."""
     import torch
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, imgs.shape[0], batch):
-            x = imgs[i:i + batch].permute(0, 3, 1, 2).float()
-            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-            with amp_ctx():
-                out.append((model(x)['out'].float()[:, 1:].argmax(1) + 1).to(torch.uint8).cpu().numpy())
-    model.train()
+    out = [(logits[:, 1:].argmax(1) + 1).to(torch.uint8).cpu().numpy()
+           for _, logits in batched_logits(model, imgs, mean, std, amp_ctx)]
     with open(path, 'wb') as f:
         f.write(zlib.compress(np.concatenate(out).tobytes()))
 
