@@ -47,6 +47,9 @@ def parse_args():
                    help='the COCO split folder the bundle was made from')
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
+    p.add_argument('--codes', default='product', choices=['product', 'grey6'],
+                   help="product: core's class-wise grating codes (3 orientations x 4 colours); grey6: grey stripes "
+                        'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant)')
     return p.parse_args()
 
 
@@ -57,6 +60,15 @@ def product_codes(classes):
               "console.log(JSON.stringify(t)); })")
     out = subprocess.run(['node', '-e', script], check=True, capture_output=True, text=True).stdout
     return {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in json.loads(out).items()}
+
+
+def grey_codes(classes, orientations=6):
+    """Grey stripes only (the same sign in R, G, B), class l at angle ((l-1) mod n) * 180/n degrees."""
+    out = {}
+    for label in range(1, classes):
+        a = np.pi * ((label - 1) % orientations) / orientations
+        out[label] = ((float(np.cos(a)), float(np.sin(a))), (1, 1, 1))
+    return out
 
 
 def stripes(direction, width, h, w):
@@ -90,7 +102,7 @@ def main():
         labels = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
     with open(os.path.join(args.data, '_annotations.coco.json')) as f:
         files = {str(im['id']): im['file_name'] for im in json.load(f)['images']}
-    codes = product_codes(index['classes'])
+    codes = product_codes(index['classes']) if args.codes == 'product' else grey_codes(index['classes'])
 
     os.makedirs(args.out, exist_ok=True)
     for name in os.listdir(args.bundle):
@@ -146,7 +158,7 @@ def main():
         share = agree[name][0] / max(1, agree[name][1])
         index['rows'][name] = {
             'simulated': 'tools/bench-efficacy/torch/simulate_grating.py',
-            'key': source, 'stripe': args.stripe, 'steps': args.steps,
+            'key': source, 'codes': args.codes, 'stripe': args.stripe, 'steps': args.steps,
             'keyAgreesWithLabels': share, 'diff': file,
         }
         print(f'{name}: key = {source}; object pixels whose key is their true class: {share:.3f}', flush=True)
