@@ -121,10 +121,12 @@ def main():
                 keys[name] = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
     diffs = {name: np.empty((n, 3, size, size), np.int8) for name, _ in rows}
     agree = {name: [0, 0] for name, _ in rows}
-    pattern_cache = {}
+    waves, waves_size = {}, None  # each direction's stripes at the current image size
     for i, sample_id in enumerate(ids):
         img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
         h, w = img.shape[:2]
+        if waves_size != (h, w):
+            waves, waves_size = {}, (h, w)
         ys = (np.arange(h) * size // h)[:, None]
         xs = (np.arange(w) * size // w)[None, :]
         truth = labels[i][ys, xs]
@@ -137,11 +139,9 @@ def main():
             noise = np.zeros((h, w, 3), np.int16)
             for label in np.unique(key[inside]):
                 direction, colour = codes[int(label)]
-                ck = (direction, h, w)
-                if ck not in pattern_cache:
-                    pattern_cache.clear()
-                    pattern_cache[ck] = stripes(direction, args.stripe, h, w)
-                wave = pattern_cache[ck]
+                if direction not in waves:
+                    waves[direction] = stripes(direction, args.stripe, h, w)
+                wave = waves[direction]
                 where = inside & (key == label)
                 for c in range(3):
                     noise[..., c][where] = wave[where] * colour[c] * args.steps

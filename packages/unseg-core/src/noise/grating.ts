@@ -29,7 +29,8 @@ export function createGratingNoiseSource(options: GratingNoiseOptions = {}): Noi
   if (!Number.isInteger(stripeWidth) || stripeWidth < 1) {
     throw new RangeError(`stripe width must be a positive integer, got ${stripeWidth}`);
   }
-  const direction = GRATING_DIRECTIONS[(((seed + 2) % GRATING_DIRECTIONS.length) + GRATING_DIRECTIONS.length) % GRATING_DIRECTIONS.length]!;
+  const n = GRATING_DIRECTIONS.length;
+  const direction = GRATING_DIRECTIONS[(((seed + 2) % n) + n) % n]!;
   const pattern = gratingPattern(direction, GREY, stripeWidth);
   const pool = directionPool();
   return {
