@@ -1,26 +1,39 @@
 #!/usr/bin/env node
-// What noise and the PNG level cost the codecs: for each --levels value, the CPU time to encode
-// a clean image and the same image with uniform noise at 8/255 everywhere, the time to decode
-// them again, and the bytes, on the first --images JPEGs of a folder. The noise difference
-// bounds the uniform row of run.mjs (even with free noise, masks, budget and shard writing it
-// cannot beat codec / (codec + this)); the level columns are how the pipeline's default level
-// was chosen (image/codec.ts).
-//   node tools/bench-throughput/png-cost.mjs [--dir ../shared/data/coco-facades/train] [--images 6] [--levels 6]
+// What noise and the PNG encoder cost the codecs: for each --encoders value, the CPU time to
+// encode a clean image and the same image with uniform noise at 8/255 everywhere, the time to
+// decode them again (sharp), and the bytes, on the first --images JPEGs of a folder. Encoders:
+// `sharp:L` (sharp's PNG at zlib level L, unfiltered scanlines: the pipeline's encoder until
+// 2026-11-26), `unseg` (core's encodeRgb: Up filter, Huffman-only deflate, the default) and
+// `unseg:L` (core's, zlib level L with string matching). The CPU time includes every thread
+// (sharp's libvips threads, zlib on libuv's pool). This is how image/png.ts was chosen.
+//   node tools/bench-throughput/png-cost.mjs [--dir ../shared/data/coco-facades/train] [--images 6] [--encoders sharp:1,sharp:3,unseg]
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyBudgetedNoise, createUniformNoiseSource, decodeRgb, DEFAULT_ENCODE, encodeRgb } from '@unseg/core';
+import sharp from 'sharp';
+import { applyBudgetedNoise, createUniformNoiseSource, decodeRgb, encodeRgb } from '@unseg/core';
 
 const { values: opt } = parseArgs({
   options: {
     dir: { type: 'string', default: '../shared/data/coco-facades/train' },
     images: { type: 'string', default: '6' },
-    levels: { type: 'string', default: String(DEFAULT_ENCODE.compressionLevel) },
+    encoders: { type: 'string', default: 'sharp:1,sharp:3,unseg' },
     json: { type: 'string' },
   },
 });
-const levels = opt.levels.split(',').map(Number);
-if (levels.some((l) => !Number.isInteger(l) || l < 0 || l > 9)) throw new Error(`--levels ${opt.levels}: PNG levels are 0-9`);
+const encoders = opt.encoders.split(',').map((name) => {
+  const m = /^(sharp|unseg)(?::(\d))?$/.exec(name);
+  if (!m || (m[1] === 'sharp' && m[2] === undefined)) throw new Error(`--encoders ${name}: expected sharp:<0-9>, unseg or unseg:<0-9>`);
+  const level = m[2] === undefined ? undefined : Number(m[2]);
+  const encode =
+    m[1] === 'sharp'
+      ? (image) =>
+          sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
+            .png({ compressionLevel: level, adaptiveFiltering: false })
+            .toBuffer()
+      : (image) => encodeRgb(image, level === undefined ? { format: 'png' } : { format: 'png', compressionLevel: level });
+  return { name, encode };
+});
 const files = fs.readdirSync(opt.dir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().slice(0, Number(opt.images));
 if (files.length === 0) throw new Error(`no images in ${opt.dir}`);
 const source = createUniformNoiseSource({ seed: 1 });
@@ -31,18 +44,17 @@ const cpuMs = async (f) => {
   return [(c.user + c.system) / 1000, value];
 };
 const zero = () => ({ cleanEncode: 0, noisyEncode: 0, cleanDecode: 0, noisyDecode: 0, cleanBytes: 0, noisyBytes: 0 });
-const sums = new Map(levels.map((l) => [l, zero()]));
+const sums = new Map(encoders.map((e) => [e.name, zero()]));
 for (const f of files) {
   const { image } = await decodeRgb(path.join(opt.dir, f));
   const prompt = { width: image.width, height: image.height, data: new Uint8Array(image.width * image.height).fill(1) };
   const [direction] = await source.generate([{ id: f, image, prompt }]);
   const noisy = applyBudgetedNoise(image, direction, prompt, { epsFg: 8 / 255, epsBg: 2 / 255 });
-  // Levels interleaved per image, so a change of load during the run touches all of them alike.
-  for (const level of levels) {
-    const sum = sums.get(level);
-    const encode = { format: 'png', compressionLevel: level };
-    const [ce, clean] = await cpuMs(() => encodeRgb(image, encode));
-    const [ne, noised] = await cpuMs(() => encodeRgb(noisy, encode));
+  // Encoders interleaved per image, so a change of load during the run touches all of them alike.
+  for (const { name, encode } of encoders) {
+    const sum = sums.get(name);
+    const [ce, clean] = await cpuMs(() => encode(image));
+    const [ne, noised] = await cpuMs(() => encode(noisy));
     sum.cleanEncode += ce;
     sum.noisyEncode += ne;
     sum.cleanDecode += (await cpuMs(() => decodeRgb(clean)))[0];
@@ -51,17 +63,17 @@ for (const f of files) {
     sum.noisyBytes += noised.length;
   }
 }
-const rows = levels.map((level) => ({
-  level,
-  ...Object.fromEntries(Object.entries(sums.get(level)).map(([k, v]) => [k, v / files.length])),
+const rows = encoders.map(({ name }) => ({
+  encoder: name,
+  ...Object.fromEntries(Object.entries(sums.get(name)).map(([k, v]) => [k, v / files.length])),
 }));
 console.log(`${files.length} images of ${opt.dir}, CPU ms and bytes per image (uniform noise at 8/255 everywhere):`);
-console.log('| PNG level | encode clean | encode noisy | decode clean | decode noisy | bytes clean | bytes noisy | noise adds (ms) |');
+console.log('| encoder | encode clean | encode noisy | decode clean | decode noisy | bytes clean | bytes noisy | noise adds (ms) |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const adds = r.noisyEncode - r.cleanEncode + r.noisyDecode - r.cleanDecode;
   console.log(
-    `| ${r.level} | ${r.cleanEncode.toFixed(1)} | ${r.noisyEncode.toFixed(1)} | ${r.cleanDecode.toFixed(1)} | ${r.noisyDecode.toFixed(1)} | ` +
+    `| ${r.encoder} | ${r.cleanEncode.toFixed(1)} | ${r.noisyEncode.toFixed(1)} | ${r.cleanDecode.toFixed(1)} | ${r.noisyDecode.toFixed(1)} | ` +
       `${Math.round(r.cleanBytes)} | ${Math.round(r.noisyBytes)} | ${adds.toFixed(1)} |`,
   );
 }

@@ -3,7 +3,8 @@
 // Needs the built packages (NX_DAEMON=false npx nx run-many -t build). See README.md.
 //
 //   node tools/bench-throughput/run.mjs [--images 100] [--concurrency 4] [--generator DIR]
-//        [--workers 1,2] [--memory] [--repeat 10] [--no-train] [--rows codec,uniform,unseg]
+//        [--workers 1,2] [--memory] [--repeat 10] [--no-train] [--rows codec,codec-unseg,uniform,unseg]
+//        [--codec-level 1] [--png-level L]
 //
 // Every measured row runs in its own child process, so that its peak RSS and CPU time are its
 // own and one row's heap (or tfjs backend) does not tilt the next.
@@ -20,6 +21,7 @@ const repo = path.resolve(here, '../..');
 const CLI = path.join(repo, 'packages/unseg-cli/dist/bin.js');
 const DEFAULT_GENERATOR = path.join(repo, 'packages/unseg-core/models/default');
 const STAGES = ['decode', 'masks', 'noise', 'apply', 'encode', 'verify', 'write'];
+const LABELS = { codec: '(a) codec limit', 'codec-unseg': "(a') our codecs", uniform: '(b) uniform', unseg: '(c) unseg' };
 
 const { values: args } = parseArgs({
   options: {
@@ -30,7 +32,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     'shard-size': { type: 'string', default: '10' },
     generator: { type: 'string' },
-    rows: { type: 'string', default: 'codec,uniform,unseg' },
+    rows: { type: 'string', default: 'codec,codec-unseg,uniform,unseg' },
     workers: { type: 'string', default: '1,2' },
     'codec-workers': { type: 'string', default: '1' },
     'list-times': { type: 'string', default: '1' },
@@ -42,6 +44,7 @@ const { values: args } = parseArgs({
     'train-data': { type: 'string', default: `sa1b:${path.resolve(repo, '../shared/data/sa1b-facades')}` },
     'train-steps': { type: 'string', default: '8' },
     'png-level': { type: 'string' },
+    'codec-level': { type: 'string', default: '1' },
     out: { type: 'string', default: path.join(here, 'results') },
     help: { type: 'boolean', default: false },
   },
@@ -72,10 +75,20 @@ async function child(spec) {
   // CPU time of the measured part only (not module loading or the model's setup): on a loaded
   // machine it is steadier than wall time, and it says what a dedicated core would cost.
   let cpuStart = cpuMark();
-  if (spec.row === 'codec') {
-    // The pipeline's own codec path, nothing else: decode (concurrency C) -> PNG encode at the
-    // rows' level (--png-level, else the pipeline's default) -> decode again (concurrency C),
-    // two ordered stages as there.
+  if (spec.row === 'codec' || spec.row === 'codec-unseg') {
+    // Codecs only, in two ordered stages as in the pipeline: decode (concurrency C) -> PNG
+    // encode -> decode again (concurrency C). `codec` is sharp alone, its own PNG encoder at
+    // zlib level --codec-level (1, its fastest): the limit the issue sets. `codec-unseg` is
+    // the pipeline's codec path, whose PNG encoder is core's own (image/png.ts), so the rows
+    // below it show what masks, noise and shard writing add.
+    const { default: sharp } = await import('sharp');
+    const encodePng =
+      spec.row === 'codec'
+        ? async (image) =>
+            sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
+              .png({ compressionLevel: spec.codecLevel, adaptiveFiltering: false })
+              .toBuffer()
+        : (image) => core.encodeRgb(image, spec.encode);
     // As n pipeline workers split a run by shard, n codec workers take every n-th image.
     const files = (await imageFiles(spec)).filter((_, i) => !spec.worker || i % spec.worker.count === spec.worker.index);
     cpuStart = cpuMark();
@@ -97,7 +110,7 @@ async function child(spec) {
       decoded,
       async (image) => {
         let t = performance.now();
-        const bytes = await core.encodeRgb(image, spec.encode);
+        const bytes = await encodePng(image);
         onStage({ stage: 'encode', ms: performance.now() - t });
         t = performance.now();
         const again = await core.decodeRgb(bytes);
@@ -175,9 +188,9 @@ async function child(spec) {
 /**
  * CPU seconds so far of the main (JavaScript) thread and of libvips' worker threads, from
  * /proc/self/task (Linux; null elsewhere). The process total says what a row costs; this says
- * whose work it is: the codecs run on libvips' threads, everything the pipeline adds in
- * JavaScript on the main thread, and the rest (V8's garbage-collector and compiler helpers,
- * libuv's file-system pool) on node's other threads.
+ * whose work it is: sharp's codecs run on libvips' threads, everything the pipeline adds in
+ * JavaScript on the main thread, and the rest (the pipeline's PNG deflate and file writes on
+ * libuv's pool, V8's garbage-collector and compiler helpers) on node's other threads.
  */
 function threadCpuSeconds() {
   const dir = '/proc/self/task';
@@ -403,18 +416,19 @@ function split(r) {
   return `${ms(r.cpuSplit.mainJs)} ${ms(r.cpuSplit.codecThreads)} ${ms(r.cpuSplit.otherThreads)}`;
 }
 
-function printRows(title, rows, codec) {
+function printRows(title, rows, codec, ours) {
   const line = (s) => process.stdout.write(`${s}\n`);
   line(`\n${title}`);
   line(
-    'row               workers images   img/s  x codec  cpu-s/img  CPU ms/img: main codec other  peak RSS  stage busy share (decode masks noise apply encode verify write)',
+    "row               workers images   img/s  x codec   x ours  cpu-s/img  CPU ms/img: main vips other  peak RSS  stage busy share (decode masks noise apply encode verify write)",
   );
   for (const r of rows) {
     const total = STAGES.reduce((a, s) => a + r.stagesMs[s], 0);
     const share = STAGES.map((s) => `${Math.round((100 * r.stagesMs[s]) / Math.max(total, 1e-9))}`.padStart(3)).join(' ');
     line(
       `${r.label.padEnd(17)} ${String(r.workers).padStart(7)} ${String(r.images).padStart(6)} ${fmt(r.imagesPerSecond).padStart(7)} ` +
-        `${fmt(codec ? r.imagesPerSecond / codec.imagesPerSecond : null).padStart(8)} ${fmt(r.cpuSeconds / r.images, 3).padStart(10)} ` +
+        `${fmt(codec ? r.imagesPerSecond / codec.imagesPerSecond : null).padStart(8)} ${fmt(ours ? r.imagesPerSecond / ours.imagesPerSecond : null).padStart(8)} ` +
+        `${fmt(r.cpuSeconds / r.images, 3).padStart(10)} ` +
         `${split(r).padStart(29)} ${`${Math.round(r.peakRssMiB)} MiB`.padStart(9)}  ${share} %`,
     );
   }
@@ -426,10 +440,13 @@ async function parent() {
   const rowsWanted = args.rows.split(',').filter(Boolean);
   const workerCounts = args.workers.split(',').map(Number).filter((n) => n >= 1);
   const concurrency = Number(args.concurrency);
-  // Every row publishes PNG at the pipeline's default level unless --png-level names another.
-  const pngLevel = args['png-level'] === undefined ? (await import('@unseg/core')).DEFAULT_PNG_LEVEL : Number(args['png-level']);
-  if (!Number.isInteger(pngLevel) || pngLevel < 0 || pngLevel > 9) throw new Error(`--png-level ${args['png-level']}: expected 0-9`);
-  const encode = { format: 'png', compressionLevel: pngLevel };
+  // Every row publishes PNG the pipeline's default way (Huffman coding only) unless --png-level
+  // names a zlib level.
+  const pngLevel = args['png-level'] === undefined ? undefined : Number(args['png-level']);
+  if (pngLevel !== undefined && !(Number.isInteger(pngLevel) && pngLevel >= 0 && pngLevel <= 9)) throw new Error(`--png-level ${args['png-level']}: expected 0-9`);
+  const encode = pngLevel === undefined ? { format: 'png' } : { format: 'png', compressionLevel: pngLevel };
+  const codecLevel = Number(args['codec-level']);
+  if (!(Number.isInteger(codecLevel) && codecLevel >= 0 && codecLevel <= 9)) throw new Error(`--codec-level ${args['codec-level']}: expected 0-9`);
   const limit = Number(args.images);
   let generator = args.generator ? path.resolve(args.generator) : DEFAULT_GENERATOR;
   let generatorNote = args.generator ? 'given with --generator' : 'the bundled default generator';
@@ -452,13 +469,13 @@ async function parent() {
         Object.entries(process.env).filter(([k]) => /^(MALLOC_|GLIBC_TUNABLES$|UV_THREADPOOL_SIZE$|VIPS_|NODE_OPTIONS$|LD_PRELOAD$)/.test(k)),
       ),
     },
-    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: `png level ${pngLevel}`, budget: '8/255, 2/255', generator, generatorNote },
+    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: pngLevel === undefined ? 'png (Huffman only)' : `png level ${pngLevel}`, codecLimit: `sharp png level ${codecLevel}`, budget: '8/255, 2/255', generator, generatorNote },
     loadBefore: await load(),
     rows: [],
     memory: [],
     train: null,
   };
-  const base = { data, splits: [args.split], limit, concurrency, shardSize: Number(args['shard-size']), generator, encode };
+  const base = { data, splits: [args.split], limit, concurrency, shardSize: Number(args['shard-size']), generator, encode, codecLevel };
   // On a many-core machine one process does not fill the cores: --list-times gives the rows a
   // longer run over the same images (distinct ids), and --codec-workers runs the codec limit as
   // several processes too, so that the limit is what the machine's cores can do.
@@ -473,20 +490,28 @@ async function parent() {
   try {
     const measured = [];
     for (const row of rowsWanted) {
-      for (const n of row === 'codec' ? codecWorkers : workerCounts) {
+      for (const n of row.startsWith('codec') ? codecWorkers : workerCounts) {
         process.stderr.write(`bench: ${row}, ${n} worker(s)...\n`);
         const r = await runWorkers({ ...base, row, noise: row }, n, tmp);
-        r.label = row === 'codec' ? '(a) codec limit' : row === 'uniform' ? '(b) uniform' : row === 'unseg' ? '(c) unseg' : row;
+        r.label = LABELS[row] ?? row;
         r.imagesPerSecond = r.images / r.seconds;
         measured.push(r);
       }
     }
-    // The limit is the fastest codec run, whatever its number of workers.
-    const codec = measured.filter((r) => r.row === 'codec').sort((a, b) => b.imagesPerSecond - a.imagesPerSecond)[0];
-    for (const r of measured) result.rows.push({ ...r, ratioToCodec: codec ? r.imagesPerSecond / codec.imagesPerSecond : null });
+    // Each limit is the fastest run of its row, whatever its number of workers.
+    const fastest = (row) => measured.filter((r) => r.row === row).sort((a, b) => b.imagesPerSecond - a.imagesPerSecond)[0];
+    const codec = fastest('codec');
+    const ours = fastest('codec-unseg');
+    for (const r of measured) {
+      result.rows.push({
+        ...r,
+        ratioToCodec: codec ? r.imagesPerSecond / codec.imagesPerSecond : null,
+        ratioToOurCodecs: ours ? r.imagesPerSecond / ours.imagesPerSecond : null,
+      });
+    }
     result.loadAfterRows = await load();
     const listed = listTimes > 1 ? ` listed ${listTimes} times` : '';
-    printRows(`throughput, ${limit} images of ${path.basename(data)}/${args.split}${listed}, concurrency ${concurrency}`, result.rows, codec);
+    printRows(`throughput, ${limit} images of ${path.basename(data)}/${args.split}${listed}, concurrency ${concurrency}`, result.rows, codec, ours);
 
     if (args.memory) {
       const specs = [

@@ -45,13 +45,19 @@ test('rows, workers and the repeated listing count every image', async () => {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-throughput-test-'));
   try {
     const { stdout, result } = await runBench(tmp, { train: 5, valid: 2 },
-      ['--images', '4', '--rows', 'codec,uniform', '--workers', '1,2', '--shard-size', '2', '--memory', '--repeat', '3']);
-    assert.deepEqual(result.rows.map((x) => [x.row, x.workers, x.images]), [['codec', 1, 4], ['uniform', 1, 4], ['uniform', 2, 4]]);
+      ['--images', '4', '--rows', 'codec,codec-unseg,uniform', '--workers', '1,2', '--shard-size', '2', '--memory', '--repeat', '3']);
+    assert.deepEqual(result.rows.map((x) => [x.row, x.workers, x.images]), [['codec', 1, 4], ['codec-unseg', 1, 4], ['uniform', 1, 4], ['uniform', 2, 4]]);
+    // Each ratio is to its own limit row: sharp's codecs, and the pipeline's.
+    for (const x of result.rows) {
+      assert.ok(Math.abs(x.ratioToCodec - x.imagesPerSecond / result.rows[0].imagesPerSecond) < 1e-9);
+      assert.ok(Math.abs(x.ratioToOurCodecs - x.imagesPerSecond / result.rows[1].imagesPerSecond) < 1e-9);
+    }
+    assert.equal(result.settings.codecLimit, 'sharp png level 1');
     for (const x of result.rows) {
       assert.ok(x.imagesPerSecond > 0 && x.peakRssMiB > 0 && x.cpuSeconds > 0);
       assert.ok(x.stagesMs.encode > 0 && x.stagesMs.decode > 0);
     }
-    assert.ok(result.rows[1].stagesMs.noise > 0 && result.rows[1].stagesMs.write > 0);
+    assert.ok(result.rows[2].stagesMs.noise > 0 && result.rows[2].stagesMs.write > 0);
     if (process.platform === 'linux') {
       for (const x of result.rows) {
         const { mainJs, codecThreads, otherThreads } = x.cpuSplit;
@@ -60,11 +66,12 @@ test('rows, workers and the repeated listing count every image', async () => {
         // microseconds: the parts add up to the total within the ticks' rounding.
         assert.ok(Math.abs(mainJs + codecThreads + otherThreads - x.cpuSeconds) < 0.25 * x.workers, JSON.stringify(x));
       }
-      assert.match(stdout, /CPU ms\/img: main codec other/);
+      assert.match(stdout, /CPU ms\/img: main vips other/);
     }
     // 100 images capped at the 5 of train; all 7 of every split; 7 listed 3 times.
     assert.deepEqual(result.memory.map((x) => x.images), [5, 7, 21]);
     assert.match(stdout, /\(a\) codec limit\s+1\s+4/);
+    assert.match(stdout, /\(a'\) our codecs\s+1\s+4/);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }

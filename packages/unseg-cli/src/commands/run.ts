@@ -2,7 +2,6 @@ import path from 'node:path';
 import {
   ConfigError,
   DEFAULT_JPEG_QUALITY,
-  DEFAULT_PNG_LEVEL,
   describePromptSelection,
   runDataset,
   type EncodeOptions,
@@ -129,7 +128,8 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
     if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more (see manifest.json)`);
     log(`output: ${summary.outDir} (manifest.json lists every shard and failure)`);
     if (summary.interrupted) return 130;
-    return summary.failed > 0 ? 2 : 0;
+    // A manifest that could not be written is a failure with no sample attached.
+    return summary.failed > 0 || summary.failures.length > 0 ? 2 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -147,7 +147,7 @@ function parseEncode(text: string): EncodeOptions {
   const n = m[2] === undefined ? undefined : Number(m[2]);
   if (m[1] === 'png') {
     if (n !== undefined && n > 9) throw new ConfigError(`--encode ${text}: PNG level must be 0-9`);
-    return { format: 'png', compressionLevel: n ?? DEFAULT_PNG_LEVEL };
+    return n === undefined ? { format: 'png' } : { format: 'png', compressionLevel: n };
   }
   if (n !== undefined && (n < 1 || n > 100)) throw new ConfigError(`--encode ${text}: JPEG quality must be 1-100`);
   return { format: 'jpeg', quality: n ?? DEFAULT_JPEG_QUALITY };

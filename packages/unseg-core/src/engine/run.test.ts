@@ -50,6 +50,22 @@ describe('runDataset', () => {
     expect(left).toEqual(['.manifest-w1of2.json.4243-abcd1234.tmp']);
   });
 
+  it('a manifest that cannot be written fails the run, not its shards; a rerun writes it', async () => {
+    // A directory in the manifest's place makes every rewrite fail, as a full disk would.
+    await fs.mkdir(path.join(dir, 'manifest.json', 'blocker'), { recursive: true });
+    const first = await runDataset(await options(10));
+    expect(first).toMatchObject({ published: 9, failed: 1 });
+    expect(first.failures.at(-1)).toMatchObject({ code: 'MANIFEST_WRITE', file: path.join(dir, 'manifest.json') });
+    expect(first.failures.at(-1)!.reason).toMatch(/committed shards are intact/);
+    expect((await rows(dir)).map((r) => r.position)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9]);
+    await fs.rm(path.join(dir, 'manifest.json'), { recursive: true });
+    const rerun = await runDataset(await options(10));
+    expect(rerun).toMatchObject({ published: 0, skipped: 10 });
+    expect(rerun.failures.map((f) => f.code)).not.toContain('MANIFEST_WRITE');
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.totals).toMatchObject({ rows: 9, failures: 1, shards: 3 });
+  });
+
   it('stops at a shard boundary when interrupted, and a rerun resumes to the same rows', async () => {
     const reference = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-ref-'));
     await runDataset({ ...(await options(10)), outDir: reference });

@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { DatasetReader } from '../plugin/types.js';
 import { acquireOutputLock, ShardWriteError, ShardWriter, writeManifest } from '../shards/index.js';
-import { removeStaleManifestTemps } from '../shards/manifest.js';
+import { manifestFileName, removeStaleManifestTemps, type ManifestRunInfo } from '../shards/manifest.js';
 import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
@@ -68,6 +69,22 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   let skipped = 0;
   let interrupted = false;
   const failures: FailureRecord[] = [];
+  // The manifest is an index rebuilt from the shards' stats files at each commit, so a write that
+  // fails for want of space loses nothing: the run goes on, the next commit writes it again, and
+  // a rerun does too. Only a failure that no later write made good is reported.
+  let manifestFailure: FailureRecord | undefined;
+  const updateManifest = async (run: ManifestRunInfo): Promise<void> => {
+    try {
+      await writeManifest(outDir, run, { worker });
+      manifestFailure = undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (typeof code !== 'string' || !code.startsWith('E')) throw error;
+      const file = path.join(outDir, manifestFileName(worker));
+      const reason = `could not write ${file}: ${(error as Error).message}; the committed shards are intact, and a rerun writes it`;
+      manifestFailure = { position: -1, split: '', id: undefined, file, code: 'MANIFEST_WRITE', reason };
+    }
+  };
   // Valid but unusual images (alpha, 16-bit, CMYK, grey, EXIF-rotated) are published; the user
   // is told how many were converted, by what.
   const conversions: Record<string, number> = {};
@@ -100,7 +117,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         worker,
         onShardCommitted: async (stats) => {
           listener?.onShardWritten?.({ split, file: stats.file, rows: stats.rows, failures: stats.failures.length });
-          await writeManifest(outDir, runRecord, { worker });
+          await updateManifest(runRecord);
         },
       });
       let splitSkipped = 0;
@@ -167,7 +184,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       published += committedRows - writtenThisSplit;
       skipped += splitSkipped;
     }
-    await writeManifest(outDir, { ...runRecord, endedAt: new Date().toISOString() }, { worker });
+    await updateManifest({ ...runRecord, endedAt: new Date().toISOString() });
+    // A manifest write that failed and was not made good by a later one is the run's failure.
+    if (manifestFailure) failures.push(manifestFailure);
   } finally {
     await lock.release();
   }

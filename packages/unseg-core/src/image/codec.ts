@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { encodePng } from './png.js';
 import type { RgbImage } from './types.js';
 
 /** Images above this many pixels are refused before decoding (decompression bombs). */
@@ -59,31 +60,27 @@ export async function decodeRgb(
 }
 
 export type EncodeOptions =
+  /** compressionLevel: see PngOptions.level (unset: Huffman coding only, the fast default). */
   | { readonly format: 'png'; readonly compressionLevel?: number }
   | { readonly format: 'jpeg'; readonly quality?: number };
-
-/**
- * zlib level of the published PNGs. Above 3, zlib's lazier matching finds almost nothing more in
- * photographs carrying per-pixel noise: on 24 coco-facades images (1024x1024) level 3 wrote the
- * noised images within 0.001 % of level 6's bytes (clean ones within 0.2 %) in 30 % less encode
- * time (`node tools/bench-throughput/png-cost.mjs --images 24 --levels 1,2,3,4,6,9`).
- */
-export const DEFAULT_PNG_LEVEL = 3;
 
 /** JPEG quality when `--encode jpeg` names none (4:4:4 chroma, so colour noise is not halved). */
 export const DEFAULT_JPEG_QUALITY = 95;
 
-export const DEFAULT_ENCODE: EncodeOptions = { format: 'png', compressionLevel: DEFAULT_PNG_LEVEL };
+export const DEFAULT_ENCODE: EncodeOptions = { format: 'png' };
 
-/** Encodes an RGB image; PNG is lossless, so the published pixels are exactly the protected ones. */
+/**
+ * Encodes an RGB image: PNG with this package's encoder (png.ts says why not sharp's), JPEG with
+ * sharp. PNG is lossless, so the published pixels are exactly the protected ones.
+ */
 export async function encodeRgb(image: RgbImage, options: EncodeOptions = DEFAULT_ENCODE): Promise<Uint8Array> {
+  if (options.format === 'png') {
+    return encodePng(image, options.compressionLevel === undefined ? {} : { level: options.compressionLevel });
+  }
   const raw = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
     raw: { width: image.width, height: image.height, channels: 3 },
   });
-  const out =
-    options.format === 'png'
-      ? await raw.png({ compressionLevel: options.compressionLevel ?? DEFAULT_PNG_LEVEL, adaptiveFiltering: false }).toBuffer()
-      : await raw.jpeg({ quality: options.quality ?? DEFAULT_JPEG_QUALITY, chromaSubsampling: '4:4:4' }).toBuffer();
+  const out = await raw.jpeg({ quality: options.quality ?? DEFAULT_JPEG_QUALITY, chromaSubsampling: '4:4:4' }).toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 

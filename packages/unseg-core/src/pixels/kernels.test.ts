@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../noise/seeded.js';
-import { applyNoisePixels, measurePixels, mulberry32Directions, type StepRule } from './kernels.js';
+import { applyNoisePixels, measurePixels, mulberry32Directions, upFilterScanlines, type StepRule } from './kernels.js';
 import { PIXELS_WASM_BASE64 } from './pixels-wasm.js';
 
 // Scalar statements of what the kernels compute, one pixel at a time.
@@ -136,6 +136,35 @@ describe('mulberry32Directions', () => {
     }
     const out = mulberry32Directions(seed, new Float32Array(length).fill(NaN));
     expect(Buffer.from(out.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+  });
+});
+
+describe('upFilterScanlines', () => {
+  function referenceUp(data: Uint8Array, rowBytes: number, rows: number): Uint8Array {
+    const out = new Uint8Array((rowBytes + 1) * rows);
+    for (let y = 0; y < rows; y++) {
+      out[y * (rowBytes + 1)] = 2;
+      for (let x = 0; x < rowBytes; x++) {
+        const above = y === 0 ? 0 : data[(y - 1) * rowBytes + x]!;
+        out[y * (rowBytes + 1) + 1 + x] = (data[y * rowBytes + x]! - above) & 255;
+      }
+    }
+    return out;
+  }
+
+  // Rows shorter than a 16-byte step, rows that end inside a step, a single row, and rows of
+  // 70000 pixels (210000 bytes), longer than a kernel chunk, so a chunk ends inside a row.
+  it.each([[1, 1], [1, 5], [7, 3], [33, 20], [1024, 67], [70000, 3]])('matches the scalar Up filter for %i x %i pixels', (width, height) => {
+    const rand = random(width * 31 + height);
+    const data = Uint8Array.from({ length: width * height * 3 }, () => Math.floor(rand() * 256));
+    const out = new Uint8Array((width * 3 + 1) * height).fill(77);
+    upFilterScanlines(data, width * 3, height, out);
+    expect(Buffer.from(out).equals(Buffer.from(referenceUp(data, width * 3, height)))).toBe(true);
+  });
+
+  it('refuses buffers too short for the rows', () => {
+    expect(() => upFilterScanlines(new Uint8Array(5), 3, 2, new Uint8Array(8))).toThrow(RangeError);
+    expect(() => upFilterScanlines(new Uint8Array(6), 3, 2, new Uint8Array(7))).toThrow(RangeError);
   });
 });
 
