@@ -56,6 +56,9 @@ const { values: args } = parseArgs({
 
 async function child(spec) {
   const core = await import('@unseg/core');
+  // Every row, the codec limits included, runs with the heap setting that `unseg-pipeline run`
+  // gives itself (none when BENCH_CHILD_NODE_ARGS names --heap-growing-percent).
+  (await import('@unseg/cli')).tunePublishingHeap();
   const stages = Object.fromEntries(STAGES.map((s) => [s, 0]));
   const onStage = (i) => (stages[i.stage] += i.ms);
   // RSS sampled over the run, to show that it levels off rather than only its maximum.

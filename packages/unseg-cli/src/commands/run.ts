@@ -15,6 +15,7 @@ import {
   parsePositiveInt,
   type NoiseCommandOptions,
 } from '../options.js';
+import { tunePublishingHeap } from '../heap.js';
 import { resolvePlugin } from '../plugins.js';
 import { jsonLinesProgress, terminalProgress } from '../progress.js';
 import { SUPERVISED_VARIABLE, workerFromEnvironment } from '../worker.js';
@@ -38,6 +39,7 @@ export interface RunCommandOptions extends NoiseCommandOptions {
 
 /** `unseg-pipeline run <plugin> --in <dir> --out <dir>`; returns the process exit code. */
 export async function runCommand(pluginSpec: string, o: RunCommandOptions): Promise<number> {
+  tunePublishingHeap();
   const plugin = await resolvePlugin(pluginSpec);
   const root = path.resolve(o.in);
   if (!(await plugin.detect(root))) {
