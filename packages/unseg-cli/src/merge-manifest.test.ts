@@ -162,8 +162,11 @@ describe('unseg-pipeline merge-manifest', () => {
   it('merges in place and says which workers are missing (exit 2)', async () => {
     const partial = path.join(tmp, 'partial');
     await fs.cp(shared, partial, { recursive: true });
+    // What a merge killed between writing and renaming its manifest left behind.
+    await fs.writeFile(path.join(partial, '.manifest.json.4242-abcd1234.tmp'), '{"half": ');
     const { code, stdout } = await cli(['merge-manifest', partial, '--out', partial]);
     expect(code).toBe(2);
+    expect((await fs.readdir(partial)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(stdout).toMatch(/workers: 2 of 3 present, missing: 2/);
     expect(stdout).toMatch(/incomplete: nothing from worker\(s\) 2 of 3/);
     const m = await readJson(path.join(partial, 'manifest.json'));

@@ -11,6 +11,7 @@ import {
   statsFileName,
   type ShardManifest,
   type ShardStats,
+  writeManifestFile,
 } from '@unseg/core';
 
 export interface MergeManifestOptions {
@@ -147,9 +148,7 @@ export async function mergeManifestCommand(dirs: readonly string[], o: MergeMani
       args: withoutWorker(draft.run.args, workers?.count ?? null, sources),
     },
   };
-  const tmp = path.join(out, `.manifest.json.merge-${process.pid}.tmp`);
-  await fs.writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
-  await fs.rename(tmp, path.join(out, 'manifest.json'));
+  await writeManifestFile(out, manifest);
 
   const write = o.write ?? ((text: string) => process.stdout.write(text));
   if (o.json) {

@@ -6,7 +6,7 @@ export type { PublishedObject, PublishedRecord, NoiseStats, FailureRecord } from
 export { ShardWriter, ShardWriteError, type ShardWriterOptions } from './writer.js';
 export { findCompletedShards, hashFile, readShardStats } from './stats.js';
 export type { ShardStats, ShardFailure, NoiseSummary, ShardScan, ShardVerification } from './stats.js';
-export { writeManifest, mergeManifests, buildManifest, readAllShardStats, manifestFileName } from './manifest.js';
+export { writeManifest, writeManifestFile, mergeManifests, buildManifest, readAllShardStats, manifestFileName } from './manifest.js';
 export type { ShardManifest, ManifestRunInfo, ManifestShard, ManifestFailure, ManifestCounts } from './manifest.js';
 export { acquireOutputLock, lockFileName, type OutputLock, type LockInfo } from './lock.js';
 export { readShardSummary, type ShardSummary } from './summary.js';

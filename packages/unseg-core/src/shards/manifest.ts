@@ -206,8 +206,22 @@ export async function writeManifest(
   const fs = options.fs ?? nodeShardFs;
   const stats = (await readAllShardStats(outDir, fs)).filter((s) => sameWorker(s.worker ?? undefined, options.worker));
   const manifest = await buildManifest(stats, run, { worker: options.worker });
-  await writeFileAtomic(fs, outDir, manifestFileName(options.worker), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
+  await writeFileAtomic(fs, outDir, manifestFileName(options.worker), manifestBytes(manifest));
   return manifest;
+}
+
+/**
+ * Writes a manifest made elsewhere (merge-manifest's) as `outDir/manifest.json`, atomically and
+ * synced, first removing what a killed earlier write of that file left behind.
+ */
+export async function writeManifestFile(outDir: string, manifest: ShardManifest, options: { fs?: ShardFs } = {}): Promise<void> {
+  const fs = options.fs ?? nodeShardFs;
+  await removeStaleManifestTemps(outDir, { fs });
+  await writeFileAtomic(fs, outDir, manifestFileName(), manifestBytes(manifest));
+}
+
+function manifestBytes(manifest: ShardManifest): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 async function readJson(fs: ShardFs, path: string): Promise<unknown> {
