@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { applyBudgetedNoise, createUniformNoiseSource, decodeRgb, encodeRgb } from '@unseg/core';
+import { sharpPng } from './sharp-png.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -27,10 +27,7 @@ const encoders = opt.encoders.split(',').map((name) => {
   const level = m[2] === undefined ? undefined : Number(m[2]);
   const encode =
     m[1] === 'sharp'
-      ? (image) =>
-          sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
-            .png({ compressionLevel: level, adaptiveFiltering: false })
-            .toBuffer()
+      ? (image) => sharpPng(image, level)
       : (image) => encodeRgb(image, level === undefined ? { format: 'png' } : { format: 'png', compressionLevel: level });
   return { name, encode };
 });

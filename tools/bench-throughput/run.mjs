@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sharpPng } from './sharp-png.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -84,14 +85,7 @@ async function child(spec) {
     // zlib level --codec-level (1, its fastest): the limit the issue sets. `codec-unseg` is
     // the pipeline's codec path, whose PNG encoder is core's own (image/png.ts), so the rows
     // below it show what masks, noise and shard writing add.
-    const { default: sharp } = await import('sharp');
-    const encodePng =
-      spec.row === 'codec'
-        ? async (image) =>
-            sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
-              .png({ compressionLevel: spec.codecLevel, adaptiveFiltering: false })
-              .toBuffer()
-        : (image) => core.encodeRgb(image, spec.encode);
+    const encodePng = spec.row === 'codec' ? (image) => sharpPng(image, spec.codecLevel) : (image) => core.encodeRgb(image, spec.encode);
     // As n pipeline workers split a run by shard, n codec workers take every n-th image.
     const files = (await imageFiles(spec)).filter((_, i) => !spec.worker || i % spec.worker.count === spec.worker.index);
     cpuStart = cpuMark();
