@@ -31,15 +31,15 @@ import argparse
 import json
 import math
 import os
-import shutil
 import time
-import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
+
+from bundle_rows import finish, open_train_split, start_bundle, write_row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
@@ -294,20 +294,10 @@ def train(args, log):
 
 # ---------------------------------------------------------------- bundle row
 
-def write_row(args, G, log):
-    with open(os.path.join(args.bundle, 'index.json')) as f:
-        index = json.load(f)
-    size = index['size']
-    train_split = index['splits']['train']
-    ids, n = train_split['ids'], train_split['count']
-    with open(os.path.join(args.bundle, train_split['labels']), 'rb') as f:
-        labels = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
-    with open(os.path.join(args.data, '_annotations.coco.json')) as f:
-        files = {str(im['id']): im['file_name'] for im in json.load(f)['images']}
-    os.makedirs(args.out, exist_ok=True)
-    for name in os.listdir(args.bundle):
-        if name != 'index.json' and not os.path.exists(os.path.join(args.out, name)):
-            shutil.copyfile(os.path.join(args.bundle, name), os.path.join(args.out, name))
+def protect_train_split(args, G, log):
+    index, ids, labels, files = open_train_split(args.bundle, args.data)
+    size, n = index['size'], len(ids)
+    start_bundle(args.bundle, args.out)
     codes = {c: class_code(c, args.bits) for c in range(1, index['classes'])}
     diffs = np.empty((n, 3, size, size), np.int8)
     G.eval()
@@ -337,15 +327,10 @@ def write_row(args, G, log):
         diffs[i] = np.clip(small - clean, -128, 127).astype(np.int8).transpose(2, 0, 1)
         if i % 100 == 0:
             log(f'{i}/{n}')
-    file = f'train-{args.row}.diff.i8.zlib'
-    with open(os.path.join(args.out, file), 'wb') as f:
-        f.write(zlib.compress(diffs.tobytes(), 6))
-    index['rows'][args.row] = {'simulated': 'tools/bench-efficacy/torch/learned_code.py', 'bits': args.bits,
-                               'workingSize': args.size, 'steps': args.eps, 'centre': args.centre,
-                               'trainSteps': args.steps_done, 'diff': file}
-    with open(os.path.join(args.out, 'index.json'), 'w') as f:
-        json.dump(index, f, indent=1)
-
+    write_row(args.out, index, args.row, diffs, {
+        'simulated': 'tools/bench-efficacy/torch/learned_code.py', 'bits': args.bits, 'workingSize': args.size,
+        'steps': args.eps, 'centre': args.centre, 'trainSteps': args.steps_done})
+    finish(args.out, index)
 
 def main():
     args = parse_args()
@@ -363,7 +348,7 @@ def main():
     G, history = train(args, log)
     args.steps_done = len(history)
     torch.save(G.state_dict(), os.path.join(args.out, f'{args.row}.generator.pt'))
-    write_row(args, G, log)
+    protect_train_split(args, G, log)
 
 
 if __name__ == '__main__':

@@ -27,12 +27,13 @@ true union of the objects in every row; only the code's choice of class differs.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import zlib
 
 import numpy as np
 from PIL import Image
+
+from bundle_rows import finish, open_train_split, start_bundle, write_row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
@@ -93,21 +94,11 @@ def swapped(labels, p, classes, seed=1):
 
 def main():
     args = parse_args()
-    with open(os.path.join(args.bundle, 'index.json')) as f:
-        index = json.load(f)
-    size = index['size']
-    train = index['splits']['train']
-    ids, n = train['ids'], train['count']
-    with open(os.path.join(args.bundle, train['labels']), 'rb') as f:
-        labels = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(n, size, size)
-    with open(os.path.join(args.data, '_annotations.coco.json')) as f:
-        files = {str(im['id']): im['file_name'] for im in json.load(f)['images']}
+    index, ids, labels, files = open_train_split(args.bundle, args.data)
+    size, n = index['size'], len(ids)
     codes = product_codes(index['classes']) if args.codes == 'product' else grey_codes(index['classes'])
 
-    os.makedirs(args.out, exist_ok=True)
-    for name in os.listdir(args.bundle):
-        if name != 'index.json' and not os.path.exists(os.path.join(args.out, name)):
-            shutil.copyfile(os.path.join(args.bundle, name), os.path.join(args.out, name))
+    start_bundle(args.bundle, args.out)
 
     rows = [r.split('=', 1) for r in args.rows.split(',') if r]
     keys = {}
@@ -152,19 +143,14 @@ def main():
             print(f'{i}/{n}', flush=True)
 
     for name, source in rows:
-        file = f'train-{name}.diff.i8.zlib'
-        with open(os.path.join(args.out, file), 'wb') as f:
-            f.write(zlib.compress(diffs[name].tobytes(), 6))
         share = agree[name][0] / max(1, agree[name][1])
-        index['rows'][name] = {
+        write_row(args.out, index, name, diffs[name], {
             'simulated': 'tools/bench-efficacy/torch/simulate_grating.py',
             'key': source, 'codes': args.codes, 'stripe': args.stripe, 'steps': args.steps,
-            'keyAgreesWithLabels': share, 'diff': file,
-        }
+            'keyAgreesWithLabels': share,
+        })
         print(f'{name}: key = {source}; object pixels whose key is their true class: {share:.3f}', flush=True)
-    with open(os.path.join(args.out, 'index.json'), 'w') as f:
-        json.dump(index, f, indent=1)
-
+    finish(args.out, index)
 
 if __name__ == '__main__':
     main()

@@ -1,0 +1,44 @@
+"""What the scripts that add simulated rows to a bundle share: reading its train split, starting
+the new bundle as a copy of it, and writing one row's diffs into it (the bundle layout is
+export.mjs's; see its index.json "layout")."""
+import json
+import os
+import shutil
+import zlib
+
+import numpy as np
+
+
+def open_train_split(bundle, data):
+    """The bundle's index, its train split's ids and 256-px labels (N, size, size), and the COCO
+    file name of each id in `data` (the split folder the bundle was made from)."""
+    with open(os.path.join(bundle, 'index.json')) as f:
+        index = json.load(f)
+    size = index['size']
+    train = index['splits']['train']
+    with open(os.path.join(bundle, train['labels']), 'rb') as f:
+        labels = np.frombuffer(zlib.decompress(f.read()), np.uint8).reshape(train['count'], size, size)
+    with open(os.path.join(data, '_annotations.coco.json')) as f:
+        files = {str(im['id']): im['file_name'] for im in json.load(f)['images']}
+    return index, train['ids'], labels, files
+
+
+def start_bundle(bundle, out):
+    """Copies the source bundle's files (all but its index, which the caller rewrites) into out."""
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(bundle):
+        if name != 'index.json' and not os.path.exists(os.path.join(out, name)):
+            shutil.copyfile(os.path.join(bundle, name), os.path.join(out, name))
+
+
+def write_row(out, index, name, diffs, meta):
+    """Writes one row's int8 diffs (N, 3, size, size) and records it in index (written by finish)."""
+    file = f'train-{name}.diff.i8.zlib'
+    with open(os.path.join(out, file), 'wb') as f:
+        f.write(zlib.compress(diffs.tobytes(), 6))
+    index['rows'][name] = {**meta, 'diff': file}
+
+
+def finish(out, index):
+    with open(os.path.join(out, 'index.json'), 'w') as f:
+        json.dump(index, f, indent=1)
