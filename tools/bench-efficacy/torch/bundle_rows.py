@@ -1,12 +1,13 @@
 """What the scripts that add simulated rows to a bundle share: reading its train split, starting
-the new bundle as a copy of it, and writing one row's diffs into it (the bundle layout is
-export.mjs's; see its index.json "layout")."""
+the new bundle as a copy of it, turning noise added at an image's own size into a bundle diff, and
+writing one row's diffs into it (the bundle layout is export.mjs's; see its index.json "layout")."""
 import json
 import os
 import shutil
 import zlib
 
 import numpy as np
+from PIL import Image
 
 
 def open_train_split(bundle, data):
@@ -29,6 +30,23 @@ def start_bundle(bundle, out):
     for name in os.listdir(bundle):
         if name != 'index.json' and not os.path.exists(os.path.join(out, name)):
             shutil.copyfile(os.path.join(bundle, name), os.path.join(out, name))
+
+
+def nearest_grid(size, h, w):
+    """Row and column indices that enlarge a bundle-size (size x size) map to h x w by nearest neighbour."""
+    return (np.arange(h) * size // h)[:, None], (np.arange(w) * size // w)[None, :]
+
+
+def at_bundle_size(img, size):
+    """An 8-bit HWC image resized to the bundle's size as the export does (lanczos), as int16."""
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.LANCZOS), np.int16)
+
+
+def bundle_diff(img, steps, clean, size):
+    """The bundle diff (int8 CHW) of adding whole 8-bit `steps` (HWC) to img at its own size:
+    protected and clean (at_bundle_size of img) compared at the bundle's size."""
+    prot = np.clip(img.astype(np.int16) + steps, 0, 255).astype(np.uint8)
+    return np.clip(at_bundle_size(prot, size) - clean, -128, 127).astype(np.int8).transpose(2, 0, 1)
 
 
 def write_row(out, index, name, diffs, meta):

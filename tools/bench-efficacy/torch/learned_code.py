@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from bundle_rows import finish, open_train_split, start_bundle, write_row
+from bundle_rows import at_bundle_size, bundle_diff, finish, nearest_grid, open_train_split, start_bundle, write_row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
@@ -262,7 +262,7 @@ def train(args, log):
     opt = torch.optim.Adam(list(G.parameters()) + list(S.parameters()), lr=args.lr)
     eps = args.eps / 255
     t0 = time.time()
-    history = []
+    steps_done = 0
     for step in range(1, args.steps + 1):
         idx = torch.from_numpy(rng.choice(images.shape[0], args.batch, replace=False))
         x, obj = images[idx], objects[idx]
@@ -285,16 +285,16 @@ def train(args, log):
                 rec.update(randomNoiseBitAccuracy=racc, noiseSpatialStd=float(d.std(dim=(2, 3)).mean()),
                            noiseAbsMean=float(d.abs().mean()))
             log(json.dumps(rec))
-        history.append(rec)
+        steps_done = step
         if time.time() - t0 > args.max_minutes * 60:
             log(f'stopping at the {args.max_minutes}-minute limit after {step} steps')
             break
-    return G, history
+    return G, steps_done
 
 
 # ---------------------------------------------------------------- bundle row
 
-def protect_train_split(args, G, log):
+def protect_train_split(args, G, steps_done, log):
     index, ids, labels, files = open_train_split(args.bundle, args.data)
     size, n = index['size'], len(ids)
     start_bundle(args.bundle, args.out)
@@ -304,8 +304,7 @@ def protect_train_split(args, G, log):
     for i, sample_id in enumerate(ids):
         img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
         h, w = img.shape[:2]
-        ys = (np.arange(h) * size // h)[:, None]
-        xs = (np.arange(w) * size // w)[None, :]
+        ys, xs = nearest_grid(size, h, w)
         truth = labels[i][ys, xs]
         inside_full = (truth >= 1) & (truth < index['classes'])
         # G at its working resolution, on the image and the class codes there
@@ -321,34 +320,29 @@ def protect_train_split(args, G, log):
                          torch.from_numpy(np.where(inside_w, lw, 0).astype(np.int64))[None], args.centre)
             d = F.interpolate(d, size=(h, w), mode='bilinear', align_corners=False)[0].numpy().transpose(1, 2, 0)
         steps = np.clip(np.floor(d * args.eps + 0.5), -args.eps, args.eps).astype(np.int16) * inside_full[..., None]
-        prot = np.clip(img.astype(np.int16) + steps, 0, 255).astype(np.uint8)
-        clean = np.asarray(Image.fromarray(img).resize((size, size), Image.LANCZOS), np.int16)
-        small = np.asarray(Image.fromarray(prot).resize((size, size), Image.LANCZOS), np.int16)
-        diffs[i] = np.clip(small - clean, -128, 127).astype(np.int8).transpose(2, 0, 1)
+        diffs[i] = bundle_diff(img, steps, at_bundle_size(img, size), size)
         if i % 100 == 0:
             log(f'{i}/{n}')
     write_row(args.out, index, args.row, diffs, {
         'simulated': 'tools/bench-efficacy/torch/learned_code.py', 'bits': args.bits, 'workingSize': args.size,
-        'steps': args.eps, 'centre': args.centre, 'trainSteps': args.steps_done})
+        'steps': args.eps, 'centre': args.centre, 'trainSteps': steps_done})
     finish(args.out, index)
+
 
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
-    log_path = os.path.join(args.out, f'{args.row}.train-log.jsonl')
-    logf = open(log_path, 'w')
+    with open(os.path.join(args.out, f'{args.row}.train-log.jsonl'), 'w') as logf:
+        def log(line):
+            print(line, flush=True)
+            logf.write((line if line.startswith('{') else json.dumps({'note': line})) + '\n')
+            logf.flush()
 
-    def log(line):
-        print(line, flush=True)
-        logf.write((line if line.startswith('{') else json.dumps({'note': line})) + '\n')
-        logf.flush()
-
-    log(json.dumps({'args': vars(args)}))
-    G, history = train(args, log)
-    args.steps_done = len(history)
-    torch.save(G.state_dict(), os.path.join(args.out, f'{args.row}.generator.pt'))
-    protect_train_split(args, G, log)
+        log(json.dumps({'args': vars(args)}))
+        G, steps_done = train(args, log)
+        torch.save(G.state_dict(), os.path.join(args.out, f'{args.row}.generator.pt'))
+        protect_train_split(args, G, steps_done, log)
 
 
 if __name__ == '__main__':

@@ -33,7 +33,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from bundle_rows import finish, open_train_split, start_bundle, write_row
+from bundle_rows import at_bundle_size, bundle_diff, finish, nearest_grid, open_train_split, start_bundle, write_row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
@@ -118,11 +118,10 @@ def main():
         h, w = img.shape[:2]
         if waves_size != (h, w):
             waves, waves_size = {}, (h, w)
-        ys = (np.arange(h) * size // h)[:, None]
-        xs = (np.arange(w) * size // w)[None, :]
+        ys, xs = nearest_grid(size, h, w)
         truth = labels[i][ys, xs]
         inside = (truth >= 1) & (truth < index['classes'])
-        clean = np.asarray(Image.fromarray(img).resize((size, size), Image.LANCZOS), np.int16)
+        clean = at_bundle_size(img, size)
         for name, _ in rows:
             key = keys[name][i][ys, xs]
             agree[name][0] += int(((key == truth) & inside).sum())
@@ -136,9 +135,7 @@ def main():
                 where = inside & (key == label)
                 for c in range(3):
                     noise[..., c][where] = wave[where] * colour[c] * args.steps
-            prot = np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-            small = np.asarray(Image.fromarray(prot).resize((size, size), Image.LANCZOS), np.int16)
-            diffs[name][i] = np.clip(small - clean, -128, 127).astype(np.int8).transpose(2, 0, 1)
+            diffs[name][i] = bundle_diff(img, noise, clean, size)
         if i % 50 == 0:
             print(f'{i}/{n}', flush=True)
 
@@ -151,6 +148,7 @@ def main():
         })
         print(f'{name}: key = {source}; object pixels whose key is their true class: {share:.3f}', flush=True)
     finish(args.out, index)
+
 
 if __name__ == '__main__':
     main()
