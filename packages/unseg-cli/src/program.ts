@@ -22,7 +22,7 @@ function withNoiseOptions(command: Command): Command {
     .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
     .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
     .option('--backend <name>', 'for --noise unseg: tfjs backend (auto, tensorflow, wasm, cpu)', 'auto')
-    .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32; the image's size or more: one flat colour per class); for --noise grating: the stripe width (default 8)")
+    .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32 for cells, the image's size or more: one flat colour per class; the stripe width for --pattern grating, default 16); for --noise grating: the stripe width (default 8)")
     .addOption(
       new Option('--pattern <kind>', 'for --noise classwise: cells (random signs, default) or grating (stripes --cell-size px wide, one orientation and colour per class)').choices(
         CLASSWISE_PATTERNS,

@@ -123,4 +123,10 @@ describe('classwise grating pattern', () => {
     for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) expect(g![((w - 1) * w + x) * 3 + c]).toBe(0);
     expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2 });
   });
+
+  it('defaults to 32-px cells and to 16-px stripes, and records the size it used', () => {
+    expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32 });
+    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating' });
+    expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern must be one of cells, grating, got dots/);
+  });
 });

@@ -5,10 +5,13 @@ export interface ClasswiseNoiseOptions {
   /** Global seed; each class's pattern is derived from (seed, class id). */
   readonly seed?: number;
   /**
-   * The pattern's cell size in image pixels (one random sign per cell and channel). The default
-   * 32 keeps cells 4 px wide after the ~8x downscale of a 1024-px image to a 128-px training
-   * size: the issue's 6-px cells were averaged away by a 4x downscale, and a baseline that a
-   * resize erases would be a strawman.
+   * The pattern's cell size in image pixels: one random sign per cell and channel, or the stripe
+   * width of a grating. Defaults: 32 for cells, which keeps them 4 px wide after the ~8x
+   * downscale of a 1024-px image to a 128-px training size (the issue's 6-px cells were averaged
+   * away by a 4x downscale, and a baseline that a resize erases would be a strawman); 16 for
+   * gratings, the width that protected best once a trainer re-encoded or blurred the copy
+   * (README, "Choosing the noise": 8 px protects more undefended and collapses under JPEG 75
+   * or blur; 32 px protected less than 16 on every row measured).
    */
   readonly cellSize?: number;
   /**
@@ -24,6 +27,7 @@ export interface ClasswiseNoiseOptions {
 
 export type ClasswisePattern = 'cells' | 'grating';
 export const CLASSWISE_PATTERNS: readonly ClasswisePattern[] = ['cells', 'grating'];
+const DEFAULT_CELL_SIZE: Readonly<Record<ClasswisePattern, number>> = { cells: 32, grating: 16 };
 
 /**
  * The class-wise shortcut baseline (as in "unlearnable examples"): one fixed pattern per class
@@ -34,13 +38,13 @@ export const CLASSWISE_PATTERNS: readonly ClasswisePattern[] = ['cells', 'gratin
  */
 export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}): NoiseSource {
   const seed = options.seed ?? 0;
-  const cellSize = options.cellSize ?? 32;
   const pattern = options.pattern ?? 'cells';
-  if (!Number.isInteger(cellSize) || cellSize < 1) {
-    throw new RangeError(`cellSize must be a positive integer, got ${cellSize}`);
-  }
   if (!CLASSWISE_PATTERNS.includes(pattern)) {
     throw new RangeError(`pattern must be one of ${CLASSWISE_PATTERNS.join(', ')}, got ${String(pattern)}`);
+  }
+  const cellSize = options.cellSize ?? DEFAULT_CELL_SIZE[pattern];
+  if (!Number.isInteger(cellSize) || cellSize < 1) {
+    throw new RangeError(`cellSize must be a positive integer, got ${cellSize}`);
   }
   const patternOf = pattern === 'grating' ? gratingPatternOf : cellPatternOf;
   const what = pattern === 'grating' ? `stripes ${cellSize}px wide, an orientation and colour` : `random +-1 pattern (${cellSize}px cells)`;
