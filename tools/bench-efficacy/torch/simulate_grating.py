@@ -48,9 +48,11 @@ def parse_args():
                    help='the COCO split folder the bundle was made from')
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
-    p.add_argument('--codes', default='product', choices=['product', 'grey6'],
+    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5'],
                    help="product: core's class-wise grating codes (3 orientations x 4 colours); grey6: grey stripes "
-                        'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant)')
+                        'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant); '
+                        "orient5: coloured stripes in 5 orientations (0, 90, 45, 30, 60 degrees) with core's colours, class l "
+                        'getting orientation (l-1) mod 5 and colour (l-1) // 5 (more codes that survive a grey conversion)')
     return p.parse_args()
 
 
@@ -69,6 +71,21 @@ def grey_codes(classes, orientations=6):
     for label in range(1, classes):
         a = np.pi * ((label - 1) % orientations) / orientations
         out[label] = ((float(np.cos(a)), float(np.sin(a))), (1, 1, 1))
+    return out
+
+
+# core's GRATING_COLOURS, in its order.
+PRODUCT_COLOURS = [(1, 1, 1), (1, -1, -1), (1, 1, -1), (1, -1, 1)]
+
+
+def orient5_codes(classes, degrees=(0, 90, 45, 30, 60)):
+    """Class l: stripes at degrees[(l-1) mod 5] in colour (l-1) // 5. A horizontal flip turns 30, 45 and
+    60 into 150, 135 and 120, which no class uses, so a flipped code is never another class's; turned grey,
+    five orientations still tell classes apart where core's three do."""
+    out = {}
+    for label in range(1, classes):
+        a = np.deg2rad(degrees[(label - 1) % len(degrees)])
+        out[label] = ((float(np.cos(a)), float(np.sin(a))), PRODUCT_COLOURS[((label - 1) // len(degrees)) % len(PRODUCT_COLOURS)])
     return out
 
 
@@ -96,7 +113,7 @@ def main():
     args = parse_args()
     index, ids, labels, files = open_train_split(args.bundle, args.data)
     size, n = index['size'], len(ids)
-    codes = product_codes(index['classes']) if args.codes == 'product' else grey_codes(index['classes'])
+    codes = {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes}[args.codes](index['classes'])
 
     start_bundle(args.bundle, args.out)
 
