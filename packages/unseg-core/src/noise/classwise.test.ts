@@ -81,25 +81,41 @@ describe('createClasswiseNoiseSource', () => {
 });
 
 describe('classwise grating pattern', () => {
-  it('gives the first twelve labels twelve different (orientation, colour) codes', () => {
+  it('gives the first twenty labels twenty different (orientation, colour) codes', () => {
     const codes = new Set<string>();
     for (let label = 1; label <= GRATING_CODES; label++) codes.add(JSON.stringify(gratingCode(3, label)));
+    expect(GRATING_CODES).toBe(20);
     expect(codes.size).toBe(GRATING_CODES);
     expect(gratingCode(3, 1)).toEqual(gratingCode(3, 1 + GRATING_CODES));
   });
 
+  it('gives any five consecutive labels five orientations, so that they differ in grey too', () => {
+    for (const seed of [0, 7]) {
+      for (let first = 1; first <= 16; first++) {
+        const angles = new Set<number>();
+        for (let label = first; label < first + 5; label++) {
+          const [dx, dy] = gratingCode(seed, label).direction;
+          angles.add(Math.round((Math.atan2(dy, dx) * 180) / Math.PI));
+        }
+        expect(angles.size).toBe(5);
+      }
+    }
+  });
+
   it('uses no orientation that a horizontal flip would turn into another one in use', () => {
+    const inUse = new Set<number>();
     for (let label = 1; label <= GRATING_CODES; label++) {
       const [dx, dy] = gratingCode(0, label).direction;
-      // Flipping x maps (dx, dy) to (-dx, dy); in use are 0, 45 and 90 degrees only.
-      expect(dx >= 0 && dy >= 0).toBe(true);
-      if (dx > 0 && dy > 0) expect(dx).toBeCloseTo(dy);
+      inUse.add(Math.round((Math.atan2(dy, dx) * 180) / Math.PI));
     }
+    expect([...inUse].sort((a, b) => a - b)).toEqual([0, 30, 45, 60, 90]);
+    // Flipping x maps angle a to 180 - a: 0 and 90 map to themselves, the others out of use.
+    for (const a of inUse) if (a !== 0 && a !== 90) expect(inUse.has(180 - a)).toBe(false);
   });
 
   it('writes stripes of the given width in the class colour, the same in every image', async () => {
     const src = createClasswiseNoiseSource({ seed: 2, cellSize: 4, pattern: 'grating' });
-    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating' });
+    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating', orientations: 5 });
     const w = 32;
     const labels = new Int32Array(w * w).fill(5);
     const [a, b] = await src.generate([request('a', w, w, labels), request('b', w, w, labels)]);
@@ -126,7 +142,7 @@ describe('classwise grating pattern', () => {
 
   it('defaults to 32-px cells and to 16-px stripes, and records the size it used', () => {
     expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32 });
-    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating' });
+    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5 });
     expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern must be one of cells, grating, got dots/);
   });
 });

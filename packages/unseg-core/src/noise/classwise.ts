@@ -54,7 +54,9 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     batchSize: 8,
     needsLabels: true,
     // The default pattern is left out so that runs published before it existed still resume.
-    settings: pattern === 'cells' ? { seed, cellSize } : { seed, cellSize, pattern },
+    // `orientations` tells a copy made with today's five-orientation codes from one made with the
+    // three of before 2026-11-27, so that a resumed run never mixes the two.
+    settings: pattern === 'cells' ? { seed, cellSize } : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
       return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf));
     },
@@ -69,36 +71,46 @@ const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>
   classwiseSign(seed, label, Math.floor(x / cellSize), Math.floor(y / cellSize), c);
 
 /**
- * Three orientations (0, 45 and 90 degrees: a horizontal flip turns 45 into 135, which no class
- * uses, so a flip never turns one class's grating into another's) times four colour axes that
- * differ beyond a sign (a grating times -1 is the same grating shifted by half a period).
+ * The class-agnostic grating's orientations (grating.ts): 0, 90 and 45 degrees.
  */
 export const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
   [1, 0],
   [0, 1],
   [Math.SQRT1_2, Math.SQRT1_2],
 ];
+
+/**
+ * The class-wise grating's orientations: 0, 90, 45, 30 and 60 degrees. A horizontal flip turns
+ * 45, 30 and 60 into 135, 150 and 120, which no class uses, so a flip never turns one class's
+ * grating into another's. Five rather than three because a trainer that converts the copy to
+ * grey keeps only the orientation: on LR-ASPP (tools/bench-efficacy/torch/README.md, "Five
+ * orientations") five kept the grey copy at 0.39 of clean where three kept 0.62-0.65, with no
+ * loss on the colour copy.
+ */
+const CLASS_GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [0, 90, 45, 30, 60].map((deg) => {
+  const a = (deg * Math.PI) / 180;
+  return [Math.cos(a), Math.sin(a)] as const;
+});
+/** Colour axes that differ beyond a sign (a grating times -1 is the same grating shifted by half a period). */
 const GRATING_COLOURS: readonly (readonly [number, number, number])[] = [
   [1, 1, 1],
   [1, -1, -1],
   [1, 1, -1],
   [1, -1, 1],
 ];
-export const GRATING_CODES = GRATING_DIRECTIONS.length * GRATING_COLOURS.length;
+export const GRATING_CODES = CLASS_GRATING_DIRECTIONS.length * GRATING_COLOURS.length;
 
 /**
- * The (orientation, colour) code of a class: labels 1..12 get twelve distinct codes in a
- * seed-dependent order; label l and l + 12 share one (a dataset with more classes than codes
- * has classes that this baseline cannot tell apart).
+ * The (orientation, colour) code of a class: code k = (label - 1 + seed) mod 20 has orientation
+ * k mod 5 and colour floor(k / 5), so any five consecutive labels get five different orientations
+ * (the classes stay apart in grey as far as five orientations allow) and the first twenty labels
+ * twenty different codes; label l and l + 20 share one (a dataset with more classes than codes has
+ * classes that this baseline cannot tell apart).
  */
 export function gratingCode(seed: number, label: number): { direction: readonly [number, number]; colour: readonly [number, number, number] } {
-  const order = Array.from({ length: GRATING_CODES }, (_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = (hashInts(seed, 0x67726174, i) >>> 0) % (i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  const code = order[(((label - 1) % GRATING_CODES) + GRATING_CODES) % GRATING_CODES]!;
-  return { direction: GRATING_DIRECTIONS[code % GRATING_DIRECTIONS.length]!, colour: GRATING_COLOURS[Math.floor(code / GRATING_DIRECTIONS.length)]! };
+  const k = (((label - 1 + seed) % GRATING_CODES) + GRATING_CODES) % GRATING_CODES;
+  const n = CLASS_GRATING_DIRECTIONS.length;
+  return { direction: CLASS_GRATING_DIRECTIONS[k % n]!, colour: GRATING_COLOURS[Math.floor(k / n)]! };
 }
 
 /**

@@ -9,7 +9,7 @@ describe('createNoiseSource', () => {
 
   it('passes the pattern to the classwise source', async () => {
     const source = await createNoiseSource('classwise', { seed: 3, cellSize: 16, pattern: 'grating' });
-    expect(source.settings).toEqual({ seed: 3, cellSize: 16, pattern: 'grating' });
+    expect(source.settings).toEqual({ seed: 3, cellSize: 16, pattern: 'grating', orientations: 5 });
   });
 
   it('passes the cell size to the grating source as its stripe width', async () => {
