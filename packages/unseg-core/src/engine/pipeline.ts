@@ -8,6 +8,7 @@ import type { NoiseBudget, NoiseSource } from '../noise/types.js';
 import { bytePool } from '../pixels/pool.js';
 import type { Sample } from '../plugin/types.js';
 import type { FailureRecord, PublishedObject, PublishedRecord } from '../shards/types.js';
+import { paintCategoryLabels, type LabelledMask } from './labels.js';
 import { inPrompt, type PromptSelection } from './prompt.js';
 import { batches, mapOrdered } from './streams.js';
 import { budgetViolation, measureNoise } from './verify.js';
@@ -141,7 +142,7 @@ export function createPipeline(options: PipelineOptions): {
       }
       const promptRles: Rle[] = [];
       const objects: PublishedObject[] = [];
-      const labels = noise.needsLabels ? new Int32Array(image.width * image.height) : undefined;
+      const labelled: LabelledMask[] = [];
       for (const object of item.objects) {
         const rle = await object.mask();
         if (rle.width !== image.width || rle.height !== image.height) {
@@ -152,10 +153,7 @@ export function createPipeline(options: PipelineOptions): {
           );
         }
         if (inPrompt(object, prompt)) promptRles.push(rle);
-        if (labels && !object.isCrowd) {
-          const m = rleDecode(rle).data;
-          for (let p = 0; p < m.length; p++) if (m[p]) labels[p] = object.categoryId;
-        }
+        if (noise.needsLabels && !object.isCrowd) labelled.push({ rle, categoryId: object.categoryId });
         objects.push({
           id: object.id,
           categoryId: object.categoryId,
@@ -168,6 +166,7 @@ export function createPipeline(options: PipelineOptions): {
           annotation: JSON.stringify(object.annotation ?? null),
         });
       }
+      const labels = noise.needsLabels ? paintCategoryLabels(labelled, image.width, image.height) : undefined;
       const promptMask = rleDecode(rleUnion(promptRles, image.height, image.width), promptMasks.take(image.width * image.height));
       timed?.('masks', t1);
       return {

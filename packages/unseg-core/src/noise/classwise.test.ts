@@ -102,6 +102,14 @@ describe('classwise grating pattern', () => {
     }
   });
 
+  it('gives any four consecutive labels four colours', () => {
+    for (let first = 1; first <= 17; first++) {
+      const colours = new Set<string>();
+      for (let label = first; label < first + 4; label++) colours.add(JSON.stringify(gratingCode(0, label).colour));
+      expect(colours.size).toBe(4);
+    }
+  });
+
   it('uses no orientation that a horizontal flip would turn into another one in use', () => {
     const inUse = new Set<number>();
     for (let label = 1; label <= GRATING_CODES; label++) {

@@ -82,10 +82,9 @@ export const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
 /**
  * The class-wise grating's orientations: 0, 90, 45, 30 and 60 degrees. A horizontal flip turns
  * 45, 30 and 60 into 135, 150 and 120, which no class uses, so a flip never turns one class's
- * grating into another's. Five rather than three because a trainer that converts the copy to
- * grey keeps only the orientation: on LR-ASPP (tools/bench-efficacy/torch/README.md, "Five
- * orientations") five kept the grey copy at 0.39 of clean where three kept 0.62-0.65, with no
- * loss on the colour copy.
+ * grating into another's. Five rather than the three of before 2026-11-27 because a trainer that
+ * converts the copy to grey keeps only the orientation (tools/bench-efficacy/torch/README.md,
+ * "Five orientations, and labels painted as a trainer paints them").
  */
 const CLASS_GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [0, 90, 45, 30, 60].map((deg) => {
   const a = (deg * Math.PI) / 180;
@@ -102,15 +101,14 @@ export const GRATING_CODES = CLASS_GRATING_DIRECTIONS.length * GRATING_COLOURS.l
 
 /**
  * The (orientation, colour) code of a class: code k = (label - 1 + seed) mod 20 has orientation
- * k mod 5 and colour floor(k / 5), so any five consecutive labels get five different orientations
- * (the classes stay apart in grey as far as five orientations allow) and the first twenty labels
- * twenty different codes; label l and l + 20 share one (a dataset with more classes than codes has
- * classes that this baseline cannot tell apart).
+ * k mod 5 and colour k mod 4 (5 and 4 being coprime, the first twenty labels get twenty different
+ * codes), so any five consecutive labels differ in orientation, which a grey conversion keeps,
+ * and any four in colour, which survives rescaling best. Label l and l + 20 share a code (a
+ * dataset with more classes than codes has classes that this baseline cannot tell apart).
  */
 export function gratingCode(seed: number, label: number): { direction: readonly [number, number]; colour: readonly [number, number, number] } {
   const k = (((label - 1 + seed) % GRATING_CODES) + GRATING_CODES) % GRATING_CODES;
-  const n = CLASS_GRATING_DIRECTIONS.length;
-  return { direction: CLASS_GRATING_DIRECTIONS[k % n]!, colour: GRATING_COLOURS[Math.floor(k / n)]! };
+  return { direction: CLASS_GRATING_DIRECTIONS[k % CLASS_GRATING_DIRECTIONS.length]!, colour: GRATING_COLOURS[k % GRATING_COLOURS.length]! };
 }
 
 /**

@@ -8,8 +8,9 @@ export interface NoiseRequest {
   /** The prompt: pixels that get the foreground budget (1) or the background budget (0). */
   readonly prompt: BinaryMask;
   /**
-   * Per-pixel category id (0 = no object), row-major; present only when the source sets
-   * `needsLabels` (class-wise baselines need it, the generator does not).
+   * Per-pixel category id (0 = no object), row-major; where objects overlap, the smaller one's.
+   * Present only when the source sets `needsLabels` (class-wise baselines need it, the generator
+   * does not). Crowd regions are left out.
    */
   readonly labels?: Int32Array;
 }
