@@ -123,7 +123,7 @@ describe('classwise grating pattern', () => {
 
   it('writes stripes of the given width in the class colour, the same in every image', async () => {
     const src = createClasswiseNoiseSource({ seed: 2, cellSize: 4, pattern: 'grating' });
-    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating', orientations: 5 });
+    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating', orientations: 5, overlap: 'smaller' });
     const w = 32;
     const labels = new Int32Array(w * w).fill(5);
     const [a, b] = await src.generate([request('a', w, w, labels), request('b', w, w, labels)]);
@@ -140,17 +140,17 @@ describe('classwise grating pattern', () => {
     expect(new Set(Array.from(a!.subarray(0, w * w * 3).filter((_, i) => i % 3 === 0))).size).toBe(2);
   });
 
-  it('keeps background pixels free of noise and the cells pattern unchanged by default', async () => {
+  it('keeps background pixels free of noise and leaves the cells pattern out of its settings', async () => {
     const w = 16;
     const labels = halves(w, w);
     const [g] = await createClasswiseNoiseSource({ pattern: 'grating', cellSize: 2 }).generate([request('g', w, w, labels)]);
     for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) expect(g![((w - 1) * w + x) * 3 + c]).toBe(0);
-    expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2 });
+    expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2, overlap: 'smaller' });
   });
 
   it('defaults to 32-px cells and to 16-px stripes, and records the size it used', () => {
-    expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32 });
-    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5 });
+    expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32, overlap: 'smaller' });
+    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller' });
     expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern must be one of cells, grating, got dots/);
   });
 });

@@ -53,10 +53,13 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     description: `fixed ${what} per class inside each class's pixels, seed ${seed}`,
     batchSize: 8,
     needsLabels: true,
-    // The default pattern is left out so that runs published before it existed still resume.
-    // `orientations` tells a copy made with today's five-orientation codes from one made with the
-    // three of before 2026-11-27, so that a resumed run never mixes the two.
-    settings: pattern === 'cells' ? { seed, cellSize } : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length },
+    // `overlap` and `orientations` tell a copy keyed by the smaller of two overlapping objects, with
+    // five-orientation grating codes, from one made before 2026-11-27 (labels in annotation order,
+    // three orientations), so that a resumed run never mixes the two in one dataset.
+    settings:
+      pattern === 'cells'
+        ? { seed, cellSize, overlap: 'smaller' }
+        : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller' },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
       return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf));
     },
