@@ -65,7 +65,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   // Said where a publisher who never opened the README will see it: the default runs, but the
   // efficacy benchmark has not yet seen it protect.
   if (o.noise === 'unseg' && o.generator === undefined) {
-    log('note: the bundled generator has not yet protected a dataset in the efficacy benchmark (README, "Does it work?"); --noise grating (no labels) and --noise classwise --pattern grating (labels; its default 16-px stripes held against JPEG and blur, --cell-size 8 protects more without them) are the measured options');
+    log('note: the bundled generator has not yet protected a dataset in the efficacy benchmark (README, "Does it work?"); --noise classwise --pattern grating (needs class labels; the strongest measured) and --noise grating (no labels) are the options that protected there (README, "Choosing the noise")');
   }
   const listener: PipelineListener =
     o.progress === 'none'

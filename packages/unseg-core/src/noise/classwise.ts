@@ -10,8 +10,9 @@ export interface ClasswiseNoiseOptions {
    * downscale of a 1024-px image to a 128-px training size (the issue's 6-px cells were averaged
    * away by a 4x downscale, and a baseline that a resize erases would be a strawman); 16 for
    * gratings, the width that protected best once a trainer re-encoded or blurred the copy
-   * (README, "Choosing the noise": 8 px protects more undefended and collapses under JPEG 75
-   * or blur; 32 px protected less than 16 on every row measured).
+   * (README, "Choosing the noise", measured with the three-orientation codes of before
+   * 2026-11-27: 8 px protected more undefended and collapsed under JPEG 75 or blur; 32 px
+   * protected less than 16 on every row measured).
    */
   readonly cellSize?: number;
   /**
