@@ -1,7 +1,9 @@
 import { decodeRgb } from '../image/codec.js';
 import { createNoNoiseSource, createUniformNoiseSource } from '../noise/baseline.js';
 import type { NoiseSource } from '../noise/types.js';
-import { rleDecode, rleFromString } from '../masks/index.js';
+import { rleDecode, rleEncode, rleFromString } from '../masks/index.js';
+import { SampleError } from '../errors.js';
+import type { Sample, SampleObject } from '../plugin/types.js';
 import { protect } from './pipeline.js';
 import { tinyReader } from './test-helpers/tiny-dataset.js';
 
@@ -32,6 +34,40 @@ describe('protect', () => {
       const mask = rleDecode(rleFromString(o.record.objects[0]!.rle, 16, 24));
       expect(mask.data.reduce((a, b) => a + b, 0)).toBe(48);
     }
+  });
+
+  it('keys class-wise noise by the smaller object where objects overlap, whatever their order', async () => {
+    const reader = await tinyReader({ count: 1 });
+    const [sample] = await collect(reader.samples('train'));
+    if (!sample || sample instanceof SampleError) throw new Error('expected a sample');
+    const box = (id: string, categoryId: number, x0: number, y0: number, x1: number, y1: number): SampleObject => {
+      const data = new Uint8Array(24 * 16);
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data[y * 24 + x] = 1;
+      const rle = rleEncode({ width: 24, height: 16, data });
+      return { id, categoryId, category: `c${categoryId}`, isThing: true, isCrowd: false, mask: async () => rle, annotation: null };
+    };
+    // The window is listed before the facade it lies on, as annotators often draw them.
+    const objects = [box('window', 7, 4, 4, 8, 8), box('facade', 3, 0, 0, 20, 12)];
+    let seen: Int32Array | undefined;
+    const capture: NoiseSource = {
+      name: 'capture',
+      description: 'records the labels it is given',
+      batchSize: 1,
+      needsLabels: true,
+      async generate(batch) {
+        seen = batch[0]!.labels;
+        return batch.map((r) => new Float32Array(r.image.width * r.image.height * 3));
+      },
+    };
+    const overlapping: Sample = { ...sample, objects };
+    async function* one() {
+      yield overlapping;
+    }
+    const [out] = await collect(protect(one(), { noise: capture, budget }));
+    expect(out?.kind).toBe('published');
+    expect(seen?.[5 * 24 + 5]).toBe(7);
+    expect(seen?.[1 * 24 + 1]).toBe(3);
+    expect(seen?.[14 * 24 + 22]).toBe(0);
   });
 
   it('re-decodes the published bytes: the stored image is the original plus bounded noise', async () => {
