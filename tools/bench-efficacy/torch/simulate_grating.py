@@ -49,7 +49,8 @@ def parse_args():
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
     p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5'],
-                   help="product: core's class-wise grating codes (3 orientations x 4 colours); grey6: grey stripes "
+                   help="product: core's class-wise grating codes as built (5 orientations x 4 colours since 2026-11-27, 3 x 4 "
+                        'before: the cw16sim row was made at 26c28c7); grey6: grey stripes '
                         'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant); '
                         "orient5: coloured stripes in 5 orientations (0, 90, 45, 30, 60 degrees) with core's colours, class l "
                         'getting orientation (l-1) mod 5 and colour (l-1) // 5 (more codes that survive a grey conversion)')

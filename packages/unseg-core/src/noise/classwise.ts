@@ -75,15 +75,6 @@ const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>
   classwiseSign(seed, label, Math.floor(x / cellSize), Math.floor(y / cellSize), c);
 
 /**
- * The class-agnostic grating's orientations (grating.ts): 0, 90 and 45 degrees.
- */
-export const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
-  [1, 0],
-  [0, 1],
-  [Math.SQRT1_2, Math.SQRT1_2],
-];
-
-/**
  * The class-wise grating's orientations: 0, 90, 45, 30 and 60 degrees. A horizontal flip turns
  * 45, 30 and 60 into 135, 150 and 120, which no class uses, so a flip never turns one class's
  * grating into another's. Five rather than the three of before 2026-11-27 because a trainer that

@@ -1,6 +1,6 @@
 import { applyBudgetedNoise } from './apply.js';
-import { GRATING_DIRECTIONS, gratingPattern } from './classwise.js';
-import { createGratingNoiseSource } from './grating.js';
+import { gratingPattern } from './classwise.js';
+import { createGratingNoiseSource, GRATING_DIRECTIONS } from './grating.js';
 import type { NoiseRequest } from './types.js';
 
 /** A w x h grey image whose prompt is the left half. */

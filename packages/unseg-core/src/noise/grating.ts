@@ -1,5 +1,5 @@
 import { directionPool } from '../pixels/pool.js';
-import { GRATING_DIRECTIONS, gratingPattern } from './classwise.js';
+import { gratingPattern } from './classwise.js';
 import type { NoiseRequest, NoiseSource } from './types.js';
 
 export interface GratingNoiseOptions {
@@ -8,6 +8,13 @@ export interface GratingNoiseOptions {
   /** Stripe width in image pixels (default 8: the width measured to protect, see the README). */
   readonly stripeWidth?: number;
 }
+
+/** The orientations the seed picks from: 0, 90 and 45 degrees. */
+export const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
+  [1, 0],
+  [0, 1],
+  [Math.SQRT1_2, Math.SQRT1_2],
+];
 
 /**
  * Grey: the same sign in R, G and B. A colour grating 2 px wide at the trainer's size did not
