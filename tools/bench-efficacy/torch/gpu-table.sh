@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One device call's worth of judge runs, all at once on the one GPU: for each architecture, the
+# clean row and one protected row with every seed, plus the protected row after each defense
+# (first seed). Each group gets its own folder under a scratch dir; at the end everything is
+# packed into one archive in $OUT (the device returns at most 8 files), with the merged tables
+# printed, so a run cut by its time budget still returns what finished. EXTRA adds train.py
+# options to every run (a CPU smoke test: EXTRA='--device cpu --limit 16 --limit-valid 8').
+#
+#   tools/bench-efficacy/torch/gpu-table.sh BUNDLE ROW BUDGET_S ARCH:EPOCHS:SEEDS ...
+#   e.g. tools/bench-efficacy/torch/gpu-table.sh out/torch-bundle-c20 c20 330 deeplabv3_resnet50:40:1,2 lraspp_mobilenet_v3_large:30:1,2,3
+set -uo pipefail
+bundle="$1" row="$2" budget="$3"
+shift 3
+out="${OUT:-out/gpu-table}"
+work=/tmp/gpu-table
+rm -rf "$work" && mkdir -p "$work" "$out"
+here="$(cd "$(dirname "$0")" && pwd)"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu-table: /'
+pids=()
+for spec in "$@"; do
+  IFS=: read -r arch epochs seeds <<<"$spec"
+  [[ -n "$arch" && -n "$epochs" && -n "$seeds" ]] || { echo "gpu-table: '$spec' is not ARCH:EPOCHS:SEEDS" >&2; exit 2; }
+  first_seed="${seeds%%,*}"
+  P=(${PYTHON:-python3} "$here/train.py" --bundle "$bundle" --arch "$arch" --epochs "$epochs" --time-budget-s "$budget" ${EXTRA:-})
+  "${P[@]}" --rows "none,$row" --seeds "$seeds" --parallel --out "$work/$arch" >"$work/$arch.log" 2>&1 &
+  pids+=($!)
+  for defense in gray jpeg75 blur1; do
+    "${P[@]}" --rows "$row" --seeds "$first_seed" --defense "$defense" --out "$work/$arch-$defense" >"$work/$arch-$defense.log" 2>&1 &
+    pids+=($!)
+  done
+done
+wait "${pids[@]}"
+for log in "$work"/*.log; do echo "== $(basename "$log")"; grep -v '^epoch' "$log" | tail -n 12; done
+tar -czf "$out/gpu-table.tgz" -C "$work" .
