@@ -1,5 +1,5 @@
-import { constants, crc32, createDeflate, type ZlibOptions } from 'node:zlib';
-import { upFilterScanlines } from '../pixels/kernels.js';
+import { crc32, createDeflate } from 'node:zlib';
+import { deflateLiterals, upFilterScanlines } from '../pixels/kernels.js';
 import { bytePool } from '../pixels/pool.js';
 import type { RgbImage } from './types.js';
 
@@ -7,7 +7,8 @@ import type { RgbImage } from './types.js';
 export interface PngOptions {
   /**
    * zlib level 0-9 with string matching, for images with long repeats (clean copies, flat
-   * graphics). Unset: Huffman coding only, the fast choice for images that carry noise.
+   * graphics), deflated by node's zlib on libuv's thread pool. Unset: Huffman coding only, by
+   * this package's own coder (`deflateLiterals`), the fast choice for images that carry noise.
    */
   readonly level?: number;
 }
@@ -27,20 +28,19 @@ function chunkType(name: string): Uint8Array {
   return Uint8Array.from(name, (c) => c.charCodeAt(0));
 }
 
-function zlibOptions(options: PngOptions): ZlibOptions {
-  const level = options.level;
-  if (level === undefined) return { level: 1, strategy: constants.Z_HUFFMAN_ONLY };
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`PNG level ${level}: expected an integer 0-9`);
-  return { level };
+function checkLevel(level: number | undefined): void {
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
+    throw new RangeError(`PNG level ${level}: expected an integer 0-9`);
+  }
 }
 
 /** Deflates bytes on libuv's thread pool, keeping the output in the pieces zlib wrote. */
-function deflatePieces(bytes: Uint8Array, options: ZlibOptions): Promise<Buffer[]> {
+function deflatePieces(bytes: Uint8Array, level: number): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const pieces: Buffer[] = [];
     // One output piece as large as deflate's worst case (zlib's deflateBound is a little under
     // this), so zlib calls back once: with 256 KiB pieces the CLI published 3-8 % fewer images/s.
-    const deflate = createDeflate({ ...options, chunkSize: bytes.length + (bytes.length >> 11) + 1024 });
+    const deflate = createDeflate({ level, chunkSize: bytes.length + (bytes.length >> 11) + 1024 });
     deflate.on('data', (piece: Buffer) => pieces.push(piece));
     deflate.on('error', reject);
     deflate.on('end', () => resolve(pieces));
@@ -65,12 +65,12 @@ export async function encodePng(image: RgbImage, options: PngOptions = {}): Prom
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || data.length !== width * height * 3) {
     throw new RangeError(`encodePng: ${width}x${height} RGB needs ${width * height * 3} bytes, got ${data.length}`);
   }
-  const zlib = zlibOptions(options);
+  checkLevel(options.level);
   const filtered = scanlines.take((width * 3 + 1) * height);
-  let pieces: Buffer[];
+  let pieces: Uint8Array[];
   try {
     upFilterScanlines(data, width * 3, height, filtered);
-    pieces = await deflatePieces(filtered, zlib);
+    pieces = options.level === undefined ? deflateLiterals(filtered) : await deflatePieces(filtered, options.level);
   } finally {
     scanlines.give([filtered]);
   }

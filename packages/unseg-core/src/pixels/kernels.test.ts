@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { inflateRawSync, inflateSync } from 'node:zlib';
 import { mulberry32 } from '../noise/seeded.js';
-import { applyNoisePixels, measurePixels, mulberry32Directions, upFilterScanlines, type StepRule } from './kernels.js';
+import { applyNoisePixels, deflateLiterals, measurePixels, mulberry32Directions, upFilterScanlines, type StepRule } from './kernels.js';
 import { PIXELS_WASM_BASE64 } from './pixels-wasm.js';
 
 // Scalar statements of what the kernels compute, one pixel at a time.
@@ -165,6 +166,53 @@ describe('upFilterScanlines', () => {
   it('refuses buffers too short for the rows', () => {
     expect(() => upFilterScanlines(new Uint8Array(5), 3, 2, new Uint8Array(8))).toThrow(RangeError);
     expect(() => upFilterScanlines(new Uint8Array(6), 3, 2, new Uint8Array(7))).toThrow(RangeError);
+  });
+});
+
+function referenceAdler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (const x of bytes) {
+    a = (a + x) % 65521;
+    b = (b + a) % 65521;
+  }
+  return (b * 65536 + a) >>> 0;
+}
+
+describe('deflateLiterals', () => {
+  const CHUNK = 65536 * 3;
+  const deflated = (bytes: Uint8Array) => Buffer.concat(deflateLiterals(bytes));
+
+  // Empty input (one block with end-of-block only), tails of the 3-code and 16-byte steps, and
+  // sizes around the one-block-per-chunk boundary.
+  it.each([0, 1, 2, 3, 4, 15, 16, 17, 1000, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5])(
+    'writes a zlib stream that node inflates back to %i random bytes (adler-32 checked by zlib)',
+    (n) => {
+      const rand = random(n + 1);
+      const bytes = Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
+      expect(inflateSync(deflated(bytes)).equals(Buffer.from(bytes))).toBe(true);
+    },
+  );
+
+  it('round-trips skewed data: one byte value, and counts so uneven that the code must be length-limited', () => {
+    const same = new Uint8Array(5000).fill(9);
+    expect(inflateSync(deflated(same)).equals(Buffer.from(same))).toBe(true);
+    // Fibonacci counts make the optimal tree as deep as it can be (one level per symbol).
+    const fib = [1, 1];
+    while (fib.length < 24) fib.push(fib.at(-1)! + fib.at(-2)!);
+    const skewed = Uint8Array.from(fib.flatMap((count, symbol) => new Array<number>(count).fill(symbol)));
+    expect(inflateSync(deflated(skewed)).equals(Buffer.from(skewed))).toBe(true);
+  });
+
+  it('compresses what Huffman coding can compress, and ends with the adler-32 of the input', () => {
+    const rand = random(3);
+    // bytes near 0 and 255, as Up-filtered noisy scanlines are: far fewer than 8 bits each
+    const bytes = Uint8Array.from({ length: 50000 }, () => (Math.floor(rand() * 9) - 4) & 255);
+    const out = deflated(bytes);
+    expect(out.length).toBeLessThan(bytes.length * 0.5);
+    expect(out.readUInt32BE(out.length - 4)).toBe(referenceAdler32(bytes));
+    // the deflate stream alone, without zlib's header and checksum, inflates too
+    expect(inflateRawSync(out.subarray(2, out.length - 4)).equals(Buffer.from(bytes))).toBe(true);
   });
 });
 

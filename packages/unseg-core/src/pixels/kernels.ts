@@ -1,3 +1,4 @@
+import { canonicalCodes, END_OF_BLOCK, huffmanLengths, literalBlockHeader, MAX_LITERAL_BITS } from './huffman.js';
 import { PIXELS_WASM_BASE64 } from './pixels-wasm.js';
 
 /**
@@ -32,6 +33,11 @@ interface PixelExports {
   measure(a: number, b: number, mask: number, blocks: number, result: number): void;
   uniform(seed: number, firstWord: number, steps: number, out: number): void;
   subtract(a: number, b: number, out: number, blocks: number): void;
+  histogram(src: number, n: number, counts: number, scratch: number): void;
+  putBits(value: number, count: number, out: number): number;
+  huffman(src: number, n: number, table: number, out: number): number;
+  flushBits(out: number): number;
+  adler32(src: number, n: number, adler: number): number;
 }
 
 // Byte offsets in the module's memory, one region per operand.
@@ -41,6 +47,12 @@ const AT_MASK = AT_NOISE + CHUNK_PIXELS * 12;
 const AT_B = AT_MASK + CHUNK_PIXELS;
 const AT_RESULT = AT_B + CHUNK_PIXELS * 3;
 const MEMORY_BYTES = AT_RESULT + 64;
+// The deflate coder reuses them: its input chunk at AT_A, its output in the noise region (room
+// for 15 bits per byte and a header), its tables in the second image region.
+const AT_DEFLATE_OUT = AT_NOISE;
+const AT_CODES = AT_B;
+const AT_COUNTS = AT_B + 1024;
+const AT_COUNT_SCRATCH = AT_B + 2048;
 
 let instance: PixelExports | undefined;
 
@@ -171,4 +183,49 @@ export function upFilterScanlines(data: Uint8Array, rowBytes: number, rows: numb
       pos = end;
     }
   }
+}
+
+/** zlib's two header bytes: deflate, 32 KiB window, no dictionary, "fastest" level. */
+const ZLIB_HEADER = Uint8Array.of(0x78, 0x01);
+
+/**
+ * bytes as a zlib stream (RFC 1950) whose deflate blocks hold literals only, one block per chunk
+ * of CHUNK_BYTES, each with its own Huffman code: what zlib's Huffman-only strategy writes,
+ * in about a third of its time (no intermediate symbol buffer, a branch-free bit writer), and as
+ * small, since data that has been filtered and carries noise leaves string matching nothing to
+ * find. Returned as the pieces written, in order, to be concatenated.
+ */
+export function deflateLiterals(bytes: Uint8Array): Uint8Array[] {
+  const k = kernels();
+  const pieces: Uint8Array[] = [ZLIB_HEADER];
+  k.flushBits(AT_DEFLATE_OUT); // a writer left mid-stream by an exception starts empty
+  let adler = 1;
+  let start = 0;
+  do {
+    const count = Math.min(CHUNK_BYTES, bytes.length - start);
+    const final = start + count === bytes.length;
+    const memory = new Uint8Array(k.memory.buffer);
+    memory.set(bytes.subarray(start, start + count), AT_A);
+    memory.fill(0, AT_COUNTS, AT_COUNTS + 1024);
+    k.histogram(AT_A, count, AT_COUNTS, AT_COUNT_SCRATCH);
+    const frequencies = new Uint32Array(END_OF_BLOCK + 1);
+    frequencies.set(new Uint32Array(k.memory.buffer, AT_COUNTS, 256));
+    frequencies[END_OF_BLOCK] = 1;
+    const lengths = huffmanLengths(frequencies, MAX_LITERAL_BITS);
+    const codes = canonicalCodes(lengths);
+    const table = new Uint32Array(k.memory.buffer, AT_CODES, 256);
+    for (let b = 0; b < 256; b++) table[b] = codes[b]! | (lengths[b]! << 16);
+    let at = AT_DEFLATE_OUT;
+    for (const [value, bits] of literalBlockHeader(lengths, final)) at += k.putBits(value, bits, at);
+    at += k.huffman(AT_A, count, AT_CODES, at);
+    at += k.putBits(codes[END_OF_BLOCK]!, lengths[END_OF_BLOCK]!, at);
+    if (final) at += k.flushBits(at);
+    adler = k.adler32(AT_A, count, adler);
+    pieces.push(memory.slice(AT_DEFLATE_OUT, at));
+    start += count;
+  } while (start < bytes.length);
+  const trailer = new Uint8Array(4);
+  new DataView(trailer.buffer).setUint32(0, adler >>> 0);
+  pieces.push(trailer);
+  return pieces;
 }

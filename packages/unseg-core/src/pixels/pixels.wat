@@ -1,12 +1,18 @@
 ;; Per-pixel kernels of the publishing hot path, 16 pixels (48 interleaved RGB bytes) per step,
 ;; the uniform noise source's random directions, 16 values per step, and the PNG encoder's
-;; scanline filter, 16 bytes per step. The caller (kernels.ts) copies operands in and out in
-;; chunks, padded to whole steps.
+;; scanline filter, 16 bytes per step, and its deflate coder (byte histogram, Huffman bit
+;; writer, Adler-32). The caller (kernels.ts) copies operands in and out in chunks, padded to
+;; whole steps.
 ;;
 ;; The loop bodies are written out instead of calling small helpers: V8 does not inline
 ;; wasm calls by default, and calls passing v128 values made the kernels 2.5-4x slower.
 (module
   (memory (export "memory") 1)
+
+  ;; The Huffman bit writer's state between calls: bits not yet written (low bits first, as
+  ;; deflate packs them) and how many there are (0-7 between calls).
+  (global $acc (mut i64) (i64.const 0))
+  (global $nbits (mut i32) (i32.const 0))
 
   ;; out = clamp(img + step, 0, 255), step = clamp(floor(noise * scale + 0.5), -limit, limit),
   ;; scale and limit by region (mask non-zero: foreground). NaN noise gives step 0 (the
@@ -203,4 +209,177 @@
         (local.set $b (i32.add (local.get $b) (i32.const 16)))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (br $next))))
+
+  ;; counts[b] += number of bytes equal to b in src[0, n), counts being 256 u32 at $counts.
+  ;; Four interleaved tables (at $scratch, 4 KiB, zeroed here) so that runs of equal bytes do
+  ;; not wait on one counter's previous increment.
+  (func (export "histogram") (param $src i32) (param $n i32) (param $counts i32) (param $scratch i32)
+    (local $end i32) (local $w i32) (local $i i32) (local $at i32)
+    (memory.fill (local.get $scratch) (i32.const 0) (i32.const 4096))
+    (local.set $end (i32.add (local.get $src) (i32.and (local.get $n) (i32.const -4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $w (i32.load (local.get $src)))
+        (local.set $at (i32.add (local.get $scratch) (i32.shl (i32.and (local.get $w) (i32.const 255)) (i32.const 2))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $at (i32.add (local.get $scratch) (i32.add (i32.const 1024) (i32.and (i32.shr_u (local.get $w) (i32.const 6)) (i32.const 1020)))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $at (i32.add (local.get $scratch) (i32.add (i32.const 2048) (i32.and (i32.shr_u (local.get $w) (i32.const 14)) (i32.const 1020)))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $at (i32.add (local.get $scratch) (i32.add (i32.const 3072) (i32.shl (i32.shr_u (local.get $w) (i32.const 24)) (i32.const 2)))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $next)))
+    ;; the last n mod 4 bytes
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $n) (i32.const 3))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $at (i32.add (local.get $scratch) (i32.shl (i32.load8_u (local.get $src)) (i32.const 2))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $src (i32.add (local.get $src) (i32.const 1)))
+        (br $next)))
+    (local.set $i (i32.const 0))
+    (loop $sum
+      (local.set $at (i32.add (local.get $scratch) (local.get $i)))
+      (i32.store (i32.add (local.get $counts) (local.get $i))
+        (i32.add (i32.load (i32.add (local.get $counts) (local.get $i)))
+          (i32.add (i32.add (i32.load (local.get $at)) (i32.load offset=1024 (local.get $at)))
+                   (i32.add (i32.load offset=2048 (local.get $at)) (i32.load offset=3072 (local.get $at))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $sum (i32.lt_u (local.get $i) (i32.const 1024)))))
+
+  ;; Appends the low $count bits of $value (count <= 32) to the bit stream; whole bytes go to
+  ;; $out. Returns the number of bytes written.
+  (func (export "putBits") (param $value i32) (param $count i32) (param $out i32) (result i32)
+    (local $n i32)
+    (global.set $acc (i64.or (global.get $acc)
+      (i64.shl (i64.extend_i32_u (local.get $value)) (i64.extend_i32_u (global.get $nbits)))))
+    (global.set $nbits (i32.add (global.get $nbits) (local.get $count)))
+    (i64.store (local.get $out) (global.get $acc))
+    (local.set $n (i32.shr_u (global.get $nbits) (i32.const 3)))
+    (global.set $acc (i64.shr_u (global.get $acc) (i64.extend_i32_u (i32.shl (local.get $n) (i32.const 3)))))
+    (global.set $nbits (i32.and (global.get $nbits) (i32.const 7)))
+    (local.get $n))
+
+  ;; Huffman-codes src[0, n) as deflate literals: the code of byte b is the u32 at
+  ;; $table + 4b, its bits (already reversed, as deflate sends them) in the low 16 and its length
+  ;; in the high 16. Whole bytes go to $out (room for 2n + 8 bytes); returns how many. Three
+  ;; codes (at most 45 bits) join the at most 7 bits held before one 8-byte store, and the
+  ;; writer advances by the whole bytes it holds, so the loop has no branch but its own.
+  (func (export "huffman") (param $src i32) (param $n i32) (param $table i32) (param $out i32) (result i32)
+    (local $acc i64) (local $nbits i32) (local $e i32) (local $start i32) (local $end i32)
+    (local.set $acc (global.get $acc))
+    (local.set $nbits (global.get $nbits))
+    (local.set $start (local.get $out))
+    (local.set $end (i32.add (local.get $src) (i32.sub (local.get $n) (i32.rem_u (local.get $n) (i32.const 3)))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $e (i32.load (i32.add (local.get $table) (i32.shl (i32.load8_u (local.get $src)) (i32.const 2)))))
+        (local.set $acc (i64.or (local.get $acc)
+          (i64.shl (i64.extend_i32_u (i32.and (local.get $e) (i32.const 0xffff))) (i64.extend_i32_u (local.get $nbits)))))
+        (local.set $nbits (i32.add (local.get $nbits) (i32.shr_u (local.get $e) (i32.const 16))))
+        (local.set $e (i32.load (i32.add (local.get $table) (i32.shl (i32.load8_u offset=1 (local.get $src)) (i32.const 2)))))
+        (local.set $acc (i64.or (local.get $acc)
+          (i64.shl (i64.extend_i32_u (i32.and (local.get $e) (i32.const 0xffff))) (i64.extend_i32_u (local.get $nbits)))))
+        (local.set $nbits (i32.add (local.get $nbits) (i32.shr_u (local.get $e) (i32.const 16))))
+        (local.set $e (i32.load (i32.add (local.get $table) (i32.shl (i32.load8_u offset=2 (local.get $src)) (i32.const 2)))))
+        (local.set $acc (i64.or (local.get $acc)
+          (i64.shl (i64.extend_i32_u (i32.and (local.get $e) (i32.const 0xffff))) (i64.extend_i32_u (local.get $nbits)))))
+        (local.set $nbits (i32.add (local.get $nbits) (i32.shr_u (local.get $e) (i32.const 16))))
+        (i64.store (local.get $out) (local.get $acc))
+        (local.set $out (i32.add (local.get $out) (i32.shr_u (local.get $nbits) (i32.const 3))))
+        (local.set $acc (i64.shr_u (local.get $acc) (i64.extend_i32_u (i32.and (local.get $nbits) (i32.const -8)))))
+        (local.set $nbits (i32.and (local.get $nbits) (i32.const 7)))
+        (local.set $src (i32.add (local.get $src) (i32.const 3)))
+        (br $next)))
+    ;; the last n mod 3 bytes, one code per store
+    (local.set $end (i32.add (local.get $end) (i32.rem_u (local.get $n) (i32.const 3))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $e (i32.load (i32.add (local.get $table) (i32.shl (i32.load8_u (local.get $src)) (i32.const 2)))))
+        (local.set $acc (i64.or (local.get $acc)
+          (i64.shl (i64.extend_i32_u (i32.and (local.get $e) (i32.const 0xffff))) (i64.extend_i32_u (local.get $nbits)))))
+        (local.set $nbits (i32.add (local.get $nbits) (i32.shr_u (local.get $e) (i32.const 16))))
+        (i64.store (local.get $out) (local.get $acc))
+        (local.set $out (i32.add (local.get $out) (i32.shr_u (local.get $nbits) (i32.const 3))))
+        (local.set $acc (i64.shr_u (local.get $acc) (i64.extend_i32_u (i32.and (local.get $nbits) (i32.const -8)))))
+        (local.set $nbits (i32.and (local.get $nbits) (i32.const 7)))
+        (local.set $src (i32.add (local.get $src) (i32.const 1)))
+        (br $next)))
+    (global.set $acc (local.get $acc))
+    (global.set $nbits (local.get $nbits))
+    (i32.sub (local.get $out) (local.get $start)))
+
+  ;; Writes the bits still held, padded with zeros to a whole byte, to $out and empties the
+  ;; writer; returns the number of bytes written (0 or 1).
+  (func (export "flushBits") (param $out i32) (result i32)
+    (local $n i32)
+    (local.set $n (i32.shr_u (i32.add (global.get $nbits) (i32.const 7)) (i32.const 3)))
+    (i64.store (local.get $out) (global.get $acc))
+    (global.set $acc (i64.const 0))
+    (global.set $nbits (i32.const 0))
+    (local.get $n))
+
+  ;; Adler-32 (zlib's checksum) of src[0, n) continued from $adler. Blocks of 16 bytes: with a and
+  ;; b the running sums, a block x1..x16 adds S = sum x to a and 16a + W to b, W = sum (17 - i) xi.
+  ;; Runs of at most 256 blocks keep every 32-bit lane far from overflow before the modulo.
+  (func (export "adler32") (param $src i32) (param $n i32) (param $adler i32) (result i32)
+    (local $a i64) (local $b i64) (local $blocks i32) (local $run i32) (local $k i32)
+    (local $x v128) (local $lo v128) (local $hi v128) (local $s v128) (local $p v128) (local $w v128)
+    (local $end i32)
+    (local.set $a (i64.extend_i32_u (i32.and (local.get $adler) (i32.const 0xffff))))
+    (local.set $b (i64.extend_i32_u (i32.shr_u (local.get $adler) (i32.const 16))))
+    (local.set $blocks (i32.shr_u (local.get $n) (i32.const 4)))
+    (block $runsDone
+      (loop $runs
+        (br_if $runsDone (i32.eqz (local.get $blocks)))
+        (local.set $run (select (i32.const 256) (local.get $blocks) (i32.gt_u (local.get $blocks) (i32.const 256))))
+        (local.set $s (v128.const i32x4 0 0 0 0))
+        (local.set $p (v128.const i32x4 0 0 0 0))
+        (local.set $w (v128.const i32x4 0 0 0 0))
+        (local.set $k (i32.const 0))
+        (loop $block
+          (local.set $x (v128.load (local.get $src)))
+          (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+          (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+          ;; p collects the sums of the blocks before this one (each adds 16a to b)
+          (local.set $p (i32x4.add (local.get $p) (local.get $s)))
+          (local.set $s (i32x4.add (local.get $s)
+            (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (v128.const i16x8 1 1 1 1 1 1 1 1))
+                       (i32x4.dot_i16x8_s (local.get $hi) (v128.const i16x8 1 1 1 1 1 1 1 1)))))
+          (local.set $w (i32x4.add (local.get $w)
+            (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (v128.const i16x8 16 15 14 13 12 11 10 9))
+                       (i32x4.dot_i16x8_s (local.get $hi) (v128.const i16x8 8 7 6 5 4 3 2 1)))))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $block (i32.lt_u (local.get $k) (local.get $run))))
+        (local.set $b (i64.rem_u
+          (i64.add (local.get $b)
+            (i64.add (i64.mul (i64.const 16) (i64.add (i64.mul (i64.extend_i32_u (local.get $run)) (local.get $a))
+                                                        (i64.extend_i32_u (call $lanes (local.get $p)))))
+                     (i64.extend_i32_u (call $lanes (local.get $w)))))
+          (i64.const 65521)))
+        (local.set $a (i64.rem_u (i64.add (local.get $a) (i64.extend_i32_u (call $lanes (local.get $s)))) (i64.const 65521)))
+        (local.set $blocks (i32.sub (local.get $blocks) (local.get $run)))
+        (br $runs)))
+    ;; the last n mod 16 bytes, one at a time
+    (local.set $end (i32.add (local.get $src) (i32.and (local.get $n) (i32.const 15))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $a (i64.add (local.get $a) (i64.extend_i32_u (i32.load8_u (local.get $src)))))
+        (local.set $b (i64.add (local.get $b) (local.get $a)))
+        (local.set $src (i32.add (local.get $src) (i32.const 1)))
+        (br $next)))
+    (i32.or (i32.wrap_i64 (i64.rem_u (local.get $a) (i64.const 65521)))
+            (i32.shl (i32.wrap_i64 (i64.rem_u (local.get $b) (i64.const 65521))) (i32.const 16))))
+
+  ;; The sum of a vector's four u32 lanes (called once per run, not per step).
+  (func $lanes (param $v v128) (result i32)
+    (i32.add (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+             (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 )
