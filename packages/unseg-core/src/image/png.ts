@@ -50,15 +50,17 @@ function deflatePieces(bytes: Uint8Array, level: number): Promise<Buffer[]> {
 
 /**
  * Encodes 8-bit RGB pixels as a PNG file (the published images' encoder): every scanline
- * Up-filtered, one IDAT chunk, deflated by node's zlib on libuv's thread pool.
+ * Up-filtered, one IDAT chunk, deflated as literals by this package's own coder
+ * (`deflateLiterals`), or by node's zlib with string matching when a level is given.
  *
  * Why not sharp's PNG encoder: a noise-carrying photograph leaves deflate's string matching almost
  * nothing to find, so what shrinks it is the scanline filter plus Huffman coding. On 24 noised
- * 1024x1024 coco-facades images this encoder took 15 ms of CPU per image to write 2.20 MB,
- * where sharp took 43 ms for 2.84 MB at level 3 and 25 ms for 3.24 MB at level 1 (sharp writes
- * unfiltered scanlines unless told to try every filter, which costs more again). Its files
- * decode about as fast (10 ms against 8-9). `node tools/bench-throughput/png-cost.mjs --images 24
- * --encoders sharp:1,sharp:3,unseg,unseg:1,unseg:6`, results/png-encoders-2026-11-26T21.json.
+ * 1024x1024 coco-facades images, with zlib's Huffman-only deflate in place of the coder, this
+ * encoder took 15 ms of CPU per image to write 2.20 MB, where sharp took 43 ms for 2.84 MB at
+ * level 3 and 25 ms for 3.24 MB at level 1 (`node tools/bench-throughput/png-cost.mjs --images
+ * 24 --encoders sharp:1,sharp:3,unseg,unseg:1,unseg:6`, results/png-encoders-2026-11-26T21.json).
+ * The coder then took deflate from about 17 ms to 5 (tools/bench-throughput/README.md, "A deflate
+ * coder of our own").
  */
 export async function encodePng(image: RgbImage, options: PngOptions = {}): Promise<Uint8Array> {
   const { width, height, data } = image;
