@@ -1,4 +1,4 @@
-import { rleEncode } from '../masks/index.js';
+import { rleDecode, rleEncode } from '../masks/index.js';
 import { paintCategoryLabels } from './labels.js';
 
 /** A w x h mask with the rectangle [x0, x1) x [y0, y1) set. */
@@ -33,5 +33,31 @@ describe('paintCategoryLabels', () => {
     const b = { rle: rect(w, h, 0, 0, 2, 2), categoryId: 2 };
     expect(paintCategoryLabels([a, b], w, h)[0]).toBe(2);
     expect(paintCategoryLabels([b, a], w, h)[0]).toBe(1);
+  });
+
+  it('paints every pixel as decoding each mask, larger first, would (random overlapping shapes, non-square image)', () => {
+    const [W, H] = [37, 23];
+    let s = 7;
+    const rand = (n: number) => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return (s >>> 8) % n;
+    };
+    const objects = Array.from({ length: 12 }, (_, i) => {
+      const data = new Uint8Array(W * H);
+      const [cx, cy, r] = [rand(W), rand(H), 2 + rand(12)];
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < r * r || rand(9) === 0) data[y * W + x] = 1;
+      return { rle: rleEncode({ width: W, height: H, data }), categoryId: i + 1, area: data.reduce((a, b) => a + b, 0) };
+    });
+    const expected = new Int32Array(W * H);
+    for (const o of [...objects].sort((a, b) => b.area - a.area)) {
+      rleDecode(o.rle).data.forEach((v, p) => {
+        if (v) expected[p] = o.categoryId;
+      });
+    }
+    expect(Array.from(paintCategoryLabels(objects, W, H))).toEqual(Array.from(expected));
+  });
+
+  it('refuses a mask of another size', () => {
+    expect(() => paintCategoryLabels([facade], w + 1, h)).toThrow(RangeError);
   });
 });

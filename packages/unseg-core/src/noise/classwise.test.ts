@@ -148,6 +148,18 @@ describe('classwise grating pattern', () => {
     expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2, overlap: 'smaller' });
   });
 
+  it('clears background pixels in an array it gets back and hands out again', async () => {
+    const w = 16;
+    for (const pattern of ['cells', 'grating'] as const) {
+      const src = createClasswiseNoiseSource({ pattern, cellSize: 2 });
+      const [full] = await src.generate([request('a', w, w, new Int32Array(w * w).fill(3))]);
+      src.release!([full!]);
+      const [again] = await src.generate([request('b', w, w, halves(w, w))]);
+      expect(again).toBe(full); // the pooled array, so stale values were there to clear
+      for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) expect(again![((w - 1) * w + x) * 3 + c]).toBe(0);
+    }
+  });
+
   it('defaults to 32-px cells and to 16-px stripes, and records the size it used', () => {
     expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32, overlap: 'smaller' });
     expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller' });

@@ -1,4 +1,5 @@
 import type { NoiseRequest, NoiseSource } from './types.js';
+import { directionPool } from '../pixels/pool.js';
 import { hashInts } from './seeded.js';
 
 export interface ClasswiseNoiseOptions {
@@ -48,6 +49,7 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     throw new RangeError(`cellSize must be a positive integer, got ${cellSize}`);
   }
   const patternOf = pattern === 'grating' ? gratingPatternOf : cellPatternOf;
+  const pool = directionPool();
   const what = pattern === 'grating' ? `stripes ${cellSize}px wide, an orientation and colour` : `random +-1 pattern (${cellSize}px cells)`;
   return {
     name: 'classwise',
@@ -62,17 +64,28 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
         ? { seed, cellSize, overlap: 'smaller' }
         : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller' },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
-      return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf));
+      return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf, pool.take(r.image.width * r.image.height * 3)));
+    },
+    release(directions) {
+      pool.give(directions);
     },
   };
 }
 
-/** The pattern of one class: its direction at pixel (x, y), channel c. */
-type ClassPattern = (x: number, y: number, c: number) => number;
+/**
+ * The pattern of one class over a run of its pixels along row y, x in [x0, x1): writes their
+ * directions, channels R, G, B, to out from index `at` on.
+ */
+type ClassPattern = (y: number, x0: number, x1: number, out: Float32Array, at: number) => void;
 type ClassPatternOf = (seed: number, label: number, cellSize: number) => ClassPattern;
 
-const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (x, y, c) =>
-  classwiseSign(seed, label, Math.floor(x / cellSize), Math.floor(y / cellSize), c);
+const cellPatternOf: ClassPatternOf = (seed, label, cellSize) => (y, x0, x1, out, at) => {
+  const cy = Math.floor(y / cellSize);
+  for (let x = x0; x < x1; x++, at += 3) {
+    const cx = Math.floor(x / cellSize);
+    for (let c = 0; c < 3; c++) out[at + c] = classwiseSign(seed, label, cx, cy, c);
+  }
+};
 
 /**
  * The class-wise grating's orientations: 0, 90, 45, 30 and 60 degrees. A horizontal flip turns
@@ -112,16 +125,27 @@ export function gratingCode(seed: number, label: number): { direction: readonly 
  */
 const gratingPatternOf: ClassPatternOf = (seed, label, cellSize) => {
   const { direction, colour } = gratingCode(seed, label);
-  return gratingPattern(direction, colour, cellSize);
+  const [dx, dy] = direction;
+  const [r, g, b] = colour;
+  return (y, x0, x1, out, at) => {
+    for (let x = x0; x < x1; x++, at += 3) {
+      const s = stripeParity(x, y, dx, dy, cellSize) ? -1 : 1;
+      out[at] = s * r;
+      out[at + 1] = s * g;
+      out[at + 2] = s * b;
+    }
+  };
 };
 
-/** Square-wave stripes `width` px wide across `direction`, +-`colour` per channel. */
-export function gratingPattern(direction: readonly [number, number], colour: readonly [number, number, number], width: number): ClassPattern {
+/** Which stripe (0 or 1 of each pair) pixel (x, y) lies in: stripes `width` px wide across (dx, dy), anchored to the image grid. */
+function stripeParity(x: number, y: number, dx: number, dy: number, width: number): number {
+  return Math.floor(((x + 0.5) * dx + (y + 0.5) * dy) / width) & 1;
+}
+
+/** The sign of square-wave stripes `width` px wide across `direction` at pixel (x, y). */
+export function stripeSign(direction: readonly [number, number], width: number): (x: number, y: number) => 1 | -1 {
   const [dx, dy] = direction;
-  return (x, y, c) => {
-    const t = (x + 0.5) * dx + (y + 0.5) * dy;
-    return (Math.floor(t / width) & 1 ? -1 : 1) * colour[c]!;
-  };
+  return (x, y) => (stripeParity(x, y, dx, dy, width) ? -1 : 1);
 }
 
 /** The sign of class `label`'s pattern at cell (cx, cy), channel c. */
@@ -129,23 +153,30 @@ export function classwiseSign(seed: number, label: number, cx: number, cy: numbe
   return hashInts(seed, label, cx, cy, c) & 1 ? 1 : -1;
 }
 
-function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf): Float32Array {
+function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf, into: Float32Array): Float32Array {
   const { width, height } = r.image;
   const labels = r.labels;
   if (!labels) throw new Error(`classwise noise needs per-pixel labels (sample ${r.id})`);
   if (labels.length !== width * height) {
     throw new RangeError(`labels have ${labels.length} values, expected ${width * height} (sample ${r.id})`);
   }
-  const out = new Float32Array(width * height * 3);
+  const out = into;
   const patterns = new Map<number, ClassPattern>();
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const p = y * width + x;
-      const label = labels[p]!;
-      if (label === 0) continue;
-      let pattern = patterns.get(label);
-      if (!pattern) patterns.set(label, (pattern = patternOf(seed, label, cellSize)));
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = pattern(x, y, c);
+    // One call per run of a label along the row, not one per pixel.
+    for (let x0 = 0; x0 < width; ) {
+      const label = labels[y * width + x0]!;
+      let x1 = x0 + 1;
+      while (x1 < width && labels[y * width + x1] === label) x1++;
+      const at = (y * width + x0) * 3;
+      if (label === 0) {
+        out.fill(0, at, (y * width + x1) * 3);
+      } else {
+        let pattern = patterns.get(label);
+        if (!pattern) patterns.set(label, (pattern = patternOf(seed, label, cellSize)));
+        pattern(y, x0, x1, out, at);
+      }
+      x0 = x1;
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import { applyBudgetedNoise } from './apply.js';
-import { gratingPattern } from './classwise.js';
+import { stripeSign } from './classwise.js';
 import { createGratingNoiseSource, GRATING_DIRECTIONS } from './grating.js';
 import type { NoiseRequest } from './types.js';
 
@@ -21,10 +21,10 @@ describe('createGratingNoiseSource', () => {
     const src = createGratingNoiseSource({ seed: 4, stripeWidth: 4 });
     const [a, b] = await src.generate([request('a', w, h), request('b', w, h)]);
     expect(Array.from(b!)).toEqual(Array.from(a!));
-    const pattern = gratingPattern(GRATING_DIRECTIONS[0]!, [1, 1, 1], 4);
+    const sign = stripeSign(GRATING_DIRECTIONS[0]!, 4);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        for (let c = 0; c < 3; c++) expect(a![(y * w + x) * 3 + c]).toBe(x < w / 2 ? pattern(x, y, c) : 0);
+        for (let c = 0; c < 3; c++) expect(a![(y * w + x) * 3 + c]).toBe(x < w / 2 ? sign(x, y) : 0);
       }
     }
   });

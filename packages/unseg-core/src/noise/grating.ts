@@ -1,5 +1,5 @@
 import { directionPool } from '../pixels/pool.js';
-import { gratingPattern } from './classwise.js';
+import { stripeSign } from './classwise.js';
 import type { NoiseRequest, NoiseSource } from './types.js';
 
 export interface GratingNoiseOptions {
@@ -17,13 +17,6 @@ export const GRATING_DIRECTIONS: readonly (readonly [number, number])[] = [
 ];
 
 /**
- * Grey: the same sign in R, G and B. A colour grating 2 px wide at the trainer's size did not
- * survive a JPEG round trip (4:2:0 chroma subsampling averages colour over 2x2 pixels), and hue
- * and saturation jitter or a grey conversion rotate or erase colour; brightness is kept by all.
- */
-const GREY: readonly [number, number, number] = [1, 1, 1];
-
-/**
  * The class-agnostic grating: one fixed grey stripe pattern, identical in every image, written on
  * every prompt pixel (the union of the objects, the same input the UnSeg generator gets), and no
  * noise outside. It needs no class labels, so it works on class-agnostic data (SA-1B) too. A
@@ -38,7 +31,7 @@ export function createGratingNoiseSource(options: GratingNoiseOptions = {}): Noi
   }
   const n = GRATING_DIRECTIONS.length;
   const direction = GRATING_DIRECTIONS[(((seed + 2) % n) + n) % n]!;
-  const pattern = gratingPattern(direction, GREY, stripeWidth);
+  const sign = stripeSign(direction, stripeWidth);
   const pool = directionPool();
   return {
     name: 'grating',
@@ -52,8 +45,11 @@ export function createGratingNoiseSource(options: GratingNoiseOptions = {}): Noi
         const out = pool.take(width * height * 3);
         for (let y = 0, p = 0; y < height; y++) {
           for (let x = 0; x < width; x++, p++) {
-            // Grey: one value for R, G and B.
-            const v = prompt[p] !== 0 ? pattern(x, y, 0) : 0;
+            // Grey: the same sign in R, G and B. A colour grating 2 px wide at the trainer's size
+            // did not survive a JPEG round trip (4:2:0 chroma subsampling averages colour over 2x2
+            // pixels), and hue and saturation jitter or a grey conversion rotate or erase colour;
+            // brightness is kept by all.
+            const v = prompt[p] !== 0 ? sign(x, y) : 0;
             out[p * 3] = v;
             out[p * 3 + 1] = v;
             out[p * 3 + 2] = v;
