@@ -185,9 +185,6 @@ export function upFilterScanlines(data: Uint8Array, rowBytes: number, rows: numb
   }
 }
 
-/** zlib's two header bytes: deflate, 32 KiB window, no dictionary, "fastest" level. */
-const ZLIB_HEADER = Uint8Array.of(0x78, 0x01);
-
 /**
  * bytes as a zlib stream (RFC 1950) whose deflate blocks hold literals only, one block per chunk
  * of CHUNK_BYTES, each with its own Huffman code: what zlib's Huffman-only strategy writes,
@@ -197,7 +194,8 @@ const ZLIB_HEADER = Uint8Array.of(0x78, 0x01);
  */
 export function deflateLiterals(bytes: Uint8Array): Uint8Array[] {
   const k = kernels();
-  const pieces: Uint8Array[] = [ZLIB_HEADER];
+  // zlib's two header bytes: deflate, 32 KiB window, no dictionary, "fastest" level.
+  const pieces: Uint8Array[] = [Uint8Array.of(0x78, 0x01)];
   k.flushBits(AT_DEFLATE_OUT); // a writer left mid-stream by an exception starts empty
   let adler = 1;
   let start = 0;
