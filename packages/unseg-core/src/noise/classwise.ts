@@ -153,14 +153,14 @@ export function classwiseSign(seed: number, label: number, cx: number, cy: numbe
   return hashInts(seed, label, cx, cy, c) & 1 ? 1 : -1;
 }
 
-function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf, into: Float32Array): Float32Array {
+/** Writes image r's directions into `out` (every value: a pooled array holds the last image's). */
+function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf, out: Float32Array): Float32Array {
   const { width, height } = r.image;
   const labels = r.labels;
   if (!labels) throw new Error(`classwise noise needs per-pixel labels (sample ${r.id})`);
   if (labels.length !== width * height) {
     throw new RangeError(`labels have ${labels.length} values, expected ${width * height} (sample ${r.id})`);
   }
-  const out = into;
   const patterns = new Map<number, ClassPattern>();
   for (let y = 0; y < height; y++) {
     // One call per run of a label along the row, not one per pixel.
