@@ -91,7 +91,7 @@ def orient5_codes(classes, degrees=(0, 90, 45, 30, 60)):
 
 
 def stripes(direction, width, h, w):
-    """+-1 square wave `width` px wide across `direction`, as core's gratingPattern."""
+    """+-1 square wave `width` px wide across `direction`, as core's stripeSign (noise/classwise.ts)."""
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
     t = (x + 0.5) * direction[0] + (y + 0.5) * direction[1]
     return np.where(np.floor(t / width).astype(np.int64) & 1, -1, 1).astype(np.int16)
