@@ -66,6 +66,51 @@ test('bilinear resize matches tf.image.resizeBilinear with half-pixel centres, u
   expect(() => bilinearResize(random(12, 1), 2, 2, 3, 4, 4, new Float32Array(5))).toThrow(/output has 5 values/);
 });
 
+/** bilinearResize as plain JavaScript, both passes: the values the kernel must give exactly. */
+function referenceBilinear(src: Float32Array, w: number, h: number, c: number, ow: number, oh: number): Float32Array {
+  const taps = (n: number, m: number) =>
+    Array.from({ length: m }, (_, i) => {
+      const f = Math.min(n - 1, Math.max(0, (i + 0.5) * (n / m) - 0.5));
+      const lo = Math.floor(f);
+      return { lo, hi: Math.min(n - 1, lo + 1), t: Math.fround(f - lo) };
+    });
+  const tx = taps(w, ow);
+  const ty = taps(h, oh);
+  const wide = new Float32Array(h * ow * c);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < ow; x++) {
+      for (let k = 0; k < c; k++) {
+        const a = src[(y * w + tx[x]!.lo) * c + k]!;
+        wide[(y * ow + x) * c + k] = a + (src[(y * w + tx[x]!.hi) * c + k]! - a) * tx[x]!.t;
+      }
+    }
+  }
+  const out = new Float32Array(oh * ow * c);
+  const row = ow * c;
+  for (let y = 0; y < oh; y++) {
+    for (let i = 0; i < row; i++) {
+      const a = wide[ty[y]!.lo * row + i]!;
+      out[y * row + i] = a + (wide[ty[y]!.hi * row + i]! - a) * ty[y]!.t;
+    }
+  }
+  return out;
+}
+
+test('bilinear upsampling gives exactly the plain JavaScript values (the row pass runs in WebAssembly)', () => {
+  // 8x as the generator's noise is enlarged; rows whose length is no multiple of 4 values; enough
+  // output rows for several batches; and a row too long for the kernel's region (the fallback).
+  for (const [w, h, ow, oh, c] of [
+    [16, 16, 128, 128, 3],
+    [5, 7, 13, 9, 3],
+    [3, 40, 7, 700, 1],
+    [4, 2, 30000, 3, 3],
+  ] as const) {
+    const src = random(w * h * c, ow + oh).map((v) => v * 2 - 1);
+    const ours = bilinearResize(src, w, h, c, ow, oh);
+    expect(Buffer.from(ours.buffer).equals(Buffer.from(referenceBilinear(src, w, h, c, ow, oh).buffer))).toBe(true);
+  }
+});
+
 test('resampleTo copies at equal size, shrinks by area, and enlarges a small image bilinearly', () => {
   const src = Uint8Array.from({ length: 4 * 4 }, (_, i) => i * 10);
   expect([...resampleTo(src, 4, 4, 1, 4, 4, 0.1)].map((v) => Math.round(v * 10) / 10)).toEqual([...src].map((v) => v / 10));

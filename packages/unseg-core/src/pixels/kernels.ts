@@ -38,6 +38,7 @@ interface PixelExports {
   huffman(src: number, n: number, table: number, out: number): number;
   flushBits(out: number): number;
   adler32(src: number, n: number, adler: number): number;
+  lerp(a: number, b: number, t: number, out: number, blocks: number): void;
 }
 
 // Byte offsets in the module's memory, one region per operand.
@@ -226,4 +227,40 @@ export function deflateLiterals(bytes: Uint8Array): Uint8Array[] {
   new DataView(trailer.buffer).setUint32(0, adler >>> 0);
   pieces.push(trailer);
   return pieces;
+}
+
+/**
+ * The row pass of a bilinear resize: output row y is rows lo[y] and hi[y] of `rows` (each rowLen
+ * values long) blended by t[y], value by value as a + (b - a) * t, with the same result as that
+ * expression in JavaScript. Two source rows and a batch of output rows share the noise region;
+ * returns false, writing nothing, for rows too long to fit three of them there (over 21,845
+ * RGB pixels), which the caller then blends itself.
+ */
+export function blendRows(rows: Float32Array, rowLen: number, lo: Int32Array, hi: Int32Array, t: Float32Array, out: Float32Array): boolean {
+  const stride = Math.ceil(rowLen / 4) * 4; // whole 4-value steps, so padding never lands in the next row
+  const rowBytes = stride * 4;
+  const regionBytes = CHUNK_PIXELS * 12;
+  const batch = Math.floor((regionBytes - 2 * rowBytes) / rowBytes);
+  if (batch < 1) return false;
+  const k = kernels();
+  const slots = [AT_NOISE, AT_NOISE + rowBytes];
+  const held = [-1, -1];
+  const atOut = AT_NOISE + 2 * rowBytes;
+  const outRows = lo.length;
+  const load = (slot: number, row: number) => {
+    if (held[slot] === row) return;
+    new Float32Array(k.memory.buffer, slots[slot]!, rowLen).set(rows.subarray(row * rowLen, (row + 1) * rowLen));
+    held[slot] = row;
+  };
+  for (let y0 = 0; y0 < outRows; y0 += batch) {
+    const y1 = Math.min(outRows, y0 + batch);
+    for (let y = y0; y < y1; y++) {
+      load(0, lo[y]!);
+      load(1, hi[y]!);
+      k.lerp(slots[0]!, slots[1]!, t[y]!, atOut + (y - y0) * rowBytes, stride / 4);
+    }
+    const done = new Float32Array(k.memory.buffer, atOut, (y1 - y0) * stride);
+    for (let y = y0; y < y1; y++) out.set(done.subarray((y - y0) * stride, (y - y0) * stride + rowLen), y * rowLen);
+  }
+  return true;
 }

@@ -1,7 +1,7 @@
 ;; Per-pixel kernels of the publishing hot path, 16 pixels (48 interleaved RGB bytes) per step,
 ;; the uniform noise source's random directions, 16 values per step, and the PNG encoder's
-;; scanline filter, 16 bytes per step, and its deflate coder (byte histogram, Huffman bit
-;; writer, Adler-32). The caller (kernels.ts) copies operands in and out in chunks, padded to
+;; scanline filter, 16 bytes per step, its deflate coder (byte histogram, Huffman bit
+;; writer, Adler-32), and the blend of the generator's bilinear upsampling. The caller (kernels.ts) copies operands in and out in chunks, padded to
 ;; whole steps.
 ;;
 ;; The loop bodies are written out instead of calling small helpers: V8 does not inline
@@ -377,6 +377,33 @@
         (br $next)))
     (i32.or (i32.wrap_i64 (i64.rem_u (local.get $a) (i64.const 65521)))
             (i32.shl (i32.wrap_i64 (i64.rem_u (local.get $b) (i64.const 65521))) (i32.const 16))))
+
+;; out = a + (b - a) * t for $blocks steps of four f32 values, computed in f64 and rounded to
+  ;; f32 once, which is what JavaScript computes for the same expression on Float32Arrays: the
+  ;; generator's bilinear upsampling gives the same directions either way.
+  (func (export "lerp") (param $a i32) (param $b i32) (param $t f64) (param $out i32) (param $blocks i32)
+    (local $tv v128) (local $va v128) (local $vb v128) (local $lo v128) (local $hi v128) (local $end i32)
+    (local.set $tv (f64x2.splat (local.get $t)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $blocks) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (local.set $va (v128.load (local.get $a)))
+        (local.set $vb (v128.load (local.get $b)))
+        (local.set $lo (f64x2.add (f64x2.promote_low_f32x4 (local.get $va))
+          (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $vb)) (f64x2.promote_low_f32x4 (local.get $va))) (local.get $tv))))
+        ;; lanes 2 and 3 moved down to be promoted
+        (local.set $va (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $va) (local.get $va)))
+        (local.set $vb (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vb) (local.get $vb)))
+        (local.set $hi (f64x2.add (f64x2.promote_low_f32x4 (local.get $va))
+          (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $vb)) (f64x2.promote_low_f32x4 (local.get $va))) (local.get $tv))))
+        (v128.store (local.get $out)
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $next))))
 
   ;; The sum of a vector's four u32 lanes (called once per run, not per step).
   (func $lanes (param $v v128) (result i32)
