@@ -44,7 +44,8 @@ interface PixelExports {
 // Byte offsets in the module's memory, one region per operand.
 const AT_A = 0;
 const AT_NOISE = AT_A + CHUNK_PIXELS * 3;
-const AT_MASK = AT_NOISE + CHUNK_PIXELS * 12;
+const NOISE_REGION_BYTES = CHUNK_PIXELS * 12; // float32 directions, three per pixel
+const AT_MASK = AT_NOISE + NOISE_REGION_BYTES;
 const AT_B = AT_MASK + CHUNK_PIXELS;
 const AT_RESULT = AT_B + CHUNK_PIXELS * 3;
 const MEMORY_BYTES = AT_RESULT + 64;
@@ -239,8 +240,7 @@ export function deflateLiterals(bytes: Uint8Array): Uint8Array[] {
 export function blendRows(rows: Float32Array, rowLen: number, lo: Int32Array, hi: Int32Array, t: Float32Array, out: Float32Array): boolean {
   const stride = Math.ceil(rowLen / 4) * 4; // whole 4-value steps, so padding never lands in the next row
   const rowBytes = stride * 4;
-  const regionBytes = CHUNK_PIXELS * 12;
-  const batch = Math.floor((regionBytes - 2 * rowBytes) / rowBytes);
+  const batch = Math.floor((NOISE_REGION_BYTES - 2 * rowBytes) / rowBytes);
   if (batch < 1) return false;
   const k = kernels();
   const slots = [AT_NOISE, AT_NOISE + rowBytes];
