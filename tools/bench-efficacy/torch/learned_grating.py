@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""A probe, not a noise source: can a learned generator improve on core's class-wise grating, the
+strongest noise measured so far, above all where the grating is weakest (a grey conversion, which
+leaves 5 distinguishable codes for 10 classes, and JPEG, which blurs the oblique stripes)?
+
+learned_code.py let a generator invent a class code from nothing: it found the cheapest one, a flat
+colour, which photometric jitter erases. Here the generator starts from the hand-made code and may
+only change it:
+
+  - each object carries one of core's 20 grating codes (5 orientations x 4 colours, the stripes
+    `--stripe` working pixels wide: 4 at 256 px is core's 16 px on a 1024-px image); in training the
+    code of every object is drawn at random at every step, so only the noise tells S which it is;
+  - G(image, prompt, carrier, position channels) adds a residual to gain * carrier before the sign:
+    the noise is sign(gain * carrier + G(...)), +-1 in every channel (the full budget, as the
+    grating), with tanh's gradient passed straight through. G's head starts at zero, so step 0 is
+    exactly the hand-made code on the working grid: the control row (`--train-steps 0`);
+  - S, a segmenter trained from scratch, sees aug(x + noise): rescale 0.5-1.5, crop, flip,
+    mmsegmentation's photometric distortion, then (each with its own probability, ramped in) grey, a
+    Gaussian blur, a 2x down-and-up and 4:2:0 chroma subsampling (what JPEG does to colour). G and S
+    minimise the same loss. Two surrogate tasks (`--surrogate`):
+      semantic (default): S segments the training split's classes, every object carrying its class's
+        code as at generation: the min-min of error-minimising noise with the true task, G making the
+        class code an easier shortcut for S under the augmentation (the training split's labels are
+        used, so G is trained for that split's classes);
+      codes: S names each object pixel's code (20-way), the codes drawn at random per object and step,
+        so only the noise tells S which it is (a learned watermark, as learned_code.py).
+    S first sees the codes louder (`--eps-start`), annealed to the budget over `--ramp-steps`: at
+    8/255 from the start, S given codes at random had not begun to read them after 400 steps.
+
+Where a grey conversion makes two codes the same (same orientation, different colour), S cannot
+tell them apart unless G makes their luminance differ, which the loss rewards; the hand-made code
+cannot. At generation each class gets core's code for it (seed 0), and the row is written as
+learned_code.py writes its rows (G at 256, its +-1 output enlarged bilinearly to the image's size,
+quantised to +-eps_fg steps on the object pixels, nothing outside, then resized to the bundle's size).
+
+    /usr/bin/python3 tools/bench-efficacy/torch/learned_grating.py --bundle out/torch-bundle-c20 \\
+      --out out/torch-bundle-lgs --row lgs --eps-start 24 --threads 1 --max-minutes 40   # and --train-steps 0 --row lg0
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from bundle_rows import at_bundle_size, bundle_diff, finish, nearest_grid, open_train_split, start_bundle, write_row
+from learned_code import DATA, POSITION_CHANNELS, UNet, augment, load_split, position_channels
+
+# core's gratingCode (packages/unseg-core/src/noise/classwise.ts): code k has direction k mod 5 and colour k mod 4.
+DEGREES = (0, 90, 45, 30, 60)
+COLOURS = ((1, 1, 1), (1, -1, -1), (1, 1, -1), (1, -1, 1))
+CODES = len(DEGREES) * len(COLOURS)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--bundle', required=True, help='source bundle: its train split is protected with G')
+    p.add_argument('--out', required=True, help='new bundle folder (source rows kept, the row added; G and its log too)')
+    p.add_argument('--row', default='lg')
+    p.add_argument('--train-data', default=os.path.join(DATA, 'test'), help='COCO split G is trained on (its labels are used by --surrogate semantic only)')
+    p.add_argument('--data', default=os.path.join(DATA, 'train'), help='COCO split the bundle was made from')
+    p.add_argument('--size', type=int, default=256, help="G's working resolution")
+    p.add_argument('--g-crop', type=int, default=128, help="G's training crop of the working-size image (a multiple of 16)")
+    p.add_argument('--crop', type=int, default=96, help="S's crop after the random rescale")
+    p.add_argument('--stripe', type=float, default=4, help='stripe width in working pixels')
+    p.add_argument('--gain', type=float, default=1.0, help="the carrier's weight before the sign: G's residual must beat it to flip a pixel")
+    p.add_argument('--surrogate', choices=['codes', 'semantic'], default='semantic',
+                   help="codes: S names each object's code, drawn at random per step (both players cooperate); "
+                        "semantic: S segments the training split's classes, each class carrying its code as at generation, "
+                        "and G minimises S's loss (the min-min of error-minimising noise, started from the hand-made code)")
+    p.add_argument('--train-steps', type=int, default=100000, help='0: no training, the row is the carrier alone (the control)')
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--eps', type=float, default=8, help='eps_fg in 8-bit steps (training and generation)')
+    p.add_argument('--p-grey', type=float, default=0.3)
+    p.add_argument('--p-blur', type=float, default=0.3)
+    p.add_argument('--p-downup', type=float, default=0.3)
+    p.add_argument('--p-chroma', type=float, default=0.3)
+    p.add_argument('--eps-start', type=float, default=48, help='the amplitude S first sees the codes at, annealed to --eps over --ramp-steps')
+    p.add_argument('--ramp-steps', type=int, default=400, help='the defenses ramp in, and the amplitude down, over these steps')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--max-minutes', type=float, default=30)
+    return p.parse_args()
+
+
+def carrier_table(stripe, h, w):
+    """(CODES, 3, h, w): code k's +-1 stripes in its colour, as core's stripeSign draws them."""
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5, indexing='ij')
+    out = []
+    for k in range(CODES):
+        a = math.radians(DEGREES[k % len(DEGREES)])
+        sign = 1 - 2 * (torch.floor((x * math.cos(a) + y * math.sin(a)) / stripe).long() & 1).float()
+        out.append(torch.tensor(COLOURS[k % len(COLOURS)], dtype=torch.float32)[:, None, None] * sign[None])
+    return torch.stack(out)
+
+
+def carrier_of(codes, table):
+    """codes (N, H, W) ints, -1 outside the objects -> carrier (N, 3, H, W), 0 outside."""
+    n, h, w = codes.shape
+    inside = codes >= 0
+    k = codes.clamp(min=0)
+    idx = torch.arange(h)[:, None] * w + torch.arange(w)[None, :]
+    flat = table.reshape(CODES, 3, h * w)
+    car = flat[k.reshape(n, -1), :, idx.reshape(-1)[None].expand(n, -1)]  # (N, HW, 3)
+    return car.permute(0, 2, 1).reshape(n, 3, h, w) * inside[:, None].float()
+
+
+def load_classes(folder, size):
+    """load_split's images and object maps, and the class map (category id per pixel, 0 = none) that
+    the same objects paint, smaller on top."""
+    images, objects = load_split(folder, size)
+    with open(os.path.join(folder, '_annotations.coco.json')) as f:
+        coco = json.load(f)
+    anns = {}
+    for a in coco['annotations']:
+        if not a.get('iscrowd') and a.get('segmentation'):
+            anns.setdefault(a['image_id'], []).append(a)
+    classes = torch.zeros_like(objects)
+    for i, im in enumerate(coco['images']):
+        lookup = torch.tensor([0] + [a['category_id'] for a in sorted(anns.get(im['id'], []), key=lambda a: -a['area'])])
+        classes[i] = lookup[objects[i]]
+    return images, objects, classes
+
+
+def generate(G, x, carrier, inside, gain):
+    pos = position_channels(*x.shape[-2:]).expand(x.shape[0], -1, -1, -1)
+    pre = gain * carrier + G(torch.cat([x * 2 - 1, inside, carrier, pos], 1))
+    soft = torch.tanh(pre)
+    return soft + (torch.sign(pre) - soft).detach()
+
+
+def chroma_420(x):
+    """4:2:0 chroma subsampling in YCbCr (JPEG's colour loss), differentiable."""
+    m = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    ycc = torch.einsum('ij,bjhw->bihw', m, x)
+    c = F.interpolate(F.avg_pool2d(ycc[:, 1:], 2), size=x.shape[-2:], mode='bilinear', align_corners=False)
+    return torch.einsum('ij,bjhw->bihw', torch.linalg.inv(m), torch.cat([ycc[:, :1], c], 1)).clamp(0, 1)
+
+
+def augmented(x, codes, inside, args, rng, ramp, force=None):
+    """learned_code's trainer-and-defender augmentation, plus chroma subsampling; force names one
+    defense to apply always (and no other), for the diagnostics."""
+    probs = {'grey': args.p_grey, 'blur': args.p_blur, 'downup': args.p_downup} if force is None else \
+        {d: float(d == force) for d in ('grey', 'blur', 'downup')}
+    a = argparse.Namespace(crop=args.crop, p_grey=probs['grey'], p_blur=probs['blur'], p_downup=probs['downup'])
+    xa, ca, ma = augment(x, codes[:, None].float(), inside, a, rng, ramp if force is None else 1.0)
+    p_chroma = args.p_chroma * ramp if force is None else float(force == 'chroma')
+    if rng.random() < p_chroma:
+        xa = chroma_420(xa)
+    return xa, ca[:, 0].round().long(), ma
+
+
+def surrogate_input(x):
+    """x and its detail (x minus a 5x5 box blur) amplified 16x: the codes are +-8/255 textures, which
+    a from-scratch S given x alone had not begun to read after 400 steps (loss at ln 20)."""
+    detail = x - F.avg_pool2d(F.pad(x, (2, 2, 2, 2), mode='replicate'), 5, stride=1)
+    return torch.cat([x * 2 - 1, detail * 16], 1)
+
+
+def code_loss(S, x, codes, inside):
+    logits = S(surrogate_input(x))
+    w = inside[:, 0]
+    ce = F.cross_entropy(logits, codes.clamp(min=0), reduction='none')
+    loss = (ce * w).sum() / w.sum().clamp(min=1)
+    acc = ((logits.argmax(1) == codes).float() * w).sum() / w.sum().clamp(min=1)
+    return loss, float(acc)
+
+
+def semantic_loss(S, x, classes):
+    logits = S(surrogate_input(x))
+    loss = F.cross_entropy(logits, classes)
+    return loss, float((logits.argmax(1) == classes).float().mean())
+
+
+def train(args, log):
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    G = UNet(3 + 1 + 3 + POSITION_CHANNELS, 3)
+    torch.nn.init.zeros_(G.head.weight)
+    torch.nn.init.zeros_(G.head.bias)
+    if args.train_steps == 0:
+        return G, 0
+    semantic = args.surrogate == 'semantic'
+    images, objects, classes = load_classes(args.train_data, args.size)
+    table = carrier_table(args.stripe, args.size, args.size)
+    log(f'train data: {images.shape[0]} images at {args.size}')
+    S = UNet(6, int(classes.max()) + 1 if semantic else CODES, w=24)
+    opt = torch.optim.Adam(list(G.parameters()) + list(S.parameters()), lr=args.lr)
+    t0 = time.time()
+    step = 0
+    for step in range(1, args.train_steps + 1):
+        idx = torch.from_numpy(rng.choice(images.shape[0], args.batch, replace=False))
+        # G trains on a crop (it is fully convolutional); offsets on a 16-px grid keep the position
+        # channels' and the stripes' phases those of the whole image.
+        top, left = (int(v) * 16 for v in rng.integers(0, (args.size - args.g_crop) // 16 + 1, 2))
+        x = images[idx][..., top:top + args.g_crop, left:left + args.g_crop]
+        obj = objects[idx][..., top:top + args.g_crop, left:left + args.g_crop]
+        cls = classes[idx][..., top:top + args.g_crop, left:left + args.g_crop]
+        if semantic:
+            codes = torch.where(cls > 0, (cls - 1) % CODES, torch.full_like(cls, -1))
+        else:
+            pick = torch.randint(0, CODES, (obj.shape[0], int(obj.max()) + 1), generator=gen)
+            codes = torch.where(obj > 0, torch.gather(pick, 1, obj.reshape(obj.shape[0], -1)).reshape(obj.shape), torch.full_like(obj, -1))
+        # what S must name: the class (semantic) or the code (codes); -1 / 0 outside the objects
+        target = cls if semantic else codes
+        inside = (obj > 0).float()[:, None]
+        carrier = carrier_of(codes, table[..., top:top + args.g_crop, left:left + args.g_crop])
+        ramp = min(1.0, step / args.ramp_steps)
+        # A curriculum: S first meets the codes loud (eps_start), then at the budget from ramp_steps on.
+        eps = (args.eps_start + (args.eps - args.eps_start) * ramp) / 255
+        noise = generate(G, x, carrier, inside, args.gain) * eps * inside
+        xa, ta, ma = augmented((x + noise).clamp(0, 1), target, inside, args, rng, ramp)
+        loss, acc = semantic_loss(S, xa, ta) if semantic else code_loss(S, xa, ta, ma)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == 1:
+            # The diagnostic: S's accuracy on G's noise against the hand-made code (the carrier
+            # alone) under each defense. G is worth something only where it beats the carrier.
+            rec = {'step': step, 'loss': float(loss), 'accuracy': acc, 'seconds': round(time.time() - t0, 1)}
+            with torch.no_grad():
+                hand = carrier * eps * inside
+                flipped = ((torch.sign(noise) != torch.sign(hand)).float() * inside).sum() / (inside.sum() * 3)
+                rec['flipped'] = float(flipped)
+                # semantic: S's loss (lower = a stronger shortcut; 'clean' has no noise); codes: its accuracy
+                for force in ('none', 'grey', 'blur', 'chroma'):
+                    f = None if force == 'none' else force
+                    state = rng.bit_generator.state
+                    for name, nz in (('clean', torch.zeros_like(noise)), ('hand', hand), ('g', noise)):
+                        if name == 'clean' and not semantic:
+                            continue
+                        rng.bit_generator.state = state  # the same crop, flip and jitter for all
+                        xa, ta, ma = augmented((x + nz).clamp(0, 1), target, inside, args, rng, 0.0, f)
+                        rec[f'{force}.{name}'] = round(float(semantic_loss(S, xa, ta)[0]) if semantic else code_loss(S, xa, ta, ma)[1], 3)
+            log(json.dumps(rec))
+        if time.time() - t0 > args.max_minutes * 60:
+            log(f'stopping at the {args.max_minutes}-minute limit after {step} steps')
+            break
+    return G, step
+
+
+def protect_train_split(args, G, steps_done, log):
+    index, ids, labels, files = open_train_split(args.bundle, args.data)
+    size, n = index['size'], len(ids)
+    start_bundle(args.bundle, args.out)
+    table = carrier_table(args.stripe, args.size, args.size)
+    diffs = np.empty((n, 3, size, size), np.int8)
+    flipped = []
+    G.eval()
+    for i, sample_id in enumerate(ids):
+        img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
+        h, w = img.shape[:2]
+        ys, xs = nearest_grid(size, h, w)
+        truth = labels[i][ys, xs]
+        inside_full = (truth >= 1) & (truth < index['classes'])
+        work = np.asarray(Image.fromarray(img).resize((args.size, args.size), Image.LANCZOS), np.float32) / 255
+        lw = labels[i] if size == args.size else np.asarray(Image.fromarray(labels[i]).resize((args.size, args.size), Image.NEAREST))
+        lw = torch.from_numpy(lw.astype(np.int64))
+        inside_w = ((lw >= 1) & (lw < index['classes']))
+        codes = torch.where(inside_w, (lw - 1) % CODES, torch.full_like(lw, -1))[None]
+        carrier = carrier_of(codes, table)
+        with torch.no_grad():
+            d = generate(G, torch.from_numpy(work.transpose(2, 0, 1))[None], carrier, inside_w.float()[None, None], args.gain)
+            m = inside_w[None, None].float()
+            flipped.append(float(((torch.sign(d) != torch.sign(carrier)).float() * m).sum() / (m.sum() * 3).clamp(min=1)))
+            d = F.interpolate(d, size=(h, w), mode='bilinear', align_corners=False)[0].numpy().transpose(1, 2, 0)
+        steps = np.clip(np.floor(d * args.eps + 0.5), -args.eps, args.eps).astype(np.int16) * inside_full[..., None]
+        diffs[i] = bundle_diff(img, steps, at_bundle_size(img, size), size)
+        if i % 100 == 0:
+            log(f'{i}/{n}')
+    log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
+    write_row(args.out, index, args.row, diffs, {
+        'simulated': 'tools/bench-efficacy/torch/learned_grating.py', 'workingSize': args.size, 'stripe': args.stripe,
+        'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done, 'flippedFromHandCode': float(np.mean(flipped))})
+    finish(args.out, index)
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, f'{args.row}.train-log.jsonl'), 'w') as logf:
+        def log(line):
+            print(line, flush=True)
+            logf.write((line if line.startswith('{') else json.dumps({'note': line})) + '\n')
+            logf.flush()
+
+        log(json.dumps({'args': vars(args)}))
+        G, steps_done = train(args, log)
+        torch.save(G.state_dict(), os.path.join(args.out, f'{args.row}.generator.pt'))
+        protect_train_split(args, G, steps_done, log)
+
+
+if __name__ == '__main__':
+    main()
