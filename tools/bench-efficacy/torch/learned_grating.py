@@ -74,7 +74,9 @@ def parse_args():
                         "and G minimises S's loss (the min-min of error-minimising noise, started from the hand-made code)")
     p.add_argument('--train-steps', type=int, default=100000, help='0: no training, the row is the carrier alone (the control)')
     p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--lr', type=float, default=1e-3, help="S's Adam learning rate")
+    p.add_argument('--lr-g', type=float, default=1e-4, help="G's Adam learning rate")
+    p.add_argument('--g-warmup', type=int, default=300, help='steps in which only S trains')
     p.add_argument('--eps', type=float, default=8, help='eps_fg in 8-bit steps (training and generation)')
     p.add_argument('--p-grey', type=float, default=0.3)
     p.add_argument('--p-blur', type=float, default=0.3)
@@ -191,7 +193,8 @@ def train(args, log):
     table = carrier_table(args.stripe, args.size, args.size)
     log(f'train data: {images.shape[0]} images at {args.size}')
     S = UNet(6, int(classes.max()) + 1 if semantic else CODES, w=24)
-    opt = torch.optim.Adam(list(G.parameters()) + list(S.parameters()), lr=args.lr)
+    opt_s = torch.optim.Adam(S.parameters(), lr=args.lr)
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g)
     t0 = time.time()
     step = 0
     for step in range(1, args.train_steps + 1):
@@ -217,9 +220,14 @@ def train(args, log):
         noise = generate(G, x, carrier, inside, args.gain) * eps * inside
         xa, ta, ma = augmented((x + noise).clamp(0, 1), target, inside, args, rng, ramp)
         loss, acc = semantic_loss(S, xa, ta) if semantic else code_loss(S, xa, ta, ma)
-        opt.zero_grad()
+        opt_s.zero_grad()
+        opt_g.zero_grad()
         loss.backward()
-        opt.step()
+        opt_s.step()
+        # G waits until S has learned to use the code: moved by an S that reads nothing yet, it
+        # changed 20 % of the code's signs in 50 steps and made S's loss higher than the hand code's.
+        if step > args.g_warmup:
+            opt_g.step()
         if step % 50 == 0 or step == 1:
             # The diagnostic: S's accuracy on G's noise against the hand-made code (the carrier
             # alone) under each defense. G is worth something only where it beats the carrier.
