@@ -46,29 +46,36 @@ ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
 DATA = os.path.join(ROOT, '..', 'shared', 'data', 'coco-facades')
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def probe_parser(doc, row, train_data_help):
+    """The options every generator probe shares: where its data and bundles are, G's working size,
+    the budget, the defenses' probabilities, threads, seed."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--bundle', required=True, help='source bundle: its train split is protected with the trained G')
     p.add_argument('--out', required=True, help='new bundle folder (source rows kept, the row added; G and its log too)')
-    p.add_argument('--row', default='learncode')
-    p.add_argument('--train-data', default=os.path.join(DATA, 'test'), help='COCO split G is trained on (its labels unused)')
+    p.add_argument('--row', default=row)
+    p.add_argument('--train-data', default=os.path.join(DATA, 'test'), help=train_data_help)
     p.add_argument('--data', default=os.path.join(DATA, 'train'), help='COCO split the bundle was made from')
     p.add_argument('--size', type=int, default=256, help="G's working resolution (short side)")
-    p.add_argument('--crop', type=int, default=128, help="S's crop after the random rescale")
-    p.add_argument('--bits', type=int, default=6, help='code length')
-    p.add_argument('--steps', type=int, default=1500)
     p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--eps', type=float, default=8, help='eps_fg in 8-bit steps (training and generation)')
     p.add_argument('--p-grey', type=float, default=0.3)
     p.add_argument('--p-blur', type=float, default=0.3)
     p.add_argument('--p-downup', type=float, default=0.3)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--seed', type=int, default=1)
+    return p
+
+
+def parse_args():
+    p = probe_parser(__doc__, 'learncode', 'COCO split G is trained on (its labels unused)')
+    p.add_argument('--crop', type=int, default=128, help="S's crop after the random rescale")
+    p.add_argument('--bits', type=int, default=6, help='code length')
+    p.add_argument('--steps', type=int, default=1500)
+    p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--ramp-steps', type=int, default=300, help='the defenses (grey, blur, down-up) ramp in over these steps')
     p.add_argument('--centre', choices=['none', 'regions'], default='none',
                    help="regions: remove the mean of G's pre-tanh output over each object (each class at generation), "
                         'so that no region can carry a flat colour: only texture')
-    p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--seed', type=int, default=1)
     p.add_argument('--max-minutes', type=float, default=40)
     return p.parse_args()
 
@@ -76,27 +83,30 @@ def parse_args():
 # ---------------------------------------------------------------- data
 
 def load_split(folder, size):
-    """Images at size x size (lanczos) as float [0, 1] CHW, and object index maps (0 = none,
-    smaller objects painted over larger ones) rasterised from the polygons at the same size."""
+    """Images at size x size (lanczos) as float [0, 1] CHW, object index maps (0 = none, smaller
+    objects painted over larger ones) rasterised from the polygons at the same size, and the class
+    maps (category id per pixel, 0 = none) that the same objects paint."""
     with open(os.path.join(folder, '_annotations.coco.json')) as f:
         coco = json.load(f)
     anns = {}
     for a in coco['annotations']:
         if not a.get('iscrowd') and a.get('segmentation'):
             anns.setdefault(a['image_id'], []).append(a)
-    images, objects = [], []
+    images, objects, classes = [], [], []
     for im in coco['images']:
         rgb = Image.open(os.path.join(folder, im['file_name'])).convert('RGB')
         sx, sy = size / im['width'], size / im['height']
         images.append(np.asarray(rgb.resize((size, size), Image.LANCZOS), np.float32).transpose(2, 0, 1) / 255)
         canvas = Image.new('I', (size, size), 0)
         draw = ImageDraw.Draw(canvas)
-        for k, a in enumerate(sorted(anns.get(im['id'], []), key=lambda a: -a['area'])):
+        largest_first = sorted(anns.get(im['id'], []), key=lambda a: -a['area'])
+        for k, a in enumerate(largest_first):
             for poly in a['segmentation']:
                 if len(poly) >= 6:
                     draw.polygon([(poly[i] * sx, poly[i + 1] * sy) for i in range(0, len(poly), 2)], fill=k + 1)
         objects.append(np.asarray(canvas, np.int64))
-    return torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(objects))
+        classes.append(np.array([0] + [a['category_id'] for a in largest_first], np.int64)[objects[-1]])
+    return tuple(torch.from_numpy(np.stack(v)) for v in (images, objects, classes))
 
 
 def class_code(label, bits):
@@ -255,7 +265,7 @@ def train(args, log):
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    images, objects = load_split(args.train_data, args.size)
+    images, objects, _ = load_split(args.train_data, args.size)
     log(f'train data: {images.shape[0]} images at {args.size}, {int((objects > 0).float().mean() * 100)} % object pixels')
     G = UNet(3 + 1 + args.bits + POSITION_CHANNELS, 3)
     S = UNet(3, args.bits, w=24)
@@ -294,6 +304,30 @@ def train(args, log):
 
 # ---------------------------------------------------------------- bundle row
 
+def working_images(args, index, ids, labels, files):
+    """Each train image of the bundle, for a probe to protect: its position, the image at its own
+    size, its object pixels there (true label 1..K, from the bundle's labels enlarged), and the
+    image (float, HWC) and labels at G's working size."""
+    size = index['size']
+    for i, sample_id in enumerate(ids):
+        img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
+        h, w = img.shape[:2]
+        ys, xs = nearest_grid(size, h, w)
+        truth = labels[i][ys, xs]
+        inside_full = (truth >= 1) & (truth < index['classes'])
+        work = np.asarray(Image.fromarray(img).resize((args.size, args.size), Image.LANCZOS), np.float32) / 255
+        lw = labels[i] if size == args.size else np.asarray(Image.fromarray(labels[i]).resize((args.size, args.size), Image.NEAREST))
+        yield i, img, inside_full, work, lw
+
+
+def row_diff(d, img, inside_full, eps, size):
+    """The bundle diff of G's direction d (1, 3, h, w at the working size): enlarged bilinearly to
+    the image, quantised to whole 8-bit steps within +-eps on the object pixels, nothing outside."""
+    d = F.interpolate(d, size=img.shape[:2], mode='bilinear', align_corners=False)[0].numpy().transpose(1, 2, 0)
+    steps = np.clip(np.floor(d * eps + 0.5), -eps, eps).astype(np.int16) * inside_full[..., None]
+    return bundle_diff(img, steps, at_bundle_size(img, size), size)
+
+
 def protect_train_split(args, G, steps_done, log):
     index, ids, labels, files = open_train_split(args.bundle, args.data)
     size, n = index['size'], len(ids)
@@ -301,15 +335,8 @@ def protect_train_split(args, G, steps_done, log):
     codes = {c: class_code(c, args.bits) for c in range(1, index['classes'])}
     diffs = np.empty((n, 3, size, size), np.int8)
     G.eval()
-    for i, sample_id in enumerate(ids):
-        img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
-        h, w = img.shape[:2]
-        ys, xs = nearest_grid(size, h, w)
-        truth = labels[i][ys, xs]
-        inside_full = (truth >= 1) & (truth < index['classes'])
+    for i, img, inside_full, work, lw in working_images(args, index, ids, labels, files):
         # G at its working resolution, on the image and the class codes there
-        work = np.asarray(Image.fromarray(img).resize((args.size, args.size), Image.LANCZOS), np.float32) / 255
-        lw = labels[i] if size == args.size else np.asarray(Image.fromarray(labels[i]).resize((args.size, args.size), Image.NEAREST))
         inside_w = (lw >= 1) & (lw < index['classes'])
         code_map = np.zeros((args.bits, args.size, args.size), np.float32)
         for c, code in codes.items():
@@ -318,9 +345,7 @@ def protect_train_split(args, G, steps_done, log):
             d = generate(G, torch.from_numpy(work.transpose(2, 0, 1))[None], torch.from_numpy(code_map)[None],
                          torch.from_numpy(inside_w.astype(np.float32))[None, None],
                          torch.from_numpy(np.where(inside_w, lw, 0).astype(np.int64))[None], args.centre)
-            d = F.interpolate(d, size=(h, w), mode='bilinear', align_corners=False)[0].numpy().transpose(1, 2, 0)
-        steps = np.clip(np.floor(d * args.eps + 0.5), -args.eps, args.eps).astype(np.int16) * inside_full[..., None]
-        diffs[i] = bundle_diff(img, steps, at_bundle_size(img, size), size)
+        diffs[i] = row_diff(d, img, inside_full, args.eps, size)
         if i % 100 == 0:
             log(f'{i}/{n}')
     write_row(args.out, index, args.row, diffs, {
@@ -329,8 +354,9 @@ def protect_train_split(args, G, steps_done, log):
     finish(args.out, index)
 
 
-def main():
-    args = parse_args()
+def run_probe(args, train_generator, protect):
+    """What a generator probe's main does: train G (logging to <out>/<row>.train-log.jsonl and to
+    stdout), save it beside the row, and write the row into the new bundle."""
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f'{args.row}.train-log.jsonl'), 'w') as logf:
@@ -340,10 +366,10 @@ def main():
             logf.flush()
 
         log(json.dumps({'args': vars(args)}))
-        G, steps_done = train(args, log)
+        G, steps_done = train_generator(args, log)
         torch.save(G.state_dict(), os.path.join(args.out, f'{args.row}.generator.pt'))
-        protect_train_split(args, G, steps_done, log)
+        protect(args, G, steps_done, log)
 
 
 if __name__ == '__main__':
-    main()
+    run_probe(parse_args(), train, protect_train_split)

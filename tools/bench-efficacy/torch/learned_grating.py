@@ -45,10 +45,10 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from bundle_rows import at_bundle_size, bundle_diff, finish, nearest_grid, open_train_split, start_bundle, write_row
-from learned_code import DATA, POSITION_CHANNELS, UNet, augment, load_split, position_channels
+from bundle_rows import finish, open_train_split, start_bundle, write_row
+from learned_code import (POSITION_CHANNELS, UNet, augment, load_split, position_channels, probe_parser, row_diff, run_probe,
+                          working_images)
 
 # core's gratingCode (packages/unseg-core/src/noise/classwise.ts): code k has direction k mod 5 and colour k mod 4.
 DEGREES = (0, 90, 45, 30, 60)
@@ -57,13 +57,7 @@ CODES = len(DEGREES) * len(COLOURS)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--bundle', required=True, help='source bundle: its train split is protected with G')
-    p.add_argument('--out', required=True, help='new bundle folder (source rows kept, the row added; G and its log too)')
-    p.add_argument('--row', default='lg')
-    p.add_argument('--train-data', default=os.path.join(DATA, 'test'), help='COCO split G is trained on (its labels are used by --surrogate semantic only)')
-    p.add_argument('--data', default=os.path.join(DATA, 'train'), help='COCO split the bundle was made from')
-    p.add_argument('--size', type=int, default=256, help="G's working resolution")
+    p = probe_parser(__doc__, 'lg', 'COCO split G is trained on (its labels are used by --surrogate semantic only)')
     p.add_argument('--g-crop', type=int, default=128, help="G's training crop of the working-size image (a multiple of 16)")
     p.add_argument('--crop', type=int, default=96, help="S's crop after the random rescale")
     p.add_argument('--stripe', type=float, default=4, help='stripe width in working pixels')
@@ -73,20 +67,13 @@ def parse_args():
                         "semantic: S segments the training split's classes, each class carrying its code as at generation, "
                         "and G minimises S's loss (the min-min of error-minimising noise, started from the hand-made code)")
     p.add_argument('--train-steps', type=int, default=100000, help='0: no training, the row is the carrier alone (the control)')
-    p.add_argument('--batch', type=int, default=8)
     p.add_argument('--lr', type=float, default=1e-3, help="S's Adam learning rate")
-    p.add_argument('--lr-g', type=float, default=1e-4, help="G's Adam learning rate")
+    p.add_argument('--lr-g', type=float, default=1e-3, help="G's Adam learning rate")
     p.add_argument('--g-warmup', type=int, default=300, help='steps in which only S trains')
-    p.add_argument('--eps', type=float, default=8, help='eps_fg in 8-bit steps (training and generation)')
-    p.add_argument('--p-grey', type=float, default=0.3)
-    p.add_argument('--p-blur', type=float, default=0.3)
-    p.add_argument('--p-downup', type=float, default=0.3)
     p.add_argument('--p-chroma', type=float, default=0.3)
-    p.add_argument('--eps-start', type=float, default=48, help='the amplitude S first sees the codes at, annealed to --eps over --ramp-steps')
+    p.add_argument('--eps-start', type=float, default=24, help='the amplitude S first sees the codes at, annealed to --eps over --ramp-steps')
     p.add_argument('--ramp-steps', type=int, default=400, help='the defenses ramp in, and the amplitude down, over these steps')
-    p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--seed', type=int, default=1)
-    p.add_argument('--max-minutes', type=float, default=30)
+    p.add_argument('--max-minutes', type=float, default=33)
     return p.parse_args()
 
 
@@ -110,23 +97,6 @@ def carrier_of(codes, table):
     flat = table.reshape(CODES, 3, h * w)
     car = flat[k.reshape(n, -1), :, idx.reshape(-1)[None].expand(n, -1)]  # (N, HW, 3)
     return car.permute(0, 2, 1).reshape(n, 3, h, w) * inside[:, None].float()
-
-
-def load_classes(folder, size):
-    """load_split's images and object maps, and the class map (category id per pixel, 0 = none) that
-    the same objects paint, smaller on top."""
-    images, objects = load_split(folder, size)
-    with open(os.path.join(folder, '_annotations.coco.json')) as f:
-        coco = json.load(f)
-    anns = {}
-    for a in coco['annotations']:
-        if not a.get('iscrowd') and a.get('segmentation'):
-            anns.setdefault(a['image_id'], []).append(a)
-    classes = torch.zeros_like(objects)
-    for i, im in enumerate(coco['images']):
-        lookup = torch.tensor([0] + [a['category_id'] for a in sorted(anns.get(im['id'], []), key=lambda a: -a['area'])])
-        classes[i] = lookup[objects[i]]
-    return images, objects, classes
 
 
 def generate(G, x, carrier, inside, gain):
@@ -189,7 +159,7 @@ def train(args, log):
     if args.train_steps == 0:
         return G, 0
     semantic = args.surrogate == 'semantic'
-    images, objects, classes = load_classes(args.train_data, args.size)
+    images, objects, classes = load_split(args.train_data, args.size)
     table = carrier_table(args.stripe, args.size, args.size)
     log(f'train data: {images.shape[0]} images at {args.size}')
     S = UNet(6, int(classes.max()) + 1 if semantic else CODES, w=24)
@@ -261,14 +231,7 @@ def protect_train_split(args, G, steps_done, log):
     diffs = np.empty((n, 3, size, size), np.int8)
     flipped = []
     G.eval()
-    for i, sample_id in enumerate(ids):
-        img = np.asarray(Image.open(os.path.join(args.data, files[sample_id])).convert('RGB'))
-        h, w = img.shape[:2]
-        ys, xs = nearest_grid(size, h, w)
-        truth = labels[i][ys, xs]
-        inside_full = (truth >= 1) & (truth < index['classes'])
-        work = np.asarray(Image.fromarray(img).resize((args.size, args.size), Image.LANCZOS), np.float32) / 255
-        lw = labels[i] if size == args.size else np.asarray(Image.fromarray(labels[i]).resize((args.size, args.size), Image.NEAREST))
+    for i, img, inside_full, work, lw in working_images(args, index, ids, labels, files):
         lw = torch.from_numpy(lw.astype(np.int64))
         inside_w = ((lw >= 1) & (lw < index['classes']))
         codes = torch.where(inside_w, (lw - 1) % CODES, torch.full_like(lw, -1))[None]
@@ -277,9 +240,7 @@ def protect_train_split(args, G, steps_done, log):
             d = generate(G, torch.from_numpy(work.transpose(2, 0, 1))[None], carrier, inside_w.float()[None, None], args.gain)
             m = inside_w[None, None].float()
             flipped.append(float(((torch.sign(d) != torch.sign(carrier)).float() * m).sum() / (m.sum() * 3).clamp(min=1)))
-            d = F.interpolate(d, size=(h, w), mode='bilinear', align_corners=False)[0].numpy().transpose(1, 2, 0)
-        steps = np.clip(np.floor(d * args.eps + 0.5), -args.eps, args.eps).astype(np.int16) * inside_full[..., None]
-        diffs[i] = bundle_diff(img, steps, at_bundle_size(img, size), size)
+        diffs[i] = row_diff(d, img, inside_full, args.eps, size)
         if i % 100 == 0:
             log(f'{i}/{n}')
     log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
@@ -289,21 +250,5 @@ def protect_train_split(args, G, steps_done, log):
     finish(args.out, index)
 
 
-def main():
-    args = parse_args()
-    torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f'{args.row}.train-log.jsonl'), 'w') as logf:
-        def log(line):
-            print(line, flush=True)
-            logf.write((line if line.startswith('{') else json.dumps({'note': line})) + '\n')
-            logf.flush()
-
-        log(json.dumps({'args': vars(args)}))
-        G, steps_done = train(args, log)
-        torch.save(G.state_dict(), os.path.join(args.out, f'{args.row}.generator.pt'))
-        protect_train_split(args, G, steps_done, log)
-
-
 if __name__ == '__main__':
-    main()
+    run_probe(parse_args(), train, protect_train_split)
