@@ -38,7 +38,6 @@ quantised to +-eps_fg steps on the object pixels, nothing outside, then resized 
 """
 import argparse
 import json
-import math
 import os
 import time
 
@@ -50,10 +49,9 @@ from bundle_rows import finish, open_train_split, start_bundle, write_row
 from learned_code import (POSITION_CHANNELS, UNet, augment, load_split, position_channels, probe_parser, row_diff, run_probe,
                           working_images)
 
-# core's gratingCode (packages/unseg-core/src/noise/classwise.ts): code k has direction k mod 5 and colour k mod 4.
-DEGREES = (0, 90, 45, 30, 60)
-COLOURS = ((1, 1, 1), (1, -1, -1), (1, 1, -1), (1, -1, 1))
-CODES = len(DEGREES) * len(COLOURS)
+from simulate_grating import product_codes, stripes
+
+CODES = 20  # core's GRATING_CODES: label l has code (l - 1) mod 20
 
 
 def parse_args():
@@ -78,14 +76,11 @@ def parse_args():
 
 
 def carrier_table(stripe, h, w):
-    """(CODES, 3, h, w): code k's +-1 stripes in its colour, as core's stripeSign draws them."""
-    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5, indexing='ij')
-    out = []
-    for k in range(CODES):
-        a = math.radians(DEGREES[k % len(DEGREES)])
-        sign = 1 - 2 * (torch.floor((x * math.cos(a) + y * math.sin(a)) / stripe).long() & 1).float()
-        out.append(torch.tensor(COLOURS[k % len(COLOURS)], dtype=torch.float32)[:, None, None] * sign[None])
-    return torch.stack(out)
+    """(CODES, 3, h, w): code k's +-1 stripes in its colour, core's own codes (those of labels
+    1..CODES, seed 0) drawn as simulate_grating draws them."""
+    codes = product_codes(CODES + 1)
+    return torch.stack([torch.tensor(colour, dtype=torch.float32)[:, None, None] * torch.from_numpy(stripes(direction, stripe, h, w)).float()[None]
+                        for direction, colour in (codes[label] for label in range(1, CODES + 1))])
 
 
 def carrier_of(codes, table):

@@ -1,8 +1,8 @@
 ;; Per-pixel kernels of the publishing hot path, 16 pixels (48 interleaved RGB bytes) per step,
 ;; the uniform noise source's random directions, 16 values per step, and the PNG encoder's
 ;; scanline filter, 16 bytes per step, its deflate coder (byte histogram, Huffman bit
-;; writer, Adler-32), and the blend of the generator's bilinear upsampling. The caller (kernels.ts) copies operands in and out in chunks, padded to
-;; whole steps.
+;; writer, Adler-32), and the blend of the generator's bilinear upsampling. The caller
+;; (kernels.ts) copies operands in and out in chunks, padded to whole steps.
 ;;
 ;; The loop bodies are written out instead of calling small helpers: V8 does not inline
 ;; wasm calls by default, and calls passing v128 values made the kernels 2.5-4x slower.
@@ -378,7 +378,7 @@
     (i32.or (i32.wrap_i64 (i64.rem_u (local.get $a) (i64.const 65521)))
             (i32.shl (i32.wrap_i64 (i64.rem_u (local.get $b) (i64.const 65521))) (i32.const 16))))
 
-;; out = a + (b - a) * t for $blocks steps of four f32 values, computed in f64 and rounded to
+  ;; out = a + (b - a) * t for $blocks steps of four f32 values, computed in f64 and rounded to
   ;; f32 once, which is what JavaScript computes for the same expression on Float32Arrays: the
   ;; generator's bilinear upsampling gives the same directions either way.
   (func (export "lerp") (param $a i32) (param $b i32) (param $t f64) (param $out i32) (param $blocks i32)
