@@ -85,7 +85,14 @@ def parse_args():
 def load_split(folder, size):
     """Images at size x size (lanczos) as float [0, 1] CHW, object index maps (0 = none, smaller
     objects painted over larger ones) rasterised from the polygons at the same size, and the class
-    maps (category id per pixel, 0 = none) that the same objects paint."""
+    maps (category id per pixel, 0 = none) that the same objects paint. `folder` may also be the
+    .npz that pack_split wrote (the same arrays, for a machine without ../shared)."""
+    if folder.endswith('.npz'):
+        packed = np.load(folder)
+        if packed['images'].shape[-1] != size:
+            raise SystemExit(f'{folder} holds the split at {packed["images"].shape[-1]} px, not --size {size}')
+        return (torch.from_numpy(packed['images'].astype(np.float32) / 255),
+                torch.from_numpy(packed['objects'].astype(np.int64)), torch.from_numpy(packed['classes'].astype(np.int64)))
     with open(os.path.join(folder, '_annotations.coco.json')) as f:
         coco = json.load(f)
     anns = {}
@@ -96,7 +103,7 @@ def load_split(folder, size):
     for im in coco['images']:
         rgb = Image.open(os.path.join(folder, im['file_name'])).convert('RGB')
         sx, sy = size / im['width'], size / im['height']
-        images.append(np.asarray(rgb.resize((size, size), Image.LANCZOS), np.float32).transpose(2, 0, 1) / 255)
+        images.append(np.asarray(rgb.resize((size, size), Image.LANCZOS)).transpose(2, 0, 1))
         canvas = Image.new('I', (size, size), 0)
         draw = ImageDraw.Draw(canvas)
         largest_first = sorted(anns.get(im['id'], []), key=lambda a: -a['area'])
@@ -106,7 +113,15 @@ def load_split(folder, size):
                     draw.polygon([(poly[i] * sx, poly[i + 1] * sy) for i in range(0, len(poly), 2)], fill=k + 1)
         objects.append(np.asarray(canvas, np.int64))
         classes.append(np.array([0] + [a['category_id'] for a in largest_first], np.int64)[objects[-1]])
-    return tuple(torch.from_numpy(np.stack(v)) for v in (images, objects, classes))
+    return torch.from_numpy(np.stack(images).astype(np.float32) / 255), torch.from_numpy(np.stack(objects)), torch.from_numpy(np.stack(classes))
+
+
+def pack_split(folder, size, file):
+    """Writes load_split's arrays for `folder` to `file` (.npz, 8-bit images): a few MiB that can
+    travel to a GPU machine where ../shared does not."""
+    images, objects, classes = load_split(folder, size)
+    np.savez_compressed(file, images=np.round(images.numpy() * 255).astype(np.uint8),
+                        objects=objects.numpy().astype(np.uint16), classes=classes.numpy().astype(np.uint16))
 
 
 def class_code(label, bits):
@@ -141,12 +156,13 @@ DIRECTIONS = ((1, 0), (0, 1), (1, 1), (1, -1))
 POSITION_CHANNELS = 2 * len(PERIODS) * len(DIRECTIONS)
 
 
-def position_channels(h, w):
+def position_channels(h, w, device=None):
     """sin and cos of pixel coordinates along four directions at periods of 4, 8 and 16 px (working
     resolution). Without them a convolutional G sees a constant input inside a flat object and can
     only write a constant there: a colour per code, which photometric jitter and grey conversion
     erase. With them it can write stripes and checks, as the hand-made gratings do."""
-    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing='ij')
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32, device=device), torch.arange(w, dtype=torch.float32, device=device),
+                          indexing='ij')
     out = []
     for period in PERIODS:
         for dx, dy in DIRECTIONS:
@@ -175,7 +191,7 @@ def generate(G, x, code_map, prompt, regions, centre):
 
 
 def generator_input(x, code_map, prompt):
-    pos = position_channels(*x.shape[-2:]).expand(x.shape[0], -1, -1, -1)
+    pos = position_channels(*x.shape[-2:], x.device).expand(x.shape[0], -1, -1, -1)
     return torch.cat([x * 2 - 1, prompt, code_map, pos], 1)
 
 
@@ -187,7 +203,7 @@ def grey(x):
 
 def hue_rotate(x, degrees):
     # rotation of the chroma plane in YIQ
-    m = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    m = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=x.device)
     yiq = torch.einsum('ij,bjhw->bihw', m, x)
     a = math.radians(degrees)
     i, q = yiq[:, 1] * math.cos(a) - yiq[:, 2] * math.sin(a), yiq[:, 1] * math.sin(a) + yiq[:, 2] * math.cos(a)
@@ -196,7 +212,7 @@ def hue_rotate(x, degrees):
 
 def gaussian_blur(x, sigma):
     r = max(1, int(math.ceil(2.5 * sigma)))
-    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    t = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
     k = torch.exp(-t * t / (2 * sigma * sigma))
     k = k / k.sum()
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode='reflect'), k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)

@@ -46,8 +46,8 @@ import torch
 import torch.nn.functional as F
 
 from bundle_rows import finish, open_train_split, start_bundle, write_row
-from learned_code import (POSITION_CHANNELS, UNet, augment, load_split, position_channels, probe_parser, row_diff, run_probe,
-                          working_images)
+from learned_code import (POSITION_CHANNELS, UNet, augment, load_split, pack_split, position_channels, probe_parser, row_diff,
+                          run_probe, working_images)
 
 from simulate_grating import product_codes, stripes
 
@@ -72,6 +72,14 @@ def parse_args():
     p.add_argument('--eps-start', type=float, default=24, help='the amplitude S first sees the codes at, annealed to --eps over --ramp-steps')
     p.add_argument('--ramp-steps', type=int, default=400, help='the defenses ramp in, and the amplitude down, over these steps')
     p.add_argument('--max-minutes', type=float, default=33)
+    p.add_argument('--device', default='cpu', help="where G and S train (cuda on a GPU machine); the row is written on the CPU")
+    p.add_argument('--protect-at', choices=['image', 'bundle'], default='image',
+                   help="image: G's noise enlarged to each train image's own size and added there (needs --data, the "
+                        "COCO split), as the pipeline publishes; bundle: added to the bundle's clean train images at "
+                        "its size (--size must equal it), a shortcut that needs only the bundle, for comparing "
+                        "generators on a machine without ../shared")
+    p.add_argument('--pack-train-data', metavar='NPZ',
+                   help='only write --train-data at --size to this .npz (what --train-data accepts on a GPU machine) and exit')
     return p.parse_args()
 
 
@@ -88,14 +96,14 @@ def carrier_of(codes, table):
     n, h, w = codes.shape
     inside = codes >= 0
     k = codes.clamp(min=0)
-    idx = torch.arange(h)[:, None] * w + torch.arange(w)[None, :]
+    idx = torch.arange(h, device=codes.device)[:, None] * w + torch.arange(w, device=codes.device)[None, :]
     flat = table.reshape(CODES, 3, h * w)
     car = flat[k.reshape(n, -1), :, idx.reshape(-1)[None].expand(n, -1)]  # (N, HW, 3)
     return car.permute(0, 2, 1).reshape(n, 3, h, w) * inside[:, None].float()
 
 
 def generate(G, x, carrier, inside, gain):
-    pos = position_channels(*x.shape[-2:]).expand(x.shape[0], -1, -1, -1)
+    pos = position_channels(*x.shape[-2:], x.device).expand(x.shape[0], -1, -1, -1)
     pre = gain * carrier + G(torch.cat([x * 2 - 1, inside, carrier, pos], 1))
     soft = torch.tanh(pre)
     return soft + (torch.sign(pre) - soft).detach()
@@ -103,7 +111,7 @@ def generate(G, x, carrier, inside, gain):
 
 def chroma_420(x):
     """4:2:0 chroma subsampling in YCbCr (JPEG's colour loss), differentiable."""
-    m = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    m = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], device=x.device)
     ycc = torch.einsum('ij,bjhw->bihw', m, x)
     c = F.interpolate(F.avg_pool2d(ycc[:, 1:], 2), size=x.shape[-2:], mode='bilinear', align_corners=False)
     return torch.einsum('ij,bjhw->bihw', torch.linalg.inv(m), torch.cat([ycc[:, :1], c], 1)).clamp(0, 1)
@@ -154,10 +162,12 @@ def train(args, log):
     if args.train_steps == 0:
         return G, 0
     semantic = args.surrogate == 'semantic'
+    dev = torch.device(args.device)
     images, objects, classes = load_split(args.train_data, args.size)
-    table = carrier_table(args.stripe, args.size, args.size)
-    log(f'train data: {images.shape[0]} images at {args.size}')
-    S = UNet(6, int(classes.max()) + 1 if semantic else CODES, w=24)
+    table = carrier_table(args.stripe, args.size, args.size).to(dev)
+    log(f'train data: {images.shape[0]} images at {args.size}; training on {dev}')
+    G.to(dev)
+    S = UNet(6, int(classes.max()) + 1 if semantic else CODES, w=24).to(dev)
     opt_s = torch.optim.Adam(S.parameters(), lr=args.lr)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g)
     t0 = time.time()
@@ -167,13 +177,11 @@ def train(args, log):
         # G trains on a crop (it is fully convolutional); offsets on a 16-px grid keep the position
         # channels' and the stripes' phases those of the whole image.
         top, left = (int(v) * 16 for v in rng.integers(0, (args.size - args.g_crop) // 16 + 1, 2))
-        x = images[idx][..., top:top + args.g_crop, left:left + args.g_crop]
-        obj = objects[idx][..., top:top + args.g_crop, left:left + args.g_crop]
-        cls = classes[idx][..., top:top + args.g_crop, left:left + args.g_crop]
+        x, obj, cls = (v[idx][..., top:top + args.g_crop, left:left + args.g_crop].to(dev) for v in (images, objects, classes))
         if semantic:
             codes = torch.where(cls > 0, (cls - 1) % CODES, torch.full_like(cls, -1))
         else:
-            pick = torch.randint(0, CODES, (obj.shape[0], int(obj.max()) + 1), generator=gen)
+            pick = torch.randint(0, CODES, (obj.shape[0], int(obj.max()) + 1), generator=gen).to(dev)
             codes = torch.where(obj > 0, torch.gather(pick, 1, obj.reshape(obj.shape[0], -1)).reshape(obj.shape), torch.full_like(obj, -1))
         # what S must name: the class (semantic) or the code (codes); -1 / 0 outside the objects
         target = cls if semantic else codes
@@ -215,7 +223,7 @@ def train(args, log):
         if time.time() - t0 > args.max_minutes * 60:
             log(f'stopping at the {args.max_minutes}-minute limit after {step} steps')
             break
-    return G, step
+    return G.cpu(), step
 
 
 def protect_train_split(args, G, steps_done, log):
@@ -245,5 +253,45 @@ def protect_train_split(args, G, steps_done, log):
     finish(args.out, index)
 
 
+def protect_at_bundle_size(args, G, steps_done, log):
+    """The row made on the bundle's own clean train images at its size: +-eps_fg steps of G's sign
+    on the object pixels, nothing outside. Every generator compared this way goes through the same
+    path, so the comparison between them is fair, but the trainer then sees noise drawn at its
+    own base resolution, which the pipeline's rows (--protect-at image) do not give it."""
+    from train import load_bundle
+    data = load_bundle(args.bundle, ['none'])
+    index, size = data['index'], data['index']['size']
+    if size != args.size:
+        raise SystemExit(f'--protect-at bundle needs --size {size} (the bundle\'s size), not {args.size}')
+    start_bundle(args.bundle, args.out)
+    table = carrier_table(args.stripe, size, size)
+    base, labels = data['train']['none'], data['train_labels']
+    diffs = np.empty((len(base), 3, size, size), np.int8)
+    flipped = []
+    G.eval()
+    for i in range(len(base)):
+        lw = torch.from_numpy(labels[i].astype(np.int64))
+        inside = (lw >= 1) & (lw < index['classes'])
+        carrier = carrier_of(torch.where(inside, (lw - 1) % CODES, torch.full_like(lw, -1))[None], table)
+        with torch.no_grad():
+            d = generate(G, torch.from_numpy(base[i].transpose(2, 0, 1).astype(np.float32) / 255)[None], carrier,
+                         inside.float()[None, None], args.gain)
+        m = inside[None, None].float()
+        flipped.append(float(((torch.sign(d) != torch.sign(carrier)).float() * m).sum() / (m.sum() * 3).clamp(min=1)))
+        steps = (torch.sign(d)[0] * args.eps * m[0]).numpy().astype(np.int16)
+        img = base[i].transpose(2, 0, 1).astype(np.int16)
+        diffs[i] = (np.clip(img + steps, 0, 255) - img).astype(np.int8)
+    log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
+    write_row(args.out, index, args.row, diffs, {
+        'simulated': 'tools/bench-efficacy/torch/learned_grating.py --protect-at bundle', 'workingSize': size,
+        'stripe': args.stripe, 'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done,
+        'flippedFromHandCode': float(np.mean(flipped))})
+    finish(args.out, index)
+
+
 if __name__ == '__main__':
-    run_probe(parse_args(), train, protect_train_split)
+    cli = parse_args()
+    if cli.pack_train_data:
+        pack_split(cli.train_data, cli.size, cli.pack_train_data)
+    else:
+        run_probe(cli, train, protect_at_bundle_size if cli.protect_at == 'bundle' else protect_train_split)
