@@ -7,9 +7,16 @@
 # way. Everything lands in one archive in $OUT (the device returns at most 8 files).
 #
 #   tools/bench-efficacy/torch/gpu-learned-grating.sh BUNDLE TRAIN_NPZ G_MINUTES EPOCHS SEEDS BUDGET_S NAME=OPTIONS ...
-#   e.g. ... out/carry/bundle-base out/carry/coco-facades-test-256.npz 4 30 1,2,3 200 lga= 'lgb=--p-grey 0.6'
+#   e.g. ... out/carry/bundle-base out/carry/coco-facades-test-256.npz 3.5 30 1,2,3 200 'lga=--batch 16' 'lgb=--batch 16 --p-grey 0.6'
 #
-# BUNDLE needs only its clean row; TRAIN_NPZ is learned_grating.py --pack-train-data's file.
+# BUNDLE needs only its clean row; TRAIN_NPZ is learned_grating.py --pack-train-data's file. The
+# device has no node, so core's grating codes travel as JSON too (UNSEG_GRATING_CODES). Made here,
+# in out/carry (34 MiB, under the 64 MiB a call may carry beside the repo):
+#   node tools/bench-efficacy/torch/export.mjs --out out/carry/bundle-base --rows none=train-none
+#   /usr/bin/python3 tools/bench-efficacy/torch/learned_grating.py --bundle - --out - --pack-train-data out/carry/coco-facades-test-256.npz
+#   UNSEG_WRITE_GRATING_CODES=out/carry/grating-codes.json /usr/bin/python3 -c \
+#     "import sys; sys.path.insert(0, 'tools/bench-efficacy/torch'); from simulate_grating import product_codes; product_codes(21)"
+# and on the device (carry out/carry): UNSEG_GRATING_CODES=out/carry/grating-codes.json before the script.
 # Each NAME=OPTIONS trains one generator for G_MINUTES with learned_grating.py's defaults plus
 # OPTIONS. DEVICE=cpu and EXTRA (train.py options, e.g. '--device cpu --limit 16 --limit-valid 8')
 # make a CPU smoke test of the whole call.

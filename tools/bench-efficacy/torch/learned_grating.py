@@ -78,6 +78,9 @@ def parse_args():
                         "COCO split), as the pipeline publishes; bundle: added to the bundle's clean train images at "
                         "its size (--size must equal it), a shortcut that needs only the bundle, for comparing "
                         "generators on a machine without ../shared")
+    p.add_argument('--load-generator', metavar='PT',
+                   help="no training: G's weights from this file (a run's <row>.generator.pt), e.g. to write the row of a G "
+                        'trained on a GPU machine through --protect-at image here')
     p.add_argument('--pack-train-data', metavar='NPZ',
                    help='only write --train-data at --size to this .npz (what --train-data accepts on a GPU machine) and exit')
     return p.parse_args()
@@ -159,6 +162,10 @@ def train(args, log):
     G = UNet(3 + 1 + 3 + POSITION_CHANNELS, 3)
     torch.nn.init.zeros_(G.head.weight)
     torch.nn.init.zeros_(G.head.bias)
+    if args.load_generator:
+        G.load_state_dict(torch.load(args.load_generator, map_location='cpu'))
+        log(f'generator loaded from {args.load_generator}, not trained here')
+        return G, None
     if args.train_steps == 0:
         return G, 0
     semantic = args.surrogate == 'semantic'
@@ -249,7 +256,7 @@ def protect_train_split(args, G, steps_done, log):
     log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
     write_row(args.out, index, args.row, diffs, {
         'simulated': 'tools/bench-efficacy/torch/learned_grating.py', 'workingSize': args.size, 'stripe': args.stripe,
-        'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done, 'flippedFromHandCode': float(np.mean(flipped))})
+        'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done, 'generatorFile': args.load_generator, 'flippedFromHandCode': float(np.mean(flipped))})
     finish(args.out, index)
 
 
@@ -284,7 +291,7 @@ def protect_at_bundle_size(args, G, steps_done, log):
     log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
     write_row(args.out, index, args.row, diffs, {
         'simulated': 'tools/bench-efficacy/torch/learned_grating.py --protect-at bundle', 'workingSize': size,
-        'stripe': args.stripe, 'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done,
+        'stripe': args.stripe, 'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done, 'generatorFile': args.load_generator,
         'flippedFromHandCode': float(np.mean(flipped))})
     finish(args.out, index)
 

@@ -58,11 +58,22 @@ def parse_args():
 
 
 def product_codes(classes):
-    """core's class-wise grating code (direction, colour) of labels 1..classes-1, seed 0."""
+    """core's class-wise grating code (direction, colour) of labels 1..classes-1, seed 0. Where node
+    is not (a GPU machine), UNSEG_GRATING_CODES names a JSON file of them that
+    `node -e` wrote here (gpu-learned-grating.sh's header says how)."""
+    if os.environ.get('UNSEG_GRATING_CODES'):
+        with open(os.environ['UNSEG_GRATING_CODES']) as f:
+            table = json.load(f)
+        if len(table) < classes - 1:
+            raise SystemExit(f"{os.environ['UNSEG_GRATING_CODES']} holds {len(table)} codes, not {classes - 1}")
+        return {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in table.items() if int(k) < classes}
     script = ("import('" + os.path.join(ROOT, 'packages/unseg-core/dist/noise/classwise.js') + "').then((m) => {"
               "const t = {}; for (let l = 1; l < " + str(classes) + "; l++) t[l] = m.gratingCode(0, l);"
               "console.log(JSON.stringify(t)); })")
     out = subprocess.run(['node', '-e', script], check=True, capture_output=True, text=True).stdout
+    if os.environ.get('UNSEG_WRITE_GRATING_CODES'):
+        with open(os.environ['UNSEG_WRITE_GRATING_CODES'], 'w') as f:
+            f.write(out)
     return {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in json.loads(out).items()}
 
 
