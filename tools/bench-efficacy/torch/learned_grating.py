@@ -94,6 +94,11 @@ def carrier_table(stripe, h, w):
                         for direction, colour in (codes[label] for label in range(1, CODES + 1))])
 
 
+def codes_of(labels, inside):
+    """Each object pixel's grating code (label l has code (l - 1) mod CODES), -1 elsewhere."""
+    return torch.where(inside, (labels - 1) % CODES, torch.full_like(labels, -1))
+
+
 def carrier_of(codes, table):
     """codes (N, H, W) ints, -1 outside the objects -> carrier (N, 3, H, W), 0 outside."""
     n, h, w = codes.shape
@@ -186,7 +191,7 @@ def train(args, log):
         top, left = (int(v) * 16 for v in rng.integers(0, (args.size - args.g_crop) // 16 + 1, 2))
         x, obj, cls = (v[idx][..., top:top + args.g_crop, left:left + args.g_crop].to(dev) for v in (images, objects, classes))
         if semantic:
-            codes = torch.where(cls > 0, (cls - 1) % CODES, torch.full_like(cls, -1))
+            codes = codes_of(cls, cls > 0)
         else:
             pick = torch.randint(0, CODES, (obj.shape[0], int(obj.max()) + 1), generator=gen).to(dev)
             codes = torch.where(obj > 0, torch.gather(pick, 1, obj.reshape(obj.shape[0], -1)).reshape(obj.shape), torch.full_like(obj, -1))
@@ -211,7 +216,7 @@ def train(args, log):
         if step % 50 == 0 or step == 1:
             # The diagnostic: S's accuracy on G's noise against the hand-made code (the carrier
             # alone) under each defense. G is worth something only where it beats the carrier.
-            rec = {'step': step, 'loss': float(loss), 'accuracy': acc, 'seconds': round(time.time() - t0, 1)}
+            rec = {'step': step, 'loss': loss.item(), 'accuracy': acc, 'seconds': round(time.time() - t0, 1)}
             with torch.no_grad():
                 hand = carrier * eps * inside
                 flipped = ((torch.sign(noise) != torch.sign(hand)).float() * inside).sum() / (inside.sum() * 3)
@@ -233,6 +238,20 @@ def train(args, log):
     return G.cpu(), step
 
 
+def flip_fraction(d, carrier, inside):
+    """The share of object pixels (x channels) whose sign in G's output d differs from the hand-made code's."""
+    return float(((torch.sign(d) != torch.sign(carrier)).float() * inside).sum() / (inside.sum() * 3).clamp(min=1))
+
+
+def write_grating_row(args, index, diffs, flipped, steps_done, how, log):
+    log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
+    write_row(args.out, index, args.row, diffs, {
+        'simulated': f'tools/bench-efficacy/torch/learned_grating.py --protect-at {how}', 'workingSize': args.size,
+        'stripe': args.stripe, 'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done,
+        'generatorFile': args.load_generator, 'flippedFromHandCode': float(np.mean(flipped))})
+    finish(args.out, index)
+
+
 def protect_train_split(args, G, steps_done, log):
     index, ids, labels, files = open_train_split(args.bundle, args.data)
     size, n = index['size'], len(ids)
@@ -244,20 +263,15 @@ def protect_train_split(args, G, steps_done, log):
     for i, img, inside_full, work, lw in working_images(args, index, ids, labels, files):
         lw = torch.from_numpy(lw.astype(np.int64))
         inside_w = ((lw >= 1) & (lw < index['classes']))
-        codes = torch.where(inside_w, (lw - 1) % CODES, torch.full_like(lw, -1))[None]
+        codes = codes_of(lw, inside_w)[None]
         carrier = carrier_of(codes, table)
         with torch.no_grad():
             d = generate(G, torch.from_numpy(work.transpose(2, 0, 1))[None], carrier, inside_w.float()[None, None], args.gain)
-            m = inside_w[None, None].float()
-            flipped.append(float(((torch.sign(d) != torch.sign(carrier)).float() * m).sum() / (m.sum() * 3).clamp(min=1)))
+            flipped.append(flip_fraction(d, carrier, inside_w[None, None].float()))
         diffs[i] = row_diff(d, img, inside_full, args.eps, size)
         if i % 100 == 0:
             log(f'{i}/{n}')
-    log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
-    write_row(args.out, index, args.row, diffs, {
-        'simulated': 'tools/bench-efficacy/torch/learned_grating.py', 'workingSize': args.size, 'stripe': args.stripe,
-        'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done, 'generatorFile': args.load_generator, 'flippedFromHandCode': float(np.mean(flipped))})
-    finish(args.out, index)
+    write_grating_row(args, index, diffs, flipped, steps_done, 'image', log)
 
 
 def protect_at_bundle_size(args, G, steps_done, log):
@@ -279,21 +293,16 @@ def protect_at_bundle_size(args, G, steps_done, log):
     for i in range(len(base)):
         lw = torch.from_numpy(labels[i].astype(np.int64))
         inside = (lw >= 1) & (lw < index['classes'])
-        carrier = carrier_of(torch.where(inside, (lw - 1) % CODES, torch.full_like(lw, -1))[None], table)
+        carrier = carrier_of(codes_of(lw, inside)[None], table)
         with torch.no_grad():
             d = generate(G, torch.from_numpy(base[i].transpose(2, 0, 1).astype(np.float32) / 255)[None], carrier,
                          inside.float()[None, None], args.gain)
         m = inside[None, None].float()
-        flipped.append(float(((torch.sign(d) != torch.sign(carrier)).float() * m).sum() / (m.sum() * 3).clamp(min=1)))
+        flipped.append(flip_fraction(d, carrier, m))
         steps = (torch.sign(d)[0] * args.eps * m[0]).numpy().astype(np.int16)
         img = base[i].transpose(2, 0, 1).astype(np.int16)
         diffs[i] = (np.clip(img + steps, 0, 255) - img).astype(np.int8)
-    log(f'object pixels (x channels) whose sign differs from the hand-made code: {np.mean(flipped):.3f}')
-    write_row(args.out, index, args.row, diffs, {
-        'simulated': 'tools/bench-efficacy/torch/learned_grating.py --protect-at bundle', 'workingSize': size,
-        'stripe': args.stripe, 'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done, 'generatorFile': args.load_generator,
-        'flippedFromHandCode': float(np.mean(flipped))})
-    finish(args.out, index)
+    write_grating_row(args, index, diffs, flipped, steps_done, 'bundle', log)
 
 
 if __name__ == '__main__':

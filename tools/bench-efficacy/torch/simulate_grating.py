@@ -59,22 +59,24 @@ def parse_args():
 
 def product_codes(classes):
     """core's class-wise grating code (direction, colour) of labels 1..classes-1, seed 0. Where node
-    is not (a GPU machine), UNSEG_GRATING_CODES names a JSON file of them that
-    `node -e` wrote here (gpu-learned-grating.sh's header says how)."""
-    if os.environ.get('UNSEG_GRATING_CODES'):
-        with open(os.environ['UNSEG_GRATING_CODES']) as f:
-            table = json.load(f)
-        if len(table) < classes - 1:
-            raise SystemExit(f"{os.environ['UNSEG_GRATING_CODES']} holds {len(table)} codes, not {classes - 1}")
-        return {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in table.items() if int(k) < classes}
-    script = ("import('" + os.path.join(ROOT, 'packages/unseg-core/dist/noise/classwise.js') + "').then((m) => {"
-              "const t = {}; for (let l = 1; l < " + str(classes) + "; l++) t[l] = m.gratingCode(0, l);"
-              "console.log(JSON.stringify(t)); })")
-    out = subprocess.run(['node', '-e', script], check=True, capture_output=True, text=True).stdout
-    if os.environ.get('UNSEG_WRITE_GRATING_CODES'):
-        with open(os.environ['UNSEG_WRITE_GRATING_CODES'], 'w') as f:
-            f.write(out)
-    return {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in json.loads(out).items()}
+    is not (a GPU machine), UNSEG_GRATING_CODES names a JSON file of them that an earlier call wrote
+    here with UNSEG_WRITE_GRATING_CODES set (gpu-learned-grating.sh's header says how)."""
+    saved = os.environ.get('UNSEG_GRATING_CODES')
+    if saved:
+        with open(saved) as f:
+            out = f.read()
+    else:
+        script = ("import('" + os.path.join(ROOT, 'packages/unseg-core/dist/noise/classwise.js') + "').then((m) => {"
+                  "const t = {}; for (let l = 1; l < " + str(classes) + "; l++) t[l] = m.gratingCode(0, l);"
+                  "console.log(JSON.stringify(t)); })")
+        out = subprocess.run(['node', '-e', script], check=True, capture_output=True, text=True).stdout
+        if os.environ.get('UNSEG_WRITE_GRATING_CODES'):
+            with open(os.environ['UNSEG_WRITE_GRATING_CODES'], 'w') as f:
+                f.write(out)
+    codes = {int(k): (tuple(v['direction']), tuple(v['colour'])) for k, v in json.loads(out).items() if int(k) < classes}
+    if len(codes) != classes - 1:
+        raise SystemExit(f'{saved} holds the codes of {len(codes)} labels below {classes}, not {classes - 1}')
+    return codes
 
 
 def grey_codes(classes, orientations=6):
