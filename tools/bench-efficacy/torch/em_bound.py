@@ -12,6 +12,10 @@ the bundle's "none"), and scored on clean valid like any row.
     python3 tools/bench-efficacy/torch/em_bound.py --bundle out/torch-bundle --out "$OUT" \
         --craft-budget-s 220 --final-epochs 40 --final-budget-s 190
 
+With --objective targeted it crafts an adversarial poison instead (Fowl et al., "Adversarial
+examples make strong poisons", NeurIPS 2021): the net learns the clean copy first, is frozen, and
+every pixel's noise pushes it towards the next class; the same passes, budget and rounding.
+
 Crafting, per round: --model-steps steps of the net on augmented clip(x + noise) (noise fixed),
 then one pass over every train image: --noise-steps signed-gradient steps on its noise, each
 through a fresh random augmentation, that lower the net's loss; the noise stays within
@@ -60,13 +64,19 @@ def parse_args():
     p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
     p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
     p.add_argument('--stop-loss', type=float, default=0.05)
+    p.add_argument('--objective', choices=['min', 'targeted'], default='min',
+                   help="min: error-minimising noise, the net trained on the noisy copy between noise passes (the "
+                        "bound above); targeted: an adversarial poison (Fowl et al., NeurIPS 2021): the net trained "
+                        "on the clean copy first (--pretrain-steps) and then frozen, each pixel's noise pushing it "
+                        "towards the next class, (label + 1) mod K, background included")
+    p.add_argument('--pretrain-steps', type=int, default=500, help='--objective targeted: steps on the clean copy before crafting')
     p.add_argument('--batch', type=int, default=16)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--crop', type=int, default=256)
     p.add_argument('--no-photometric', action='store_true', help='craft without the photometric distortion')
     p.add_argument('--limit', type=int, default=0)
     p.add_argument('--limit-valid', type=int, default=0)
-    p.add_argument('--final-epochs', type=int, default=40)
+    p.add_argument('--final-epochs', type=int, default=40, help='0: craft and write the bundle only')
     p.add_argument('--final-budget-s', type=float, default=0)
     p.add_argument('--final-seeds', default='1')
     p.add_argument('--final-rows', default='none,em')
@@ -122,25 +132,41 @@ def craft(args, data, log):
     bs = min(args.batch, n)
     photo = not args.no_photometric
 
-    def loss_of(x, idx):
-        xa, y = T.augment(x, labs[idx], gen, args.crop, 0.5, 2.0, photo, mean, std)
+    def loss_of(x, idx, labels=labs):
+        xa, y = T.augment(x, labels[idx], gen, args.crop, 0.5, 2.0, photo, mean, std)
         with amp_ctx():
             out = model(xa)['out']
         return F.cross_entropy(out.float(), y, ignore_index=T.IGNORE)
 
     history = []
     stopped = 'rounds'
+    model_steps, target = args.model_steps, labs
+    if args.objective == 'targeted':
+        # The poison of "Adversarial examples make strong poisons": a net that learned the clean
+        # data sees each class's pixels moved towards features of the next class; a net trained on
+        # them learns that mapping, which on clean images points the wrong way.
+        model.train()
+        for step in range(1, args.pretrain_steps + 1):
+            idx = torch.randint(0, n, (bs,), generator=gen).to(dev)
+            loss = loss_of(base[idx], idx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if step % 50 == 0 or step == args.pretrain_steps:
+                log(f'pretraining on the clean copy: step {step}, loss {loss.item():.4f}, {time.time() - T_START:.0f} s')
+        model_steps = 0
+        target = torch.where(labs == T.IGNORE, labs, (labs + 1) % k)
     for r in range(args.rounds):
         t0 = time.time()
         model.train()
         m_loss = 0.0
-        for _ in range(args.model_steps):
+        for _ in range(model_steps):
             idx = torch.randint(0, n, (bs,), generator=gen).to(dev)
             loss = loss_of((base[idx] + noise_of(var[idx], idx)).clamp(0, 255), idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            m_loss += loss.item() / args.model_steps
+            m_loss += loss.item() / model_steps
         model.eval()
         for p_ in model.parameters():
             p_.requires_grad_(False)
@@ -151,7 +177,7 @@ def craft(args, data, log):
             d = var[idx].clone()
             for _ in range(args.noise_steps):
                 d.requires_grad_(True)
-                loss = loss_of((base[idx] + noise_of(d, idx)).clamp(0, 255), idx)
+                loss = loss_of((base[idx] + noise_of(d, idx)).clamp(0, 255), idx, target)
                 (g,) = torch.autograd.grad(loss, d)
                 d = clamp_var(d.detach() - step * g.sign(), idx)
                 n_loss += loss.item()
@@ -217,7 +243,8 @@ def write_bundle(args, data, crafted):
     stats = {'meanAbsFg': float(d[fg].mean()), 'meanAbsBg': float(d[labs == 0].mean()),
              'maxAbs': int(np.abs(diff).max())}
     index['rows']['em'] = {'diff': 'train-em.diff.i8.zlib', 'manifest': None,
-                           'note': 'error-minimising noise crafted by em_bound.py at the training resolution', 'stats': stats}
+                           'note': ('error-minimising' if args.objective == 'min' else 'targeted adversarial (next class)')
+                           + ' noise crafted by em_bound.py at the training resolution', 'objective': args.objective, 'stats': stats}
     with open(os.path.join(args.work, 'index.json'), 'w') as f:
         json.dump(index, f)
     return stats
@@ -247,6 +274,8 @@ def main():
     summary = {'command': ' '.join(sys.argv), 'args': vars(args), 'craftS': craft_s, 'stopped': stopped,
                'rounds': len(history), 'history': history, 'stats': stats}
     T.write_json(os.path.join(args.out, 'em-craft.json'), summary)
+    if args.final_epochs == 0:
+        return
     final = [sys.executable, os.path.join(HERE, 'train.py'), '--bundle', args.work, '--rows', args.final_rows,
              '--seeds', args.final_seeds, '--epochs', str(args.final_epochs), '--out', args.out, '--device', args.device,
              '--arch', args.arch,
