@@ -99,6 +99,11 @@ def codes_of(labels, inside):
     return torch.where(inside, (labels - 1) % CODES, torch.full_like(labels, -1))
 
 
+def flip_fraction(d, carrier, inside):
+    """The share of object pixels (x channels) whose sign in G's output d differs from the hand-made code's."""
+    return float(((torch.sign(d) != torch.sign(carrier)).float() * inside).sum() / (inside.sum() * 3).clamp(min=1))
+
+
 def carrier_of(codes, table):
     """codes (N, H, W) ints, -1 outside the objects -> carrier (N, 3, H, W), 0 outside."""
     n, h, w = codes.shape
@@ -219,8 +224,7 @@ def train(args, log):
             rec = {'step': step, 'loss': loss.item(), 'accuracy': acc, 'seconds': round(time.time() - t0, 1)}
             with torch.no_grad():
                 hand = carrier * eps * inside
-                flipped = ((torch.sign(noise) != torch.sign(hand)).float() * inside).sum() / (inside.sum() * 3)
-                rec['flipped'] = float(flipped)
+                rec['flipped'] = flip_fraction(noise, hand, inside)
                 # semantic: S's loss (lower = a stronger shortcut; 'clean' has no noise); codes: its accuracy
                 for force in ('none', 'grey', 'blur', 'chroma'):
                     f = None if force == 'none' else force
@@ -236,11 +240,6 @@ def train(args, log):
             log(f'stopping at the {args.max_minutes}-minute limit after {step} steps')
             break
     return G.cpu(), step
-
-
-def flip_fraction(d, carrier, inside):
-    """The share of object pixels (x channels) whose sign in G's output d differs from the hand-made code's."""
-    return float(((torch.sign(d) != torch.sign(carrier)).float() * inside).sum() / (inside.sum() * 3).clamp(min=1))
 
 
 def write_grating_row(args, index, diffs, flipped, steps_done, how, log):
