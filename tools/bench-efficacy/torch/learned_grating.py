@@ -26,6 +26,9 @@ only change it:
         so only the noise tells S which it is (a learned watermark, as learned_code.py).
     S first sees the codes louder (`--eps-start`), annealed to the budget over `--ramp-steps`: at
     8/255 from the start, S given codes at random had not begun to read them after 400 steps.
+  - `--surrogates K --surrogate-life N`: K surrogates, each re-initialised every N steps (staggered),
+    so that G is trained against nets that are still learning the code from scratch, as a trainer of
+    the published copy is, instead of against one S that has long since learned it.
 
 Where a grey conversion makes two codes the same (same orientation, different colour), S cannot
 tell them apart unless G makes their luminance differ, which the loss rewards; the hand-made code
@@ -81,6 +84,15 @@ def parse_args():
     p.add_argument('--load-generator', metavar='PT',
                    help="no training: G's weights from this file (a run's <row>.generator.pt), e.g. to write the row of a G "
                         'trained on a GPU machine through --protect-at image here')
+    p.add_argument('--init-generator', metavar='PT',
+                   help="G starts from this file's weights (a run's <row>.generator.pt) and trains on, instead of from the hand-made code")
+    p.add_argument('--surrogates', type=int, default=1,
+                   help='how many surrogates train side by side, each on its own augmentation of the same noise; G minimises their summed loss')
+    p.add_argument('--surrogate-life', type=int, default=0,
+                   help='re-initialise each surrogate after this many steps (staggered evenly across the population); 0: never. '
+                        'G is then trained against nets that are learning the code from scratch, as a trainer of the published copy is')
+    p.add_argument('--surrogate-warmup', type=int, default=100,
+                   help='with --surrogate-life: a surrogate younger than this trains but does not move G (its gradient is noise)')
     p.add_argument('--pack-train-data', metavar='NPZ',
                    help='only write --train-data at --size to this .npz (what --train-data accepts on a GPU machine) and exit')
     return p.parse_args()
@@ -176,6 +188,9 @@ def train(args, log):
         G.load_state_dict(torch.load(args.load_generator, map_location='cpu'))
         log(f'generator loaded from {args.load_generator}, not trained here')
         return G, None
+    if args.init_generator:
+        G.load_state_dict(torch.load(args.init_generator, map_location='cpu'))
+        log(f'generator initialised from {args.init_generator}')
     if args.train_steps == 0:
         return G, 0
     semantic = args.surrogate == 'semantic'
@@ -184,12 +199,22 @@ def train(args, log):
     table = carrier_table(args.stripe, args.size, args.size).to(dev)
     log(f'train data: {images.shape[0]} images at {args.size}; training on {dev}')
     G.to(dev)
-    S = UNet(6, int(classes.max()) + 1 if semantic else CODES, w=24).to(dev)
-    opt_s = torch.optim.Adam(S.parameters(), lr=args.lr)
+    outputs = int(classes.max()) + 1 if semantic else CODES
+
+    def new_surrogate(born):
+        S = UNet(6, outputs, w=24).to(dev)
+        return {'S': S, 'opt': torch.optim.Adam(S.parameters(), lr=args.lr), 'born': born}
+
+    population = [new_surrogate(1) for _ in range(args.surrogates)]
+    life = args.surrogate_life
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g)
     t0 = time.time()
     step = 0
     for step in range(1, args.train_steps + 1):
+        for k in range(len(population)):
+            # staggered: with K surrogates one is reborn every life / K steps, so G always has an older one
+            if life and step > 1 and (step - 1 + k * life // len(population)) % life == 0:
+                population[k] = new_surrogate(step)
         idx = torch.from_numpy(rng.choice(images.shape[0], args.batch, replace=False))
         # G trains on a crop (it is fully convolutional); offsets on a 16-px grid keep the position
         # channels' and the stripes' phases those of the whole image.
@@ -208,20 +233,32 @@ def train(args, log):
         # A curriculum: S first meets the codes loud (eps_start), then at the budget from ramp_steps on.
         eps = (args.eps_start + (args.eps - args.eps_start) * ramp) / 255
         noise = generate(G, x, carrier, inside, args.gain) * eps * inside
-        xa, ta, ma = augmented((x + noise).clamp(0, 1), target, inside, args, rng, ramp)
-        loss, acc = semantic_loss(S, xa, ta) if semantic else code_loss(S, xa, ta, ma)
-        opt_s.zero_grad()
+        total, moves_g, oldest = 0.0, False, min(population, key=lambda m: m['born'])
+        for member in population:
+            mature = not life or step - member['born'] >= args.surrogate_warmup
+            moves_g |= mature
+            xa, ta, ma = augmented((x + (noise if mature else noise.detach())).clamp(0, 1), target, inside, args, rng, ramp)
+            l, a = semantic_loss(member['S'], xa, ta) if semantic else code_loss(member['S'], xa, ta, ma)
+            total = total + l
+            if member is oldest:
+                loss, acc = l, a
+        for member in population:
+            member['opt'].zero_grad()
         opt_g.zero_grad()
-        loss.backward()
-        opt_s.step()
+        total.backward()
+        for member in population:
+            member['opt'].step()
         # G waits until S has learned to use the code: moved by an S that reads nothing yet, it
         # changed 20 % of the code's signs in 50 steps and made S's loss higher than the hand code's.
-        if step > args.g_warmup:
+        if step > args.g_warmup and moves_g:
             opt_g.step()
+        S = oldest['S']
         if step % 50 == 0 or step == 1:
             # The diagnostic: S's accuracy on G's noise against the hand-made code (the carrier
             # alone) under each defense. G is worth something only where it beats the carrier.
             rec = {'step': step, 'loss': loss.item(), 'accuracy': acc, 'seconds': round(time.time() - t0, 1)}
+            if life:
+                rec['ages'] = [step - m['born'] for m in population]  # the diagnostics below use the oldest
             with torch.no_grad():
                 hand = carrier * eps * inside
                 rec['flipped'] = flip_fraction(noise, hand, inside)
@@ -247,7 +284,8 @@ def write_grating_row(args, index, diffs, flipped, steps_done, how, log):
     write_row(args.out, index, args.row, diffs, {
         'simulated': f'tools/bench-efficacy/torch/learned_grating.py --protect-at {how}', 'workingSize': args.size,
         'stripe': args.stripe, 'gain': args.gain, 'steps': args.eps, 'trainSteps': steps_done,
-        'generatorFile': args.load_generator, 'flippedFromHandCode': float(np.mean(flipped))})
+        'generatorFile': args.load_generator, 'initGenerator': args.init_generator, 'surrogates': args.surrogates,
+        'surrogateLife': args.surrogate_life, 'flippedFromHandCode': float(np.mean(flipped))})
     finish(args.out, index)
 
 
