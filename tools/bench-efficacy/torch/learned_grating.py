@@ -81,10 +81,11 @@ def parse_args():
                         "COCO split), as the pipeline publishes; bundle: added to the bundle's clean train images at "
                         "its size (--size must equal it), a shortcut that needs only the bundle, for comparing "
                         "generators on a machine without ../shared")
-    p.add_argument('--load-generator', metavar='PT',
+    start = p.add_mutually_exclusive_group()  # one source of G's weights: as they are, or to train on
+    start.add_argument('--load-generator', metavar='PT',
                    help="no training: G's weights from this file (a run's <row>.generator.pt), e.g. to write the row of a G "
                         'trained on a GPU machine through --protect-at image here')
-    p.add_argument('--init-generator', metavar='PT',
+    start.add_argument('--init-generator', metavar='PT',
                    help="G starts from this file's weights (a run's <row>.generator.pt) and trains on, instead of from the hand-made code")
     p.add_argument('--surrogates', type=int, default=1,
                    help='how many surrogates train side by side, each on its own augmentation of the same noise; G minimises their summed loss')
