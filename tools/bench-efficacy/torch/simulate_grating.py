@@ -48,12 +48,14 @@ def parse_args():
                    help='the COCO split folder the bundle was made from')
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
-    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5'],
+    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5', 'plaid'],
                    help="product: core's class-wise grating codes as built (5 orientations x 4 colours since 2026-11-27, 3 x 4 "
                         'before: the cw16sim row was made at 26c28c7); grey6: grey stripes '
                         'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant); '
                         "orient5: coloured stripes in 5 orientations (0, 90, 45, 30, 60 degrees) with core's colours, class l "
-                        'getting orientation (l-1) mod 5 and colour (l-1) // 5 (more codes that survive a grey conversion)')
+                        'getting orientation (l-1) mod 5 and colour (l-1) // 5 (more codes that survive a grey conversion); '
+                        'plaid: each class a different pair of the 5 orientations, the first in G, the second in R and B '
+                        '(ten codes that a grey conversion keeps apart)')
     return p.parse_args()
 
 
@@ -88,11 +90,12 @@ def grey_codes(classes, orientations=6):
     return out
 
 
-# core's GRATING_COLOURS, in its order.
+# core's GRATING_COLOURS and class-wise grating orientations, in its order.
+ORIENT5_DEGREES = (0, 90, 45, 30, 60)
 PRODUCT_COLOURS = [(1, 1, 1), (1, -1, -1), (1, 1, -1), (1, -1, 1)]
 
 
-def orient5_codes(classes, degrees=(0, 90, 45, 30, 60)):
+def orient5_codes(classes, degrees=ORIENT5_DEGREES):
     """Class l: stripes at degrees[(l-1) mod 5] in colour (l-1) // 5. A horizontal flip turns 30, 45 and
     60 into 150, 135 and 120, which no class uses, so a flipped code is never another class's; turned grey,
     five orientations still tell classes apart where core's three do."""
@@ -101,6 +104,29 @@ def orient5_codes(classes, degrees=(0, 90, 45, 30, 60)):
         a = np.deg2rad(degrees[(label - 1) % len(degrees)])
         out[label] = ((float(np.cos(a)), float(np.sin(a))), PRODUCT_COLOURS[((label - 1) // len(degrees)) % len(PRODUCT_COLOURS)])
     return out
+
+
+def plaid_codes(classes, degrees=ORIENT5_DEGREES):
+    """Class l: the ((l-1) mod 10)-th pair of two different orientations among the five, stripes of
+    the first in the G channel and of the second in R and B. Luma weighs G 0.587 and R + B 0.413, so
+    a grey conversion keeps both stripes at comparable strength and, the ten pairs being different,
+    ten classes apart, where core's codes keep five orientations (pairs of classes then differ only
+    in the stripes' contrast). In colour the two stripes are green and magenta, so the code is a
+    different plaid per class there too. The orientations are core's, so a horizontal flip turns a
+    pair into itself ({0, 90}) or into one that no class uses, as in core."""
+    pairs = [(a, b) for i, a in enumerate(degrees) for b in degrees[i + 1:]]
+    out = {}
+    for label in range(1, classes):
+        a, b = (np.deg2rad(d) for d in pairs[(label - 1) % len(pairs)])
+        first, second = (float(np.cos(a)), float(np.sin(a))), (float(np.cos(b)), float(np.sin(b)))
+        out[label] = ((second, 1), (first, 1), (second, 1))
+    return out
+
+
+def per_channel(code):
+    """A (direction, colour) code as the (direction, sign) of each of R, G and B."""
+    direction, colour = code
+    return tuple((direction, colour[c]) for c in range(3))
 
 
 def stripes(direction, width, h, w):
@@ -127,7 +153,11 @@ def main():
     args = parse_args()
     index, ids, labels, files = open_train_split(args.bundle, args.data)
     size, n = index['size'], len(ids)
-    codes = {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes}[args.codes](index['classes'])
+    if args.codes == 'plaid':
+        codes = plaid_codes(index['classes'])
+    else:
+        codes = {k: per_channel(v) for k, v in
+                 {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes}[args.codes](index['classes']).items()}
 
     start_bundle(args.bundle, args.out)
 
@@ -159,13 +189,11 @@ def main():
             agree[name][1] += int(inside.sum())
             noise = np.zeros((h, w, 3), np.int16)
             for label in np.unique(key[inside]):
-                direction, colour = codes[int(label)]
-                if direction not in waves:
-                    waves[direction] = stripes(direction, args.stripe, h, w)
-                wave = waves[direction]
                 where = inside & (key == label)
-                for c in range(3):
-                    noise[..., c][where] = wave[where] * colour[c] * args.steps
+                for c, (direction, sign) in enumerate(codes[int(label)]):
+                    if direction not in waves:
+                        waves[direction] = stripes(direction, args.stripe, h, w)
+                    noise[..., c][where] = waves[direction][where] * sign * args.steps
             diffs[name][i] = bundle_diff(img, noise, clean, size)
         if i % 50 == 0:
             print(f'{i}/{n}', flush=True)
