@@ -48,14 +48,16 @@ def parse_args():
                    help='the COCO split folder the bundle was made from')
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
-    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5', 'plaid'],
+    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5', 'plaid', 'chroma'],
                    help="product: core's class-wise grating codes as built (5 orientations x 4 colours since 2026-11-27, 3 x 4 "
                         'before: the cw16sim row was made at 26c28c7); grey6: grey stripes '
                         'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant); '
                         "orient5: coloured stripes in 5 orientations (0, 90, 45, 30, 60 degrees) with core's colours, class l "
                         'getting orientation (l-1) mod 5 and colour (l-1) // 5 (more codes that survive a grey conversion); '
                         'plaid: each class a different pair of the 5 orientations, the first in G, the second in R and B '
-                        '(ten codes that a grey conversion keeps apart)')
+                        '(ten codes that a grey conversion keeps apart); chroma: orient5 with only the three '
+                        'colours that differ between channels, yellow-blue, red-cyan and magenta-green, in that order (no grey '
+                        'stripes, which natural texture hides)')
     return p.parse_args()
 
 
@@ -103,6 +105,20 @@ def orient5_codes(classes, degrees=ORIENT5_DEGREES):
     for label in range(1, classes):
         a = np.deg2rad(degrees[(label - 1) % len(degrees)])
         out[label] = ((float(np.cos(a)), float(np.sin(a))), PRODUCT_COLOURS[((label - 1) // len(degrees)) % len(PRODUCT_COLOURS)])
+    return out
+
+
+# core's colours less grey (1, 1, 1), strongest in luma first: yellow-blue 0.77, red-cyan 0.40, magenta-green 0.17.
+CHROMA_COLOURS = [(1, 1, -1), (1, -1, -1), (1, -1, 1)]
+
+
+def chroma_codes(classes):
+    """orient5's layout (class l: orientation (l-1) mod 5, colour (l-1) // 5) with CHROMA_COLOURS: every
+    class's stripes differ between channels. Natural images hold far more fine luminance texture than
+    fine colour texture, so a grey stripe is the one a trainer finds hardest to tell from the image."""
+    out = {}
+    for label, (direction, _) in orient5_codes(classes).items():
+        out[label] = (direction, CHROMA_COLOURS[((label - 1) // len(ORIENT5_DEGREES)) % len(CHROMA_COLOURS)])
     return out
 
 
@@ -157,7 +173,8 @@ def main():
         codes = plaid_codes(index['classes'])
     else:
         codes = {k: per_channel(v) for k, v in
-                 {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes}[args.codes](index['classes']).items()}
+                 {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes,
+                  'chroma': chroma_codes}[args.codes](index['classes']).items()}
 
     start_bundle(args.bundle, args.out)
 
