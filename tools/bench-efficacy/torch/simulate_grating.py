@@ -48,7 +48,7 @@ def parse_args():
                    help='the COCO split folder the bundle was made from')
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
-    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5', 'plaid', 'chroma'],
+    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5', 'plaid', 'chroma', 'one-grey', 'one-yellow'],
                    help="product: core's class-wise grating codes as built (5 orientations x 4 colours since 2026-11-27, 3 x 4 "
                         'before: the cw16sim row was made at 26c28c7); grey6: grey stripes '
                         'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant); '
@@ -57,7 +57,8 @@ def parse_args():
                         'plaid: each class a different pair of the 5 orientations, the first in G, the second in R and B '
                         '(ten codes that a grey conversion keeps apart); chroma: orient5 with only the three '
                         'colours that differ between channels, yellow-blue, red-cyan and magenta-green, in that order (no grey '
-                        'stripes, which natural texture hides)')
+                        'stripes, which natural texture hides); one-grey, one-yellow: one code on every object, whatever '
+                        "its class (core's class-agnostic `grating`: 45 degrees), grey or yellow-blue")
     return p.parse_args()
 
 
@@ -122,6 +123,12 @@ def chroma_codes(classes):
     return out
 
 
+def one_code(classes, colour):
+    """The same stripes on every class, at 45 degrees as core's class-agnostic `grating` (seed 0)."""
+    direction = (float(np.cos(np.pi / 4)), float(np.sin(np.pi / 4)))
+    return {label: per_channel((direction, colour)) for label in range(1, classes)}
+
+
 def plaid_codes(classes, degrees=ORIENT5_DEGREES):
     """Class l: the ((l-1) mod 10)-th pair of two different orientations among the five, stripes of
     the first in the G channel and of the second in R and B. Luma weighs G 0.587 and R + B 0.413, so
@@ -171,6 +178,8 @@ def main():
     size, n = index['size'], len(ids)
     if args.codes == 'plaid':
         codes = plaid_codes(index['classes'])
+    elif args.codes.startswith('one-'):
+        codes = one_code(index['classes'], (1, 1, 1) if args.codes == 'one-grey' else CHROMA_COLOURS[0])
     else:
         codes = {k: per_channel(v) for k, v in
                  {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes,
