@@ -57,7 +57,7 @@ def parse_args():
                         'plaid: each class a different pair of the 5 orientations, the first in G, the second in R and B '
                         '(ten codes that a grey conversion keeps apart); chroma: orient5 with only the three '
                         'colours that differ between channels, yellow-blue, red-cyan and magenta-green, in that order (no grey '
-                        'stripes, which natural texture hides); one-grey, one-yellow: one code on every object, whatever '
+                        'stripes); one-grey, one-yellow: one code on every object, whatever '
                         "its class (core's class-agnostic `grating`: 45 degrees), grey or yellow-blue")
     return p.parse_args()
 
@@ -115,8 +115,10 @@ CHROMA_COLOURS = [(1, 1, -1), (1, -1, -1), (1, -1, 1)]
 
 def chroma_codes(classes):
     """orient5's layout (class l: orientation (l-1) mod 5, colour (l-1) // 5) with CHROMA_COLOURS: every
-    class's stripes differ between channels. Natural images hold far more fine luminance texture than
-    fine colour texture, so a grey stripe is the one a trainer finds hardest to tell from the image."""
+    class's stripes differ between channels. What it tested: at the stripes' scale the clean images hold
+    2.7-2.9 times more texture along the grey axis than along the others (texture_band.py), so a grey
+    stripe might be the hardest for a trainer to tell from the image. The judge did not bear that out
+    (torch README, "Which colour the stripes are")."""
     out = {}
     for label, (direction, _) in orient5_codes(classes).items():
         out[label] = (direction, CHROMA_COLOURS[((label - 1) // len(ORIENT5_DEGREES)) % len(CHROMA_COLOURS)])
@@ -125,7 +127,7 @@ def chroma_codes(classes):
 
 def one_code(classes, colour):
     """The same stripes on every class, at 45 degrees as core's class-agnostic `grating` (seed 0)."""
-    direction = (float(np.cos(np.pi / 4)), float(np.sin(np.pi / 4)))
+    direction = (float(np.sqrt(0.5)), float(np.sqrt(0.5)))  # core's [Math.SQRT1_2, Math.SQRT1_2]
     return {label: per_channel((direction, colour)) for label in range(1, classes)}
 
 
