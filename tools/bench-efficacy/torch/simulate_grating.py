@@ -48,7 +48,7 @@ def parse_args():
                    help='the COCO split folder the bundle was made from')
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
-    p.add_argument('--codes', default='product', choices=['product', 'grey6', 'orient5', 'plaid', 'chroma', 'one-grey', 'one-yellow'],
+    p.add_argument('--codes', default='product', choices=list(CODE_SETS),
                    help="product: core's class-wise grating codes as built (5 orientations x 4 colours since 2026-11-27, 3 x 4 "
                         'before: the cw16sim row was made at 26c28c7); grey6: grey stripes '
                         'in 6 orientations 30 degrees apart, class l getting orientation (l-1) mod 6 (a JPEG-proof variant); '
@@ -154,6 +154,23 @@ def per_channel(code):
     return tuple((direction, colour[c]) for c in range(3))
 
 
+def each_per_channel(codes_of):
+    """codes_of (classes -> {label: (direction, colour)}) as a code set of per-channel codes."""
+    return lambda classes: {label: per_channel(code) for label, code in codes_of(classes).items()}
+
+
+# --codes: classes -> {label: ((direction, sign) of R, of G, of B)}.
+CODE_SETS = {
+    'product': each_per_channel(product_codes),
+    'grey6': each_per_channel(grey_codes),
+    'orient5': each_per_channel(orient5_codes),
+    'plaid': plaid_codes,
+    'chroma': each_per_channel(chroma_codes),
+    'one-grey': lambda classes: one_code(classes, (1, 1, 1)),
+    'one-yellow': lambda classes: one_code(classes, CHROMA_COLOURS[0]),
+}
+
+
 def stripes(direction, width, h, w):
     """+-1 square wave `width` px wide across `direction`, as core's stripeSign (noise/classwise.ts)."""
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -178,14 +195,7 @@ def main():
     args = parse_args()
     index, ids, labels, files = open_train_split(args.bundle, args.data)
     size, n = index['size'], len(ids)
-    if args.codes == 'plaid':
-        codes = plaid_codes(index['classes'])
-    elif args.codes.startswith('one-'):
-        codes = one_code(index['classes'], (1, 1, 1) if args.codes == 'one-grey' else CHROMA_COLOURS[0])
-    else:
-        codes = {k: per_channel(v) for k, v in
-                 {'product': product_codes, 'grey6': grey_codes, 'orient5': orient5_codes,
-                  'chroma': chroma_codes}[args.codes](index['classes']).items()}
+    codes = CODE_SETS[args.codes](index['classes'])
 
     start_bundle(args.bundle, args.out)
 

@@ -34,13 +34,13 @@ def band_rms(images, labels, classes, batch=32):
     for lo in range(0, len(images), batch):
         x = torch.from_numpy(images[lo:lo + batch]).float().permute(0, 3, 1, 2)
         y = labels[lo:lo + batch]
-        counts += np.bincount(y[y < classes].ravel(), minlength=classes)[:classes]
+        labelled = y < classes  # not the ignore label
+        counts += np.bincount(y[labelled], minlength=classes)
         for name, axis in AXES.items():
             v = torch.tensor(axis, dtype=torch.float32).view(1, 3, 1, 1)
             p = (x * v / v.norm()).sum(1, keepdim=True)
             energy = (box_blur(p, 3) - box_blur(p, 9)).pow(2).squeeze(1).numpy()
-            for c in range(classes):
-                sums[name][c] += energy[y == c].sum()
+            sums[name] += np.bincount(y[labelled], weights=energy[labelled], minlength=classes)
     return {a: list(np.sqrt(sums[a] / np.maximum(counts, 1))) for a in AXES}
 
 
