@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { SampleObject } from '../plugin/types.js';
+import type { Category, SampleObject } from '../plugin/types.js';
 
 /**
  * Which objects make the prompt (the pixels that get eps_fg), as the official UnSeg code's
@@ -35,4 +35,18 @@ export function inPrompt(object: SampleObject, selection: PromptSelection): bool
 
 export function describePromptSelection(selection: PromptSelection): string {
   return selection.kind === 'categories' ? `categories:${selection.categories.join(',')}` : selection.kind;
+}
+
+/**
+ * Refuses a category list that names a category the dataset does not have (by name or id): a
+ * typo there would otherwise publish every image with no foreground budget at all.
+ */
+export function checkPromptCategories(selection: PromptSelection, categories: readonly Category[], root: string): void {
+  if (selection.kind !== 'categories') return;
+  const known = new Set(categories.flatMap((c) => [c.name, String(c.id)]));
+  const unknown = selection.categories.filter((name) => !known.has(name));
+  if (unknown.length === 0) return;
+  const names = [...new Set(categories.map((c) => c.name))];
+  const listed = names.length === 0 ? 'it lists no categories' : `it has: ${names.slice(0, 40).join(', ')}${names.length > 40 ? `, ... (${names.length} in all)` : ''}`;
+  throw new ConfigError(`--prompt names ${unknown.map((u) => JSON.stringify(u)).join(', ')}, which the dataset ${root} has no category of; ${listed}`);
 }

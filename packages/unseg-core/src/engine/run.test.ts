@@ -78,10 +78,10 @@ describe('runDataset', () => {
       listener: { onPublished: (r) => r.position === 1 && controller.abort() },
     });
     expect(first.interrupted).toBe(true);
-    // The shards in flight finish; only whole shards are visible, and not all of them.
+    // Only the shard in flight (0) is finished, although the pipeline had read samples of shard 1
+    // ahead (concurrency 4, batches of 8).
     const shards = (await fs.readdir(dir)).filter((f) => f.endsWith('.parquet')).length;
-    expect(shards).toBeGreaterThanOrEqual(1);
-    expect(shards).toBeLessThan(3);
+    expect(shards).toBe(1);
     expect(await rows(dir)).toEqual(expected.filter((r) => r.position < shards * 4));
 
     const reader = await tinyReader({ count: 10, corrupt: [5] });
@@ -90,6 +90,21 @@ describe('runDataset', () => {
     expect(first.published + second.published).toBe(9);
     expect(await rows(dir)).toEqual(expected);
     await fs.rm(reference, { recursive: true, force: true });
+  });
+
+  it('finishes only the shard in flight when the signal comes after every sample was read', async () => {
+    // Four one-sample shards, all read ahead before the first is written: without the boundary
+    // check the run would publish all four and not report the interrupt.
+    const controller = new AbortController();
+    const summary = await runDataset({
+      ...(await options(4)),
+      reader: await tinyReader({ count: 4 }),
+      shardSize: 1,
+      signal: controller.signal,
+      listener: { onPublished: (r) => r.position === 0 && controller.abort() },
+    });
+    expect(summary).toMatchObject({ interrupted: true, published: 1 });
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.parquet'))).toEqual(['train-00000.parquet']);
   });
 
   it('lets n workers each take whole shards; their union equals a single run', async () => {
@@ -137,6 +152,16 @@ describe('runDataset', () => {
     await runDataset(await options(10, { listener: { onStage: (i) => stages.push(i.stage) } }));
     expect(stages.filter((s) => s === 'write')).toHaveLength(9);
     expect(stages.filter((s) => s === 'encode')).toHaveLength(9);
+  });
+
+  it('refuses a --prompt category the dataset does not have, before writing anything', async () => {
+    await expect(runDataset(await options(2, { prompt: { kind: 'categories', categories: ['thing', 'thnig'] } }))).rejects.toThrow(
+      /--prompt names "thnig", which the dataset \/virtual has no category of; it has: thing, crowd-thing/,
+    );
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.parquet'))).toEqual([]);
+    // Names and ids both select.
+    const summary = await runDataset(await options(2, { prompt: { kind: 'categories', categories: ['thing', '2'] } }));
+    expect(summary.published).toBe(2);
   });
 
   it('refuses a split the dataset does not have', async () => {

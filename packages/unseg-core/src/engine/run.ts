@@ -8,6 +8,7 @@ import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
 import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
+import { checkPromptCategories } from './prompt.js';
 import { refuseChangedSettings } from './settings-guard.js';
 
 export interface RunDatasetOptions extends PipelineOptions {
@@ -107,6 +108,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         throw new ConfigError(`split "${split}" not found in ${reader.root}; it has: ${available.join(', ') || 'none'}`);
       }
     }
+    if (options.prompt) checkPromptCategories(options.prompt, (await Promise.all(splits.map((s) => reader.categories(s)))).flat(), reader.root);
     for (const split of splits) {
       if (options.signal?.aborted) break;
       const writer = await ShardWriter.open({
@@ -145,8 +147,18 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         }
       }
       listener?.onStart?.({ split, skipped: writer.completed.size * shardSize, noise: options.noise.name });
+      // The pipeline reads ahead (decode concurrency, the noise source's batch), so when the signal
+      // comes, samples of later shards may be under way already: they are dropped, not written, so
+      // that only the shard in flight is finished (the rerun redoes the rest).
+      let openShard: number | undefined;
       try {
         for await (const output of createPipeline(pipelineOptions).run(inputs())) {
+          const shard = writer.shardIndexOf(output.kind === 'published' ? output.record.position : output.failure.position);
+          if (options.signal?.aborted && openShard !== undefined && shard !== openShard) {
+            interrupted = true;
+            break;
+          }
+          openShard = shard;
           try {
             if (output.kind === 'published') {
               const t0 = performance.now();

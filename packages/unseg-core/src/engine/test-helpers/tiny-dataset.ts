@@ -66,7 +66,10 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
       return ['train'];
     },
     async categories() {
-      return [];
+      return [
+        { id: 1, name: 'thing', isThing: true },
+        { id: 2, name: 'crowd-thing', isThing: true },
+      ];
     },
     async *samples() {
       for (const item of items) {
