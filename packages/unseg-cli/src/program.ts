@@ -125,7 +125,7 @@ export function buildProgram(exit: (code: number) => void): Command {
 
   program
     .command('verify')
-    .description('check a shard folder before publishing: shards vs stats and manifest (rows, sha256), every image vs its original (budget per region)')
+    .description('check a shard folder before publishing: the run finished, shards vs stats and manifest (rows, sha256), every sample of the original published or recorded as failed, every image vs its original (budget per region)')
     .argument('<shards>', 'an output folder of `run`')
     .requiredOption('--against <dir>', 'the original dataset the shards were made from')
     .option('--plugin <name>', 'dataset format (default: the plugin recorded in manifest.json)')

@@ -102,6 +102,42 @@ describe('unseg-pipeline verify', () => {
     expect(stdout).toMatch(/train-00002\.parquet\s+train.*MISSING_STATS\s+no stats file/);
   });
 
+  it('catches an unfinished run: samples in no shard, and a manifest with no end', async () => {
+    // What a run killed before its last shard leaves: the manifest lists the committed shards only.
+    const dir = await copyOf('unfinished');
+    await fs.rm(path.join(dir, 'train-00002.parquet'));
+    await fs.rm(path.join(dir, 'train-00002.parquet.stats.json'));
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    manifest.run.endedAt = null;
+    manifest.shards = manifest.shards.filter((s: { file: string }) => s.file !== 'train-00002.parquet');
+    manifest.totals.rows = 8;
+    await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const { code, stdout } = await cli(['verify', dir, '--against', root]);
+    expect(code).toBe(2);
+    expect(stdout).toMatch(/UNFINISHED\s+the run has not finished/);
+    expect(stdout).toMatch(/NOT_PUBLISHED\s+2 of the split's 10 samples are in no shard and no failure record \(positions 8, 9\)/);
+    expect(stdout).toMatch(/2 problem\(s\)/);
+  });
+
+  it('counts a sample that failed, with its failure recorded, as accounted for', async () => {
+    const broken = await writeCleanCoco(path.join(tmp, 'coco-broken'), 5);
+    await fs.writeFile(path.join(broken, 'train', 'img0003.png'), 'not an image');
+    const dir = path.join(tmp, 'with-failure');
+    expect((await cli(['run', 'coco', '--in', broken, '--out', dir, '--noise', 'uniform', '--progress', 'none'])).code).toBe(2);
+    const { code, stdout } = await cli(['verify', dir, '--against', broken]);
+    expect(stdout).toMatch(/4 images compared/);
+    expect(stdout).toMatch(/no problems found/);
+    expect(code).toBe(0);
+  });
+
+  it('expects only the first --limit samples of a --limit run', async () => {
+    const dir = path.join(tmp, 'limited');
+    expect((await run(dir, '--limit', '5')).code).toBe(0);
+    const { code, stdout } = await cli(['verify', dir, '--against', root]);
+    expect(stdout).toMatch(/no problems found/);
+    expect(code).toBe(0);
+  });
+
   it('catches a deleted shard that the manifest still lists', async () => {
     const dir = await copyOf('noshard');
     await fs.rm(path.join(dir, 'train-00000.parquet'));

@@ -58,6 +58,7 @@ export interface VerifyOptions {
 }
 
 interface ManifestLike {
+  run?: { endedAt?: string | null; args?: { limit?: number | null } };
   shards?: { file?: string; rows?: number; sha256?: string; bytes?: number }[];
   totals?: { rows?: number };
   noise?: { epsFg?: number; epsBg?: number; prompt?: PromptSelection };
@@ -88,6 +89,9 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   } else {
     problem({ file: 'manifest.json', kind: 'MANIFEST', message: 'missing' });
   }
+  if (manifest?.run && !manifest.run.endedAt) {
+    problem({ file: 'manifest.json', kind: 'UNFINISHED', message: 'the run has not finished (no endedAt): it was stopped or is still running; rerun the same command to complete it' });
+  }
   const budget = options.budget ?? (manifest?.noise?.epsFg !== undefined && manifest.noise.epsBg !== undefined ? { epsFg: manifest.noise.epsFg, epsBg: manifest.noise.epsBg } : undefined);
   if (!budget) throw new ConfigError(`${dir}/manifest.json records no noise budget: pass one (--eps-fg, --eps-bg)`);
   const prompt: PromptSelection = options.prompt ?? manifest?.noise?.prompt ?? { kind: 'all' };
@@ -109,6 +113,13 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
 
   // Rows to compare with originals, by split and position.
   const wanted = new Map<string, Map<number, { file: string; row: ExportRow }>>();
+  // Positions each split accounts for (published or failed), to find samples no shard holds.
+  const accounted = new Map<string, Set<number>>();
+  const account = (split: string, position: number) => {
+    let set = accounted.get(split);
+    if (!set) accounted.set(split, (set = new Set()));
+    set.add(position);
+  };
   const shardRows = new Map<string, VerifyShardRow & { problems: number; checked: number; maxAbsFg: number; maxAbsBg: number }>();
   let totalRows = 0;
   for (const file of dataFiles) {
@@ -137,6 +148,8 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
     totalRows += rows.length;
     if (stats && stats.rows !== rows.length) problem({ file, split: parsed.split, kind: 'ROWS', message: `${rows.length} rows in the file, ${stats.rows} in its stats` });
     if (m && m.rows !== rows.length) problem({ file, split: parsed.split, kind: 'ROWS', message: `${rows.length} rows in the file, ${m.rows} in manifest.json` });
+    for (const f of stats?.failures ?? []) account(parsed.split, f.position);
+    for (const row of rows) account(row.split, row.position);
     let bySplit = wanted.get(parsed.split);
     if (!bySplit) wanted.set(parsed.split, (bySplit = new Map()));
     for (const row of rows) {
@@ -166,16 +179,20 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
 
   let imagesChecked = 0;
   const available = new Set(await reader.splits());
+  const limit = manifest?.run?.args?.limit ?? undefined;
   for (const [split, rows] of wanted) {
     if (rows.size === 0) continue;
     if (!available.has(split)) {
       problem({ file: dir, split, kind: 'SPLIT', message: `the dataset ${reader.root} has no split "${split}"` });
       continue;
     }
+    const done = accounted.get(split) ?? new Set<number>();
+    const unaccounted: number[] = [];
     let position = 0;
-    const last = Math.max(...rows.keys());
     for await (const item of reader.samples(split)) {
       const p = position++;
+      if (limit !== undefined && p >= limit) break;
+      if (!done.has(p)) unaccounted.push(p);
       const entry = rows.get(p);
       if (entry) {
         const shard = shardRows.get(entry.file)!;
@@ -190,7 +207,16 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
         }
         rows.delete(p);
       }
-      if (p >= last) break;
+    }
+    if (unaccounted.length > 0) {
+      const shown = unaccounted.slice(0, 10).join(', ') + (unaccounted.length > 10 ? ', ...' : '');
+      problem({
+        file: dir,
+        split,
+        position: unaccounted[0],
+        kind: 'NOT_PUBLISHED',
+        message: `${unaccounted.length} of the split's ${position} samples are in no shard and no failure record (positions ${shown}): the run did not reach them; rerun it to complete the folder`,
+      });
     }
     for (const [p, entry] of rows) {
       problem({ file: entry.file, split, position: p, id: entry.row.id, kind: 'NO_ORIGINAL', message: `the dataset's split has no sample at position ${p}` });
