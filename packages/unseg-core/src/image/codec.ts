@@ -32,6 +32,27 @@ export async function decodeRgb(
   input: string | Uint8Array,
   options: DecodeOptions = {},
 ): Promise<{ image: RgbImage; info: DecodeInfo }> {
+  try {
+    return await decodeOnce(input, options);
+  } catch (error) {
+    // Seen with truncated JPEGs decoded several at a time: sharp sometimes reports "Unknown error"
+    // where a lone decode of the same bytes names the fault ("premature end of JPEG image").
+    // One more try usually gives the reason; if not, say what is known.
+    if (!isUnknownError(error)) throw error;
+    try {
+      return await decodeOnce(input, options);
+    } catch (again) {
+      if (!isUnknownError(again)) throw again;
+      throw new Error('the decoder gave no reason (the file may be truncated or corrupt)', { cause: again });
+    }
+  }
+}
+
+function isUnknownError(error: unknown): boolean {
+  return error instanceof Error && /^\s*unknown error\s*$/i.test(error.message);
+}
+
+async function decodeOnce(input: string | Uint8Array, options: DecodeOptions): Promise<{ image: RgbImage; info: DecodeInfo }> {
   const limitInputPixels = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   const source = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const pipeline = sharp(source, { failOn: 'error', limitInputPixels, sequentialRead: true });
