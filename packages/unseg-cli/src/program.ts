@@ -28,7 +28,7 @@ function withNoiseOptions(command: Command): Command {
         CLASSWISE_PATTERNS,
       ),
     )
-    .option('--eps-fg <budget>', 'noise budget inside the prompt (8/255, 0.0314 or 8)', '8/255')
+    .option('--eps-fg <budget>', 'noise budget inside the prompt: 8/255, or a number of 8-bit steps (8, also 1.5), or below 1 a fraction of the range (0.0314)', '8/255')
     .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
     .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');
 }
@@ -129,7 +129,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument('<shards>', 'an output folder of `run`')
     .requiredOption('--against <dir>', 'the original dataset the shards were made from')
     .option('--plugin <name>', 'dataset format (default: the plugin recorded in manifest.json)')
-    .option('--eps-fg <budget>', 'budget inside the prompt (default: from manifest.json)')
+    .option('--eps-fg <budget>', 'budget inside the prompt (default: from manifest.json; a tighter one checks against it)')
     .option('--eps-bg <budget>', 'budget outside the prompt (default: from manifest.json)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExit status: 0 nothing wrong, 2 problems found (listed), 1 error.')

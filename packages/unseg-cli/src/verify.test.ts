@@ -81,6 +81,15 @@ describe('unseg-pipeline verify', () => {
     expect(report.problems.filter((p) => p.kind !== 'BUDGET')).toEqual([]);
   });
 
+  it('checks against a tighter budget given for one region, the other taken from the manifest', async () => {
+    const { code, stdout } = await cli(['verify', good, '--against', root, '--eps-fg', '4', '--json']);
+    expect(code).toBe(2);
+    const report = JSON.parse(stdout) as { budget: { epsFg: number; epsBg: number }; problems: { kind: string; message: string }[] };
+    expect(report.budget).toEqual({ epsFg: 4 / 255, epsBg: 2 / 255 });
+    expect(report.problems.length).toBeGreaterThan(0);
+    for (const p of report.problems) expect(p).toMatchObject({ kind: 'BUDGET', message: expect.stringMatching(/inside the prompt is \d+\/255 > 4\/255/) });
+  });
+
   it('catches a shard changed in place (sha256 against stats and manifest)', async () => {
     const dir = await copyOf('flipped');
     const file = path.join(dir, 'train-00000.parquet');

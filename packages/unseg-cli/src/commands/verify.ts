@@ -20,9 +20,14 @@ export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promi
   const shards = path.resolve(dir);
   // The plugin the run used is recorded in its manifest; --plugin overrides it.
   let recorded: string | undefined;
+  let recordedBudget: { epsFg?: unknown; epsBg?: unknown } | undefined;
   try {
-    const m = JSON.parse(await readFile(path.join(shards, 'manifest.json'), 'utf8')) as { run?: { args?: { plugin?: unknown } } };
+    const m = JSON.parse(await readFile(path.join(shards, 'manifest.json'), 'utf8')) as {
+      run?: { args?: { plugin?: unknown } };
+      noise?: { epsFg?: unknown; epsBg?: unknown };
+    };
     if (typeof m.run?.args?.plugin === 'string') recorded = m.run.args.plugin;
+    recordedBudget = m.noise;
   } catch {
     // verifyShards reports a missing or broken manifest as a problem.
   }
@@ -33,8 +38,13 @@ export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promi
   if (!(await plugin.detect(root))) throw new ConfigError(`${root} does not look like a ${plugin.name} dataset`);
   let budget: NoiseBudget | undefined;
   if (o.epsFg !== undefined || o.epsBg !== undefined) {
-    if (o.epsFg === undefined || o.epsBg === undefined) throw new ConfigError('give both --eps-fg and --eps-bg, or neither (the manifest has them)');
-    budget = { epsFg: parseEps(o.epsFg, '--eps-fg'), epsBg: parseEps(o.epsBg, '--eps-bg') };
+    // One budget given: the other is the manifest's.
+    const fg = o.epsFg !== undefined ? parseEps(o.epsFg, '--eps-fg') : recordedBudget?.epsFg;
+    const bg = o.epsBg !== undefined ? parseEps(o.epsBg, '--eps-bg') : recordedBudget?.epsBg;
+    if (typeof fg !== 'number' || typeof bg !== 'number') {
+      throw new ConfigError(`${shards}/manifest.json records no noise budget: give both --eps-fg and --eps-bg`);
+    }
+    budget = { epsFg: fg, epsBg: bg };
   }
   const report = await verifyShards({ dir: shards, reader: await plugin.open(root), budget });
   process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
