@@ -107,6 +107,22 @@ describe('runDataset', () => {
     expect((await fs.readdir(dir)).filter((f) => f.endsWith('.parquet'))).toEqual(['train-00000.parquet']);
   });
 
+  it('refuses to resume when the dataset changed under shards already written, and writes nothing more', async () => {
+    const controller = new AbortController();
+    const first = await runDataset({ ...(await options(10)), signal: controller.signal, listener: { onPublished: (r) => r.position === 6 && controller.abort() } });
+    expect(first.interrupted).toBe(true);
+    const before = (await fs.readdir(dir)).sort();
+    expect(before).toContain('train-00001.parquet');
+    // Position 6 relabelled: shard 1 ([4, 8)) was made from other data.
+    await expect(runDataset({ ...(await options(10)), reader: await tinyReader({ count: 10, corrupt: [5], relabel: [6] }) })).rejects.toThrow(
+      /changed since train-00001\.parquet was written .*positions \[4, 8\) differ now/,
+    );
+    expect((await fs.readdir(dir)).sort()).toEqual(before);
+    // A change in a shard not yet written is no conflict: the rerun publishes the data as it is now.
+    const resumed = await runDataset({ ...(await options(10)), reader: await tinyReader({ count: 10, corrupt: [5], relabel: [9] }) });
+    expect(resumed.skipped).toBe(8);
+  });
+
   it('lets n workers each take whole shards; their union equals a single run', async () => {
     const reference = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-ref-'));
     await runDataset({ ...(await options(13)), outDir: reference });
@@ -156,7 +172,7 @@ describe('runDataset', () => {
 
   it('refuses a --prompt category the dataset does not have, before writing anything', async () => {
     await expect(runDataset(await options(2, { prompt: { kind: 'categories', categories: ['thing', 'thnig'] } }))).rejects.toThrow(
-      /--prompt names "thnig", which the dataset \/virtual has no category of; it has: thing, crowd-thing/,
+      /--prompt names "thnig", which the dataset \/virtual has no category of; it has: thing, crowd-thing, other/,
     );
     expect((await fs.readdir(dir)).filter((f) => f.endsWith('.parquet'))).toEqual([]);
     // Names and ids both select.

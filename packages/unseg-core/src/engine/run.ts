@@ -8,6 +8,7 @@ import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
 import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
+import { InputDigests } from './input-digest.js';
 import { checkPromptCategories } from './prompt.js';
 import { refuseChangedSettings } from './settings-guard.js';
 
@@ -111,7 +112,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
     if (options.prompt) checkPromptCategories(options.prompt, (await Promise.all(splits.map((s) => reader.categories(s)))).flat(), reader.root);
     for (const split of splits) {
       if (options.signal?.aborted) break;
+      const digests = new InputDigests(reader.root);
       const writer = await ShardWriter.open({
+        inputDigest: (shard) => digests.take(shard),
         outDir,
         split,
         shardSize,
@@ -127,24 +130,46 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       const mine = (position: number) => !worker || writer.shardIndexOf(position) % worker.count === worker.index;
       // Stopping on the signal happens at a shard boundary, so every committed shard is whole.
       let lastShard = -1;
+      // A shard completed by an earlier run is read again (not decoded) to check that the dataset
+      // still holds what it was made from.
+      const checkUnchanged = (shard: number) => {
+        const stats = writer.completed.get(shard);
+        const now = digests.take(shard);
+        if (stats?.inputDigest && now !== stats.inputDigest) {
+          throw new ConfigError(
+            `the dataset ${reader.root} changed since ${stats.file} was written in ${outDir}: the samples of its positions ` +
+              `[${stats.positions.start}, ${stats.positions.end}) differ now (ids, sizes, image files or annotations); ` +
+              'resuming would mix two versions of the data: publish into a new folder, or delete this one to start again',
+          );
+        }
+      };
       async function* inputs(): AsyncGenerator<PipelineInput> {
         let position = 0;
+        let rereading: number | undefined;
         for await (const item of reader.samples(split)) {
           const p = position++;
           if (options.limit !== undefined && p >= options.limit) break;
           if (!mine(p)) continue;
+          const shard = writer.shardIndexOf(p);
+          if (rereading !== undefined && shard !== rereading) {
+            checkUnchanged(rereading);
+            rereading = undefined;
+          }
           if (writer.isDone(p)) {
+            digests.add(shard, p, item);
+            rereading = shard;
             splitSkipped++;
             continue;
           }
-          const shard = writer.shardIndexOf(p);
           if (options.signal?.aborted && shard !== lastShard) {
             interrupted = true;
             return;
           }
           lastShard = shard;
+          digests.add(shard, p, item);
           yield { position: p, split, item };
         }
+        if (rereading !== undefined) checkUnchanged(rereading);
       }
       listener?.onStart?.({ split, skipped: writer.completed.size * shardSize, noise: options.noise.name });
       // The pipeline reads ahead (decode concurrency, the noise source's batch), so when the signal

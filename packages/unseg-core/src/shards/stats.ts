@@ -48,6 +48,12 @@ export interface ShardStats {
   readonly sha256: string;
   readonly noise: NoiseSummary;
   readonly committedAt: string;
+  /**
+   * sha256 of the input samples the shard was made from (ids, sizes, image files, annotation
+   * records; see the engine's InputDigests): a resumed run refuses a dataset that changed. Absent
+   * in shards written before 2026-11-27 and by writers not given one.
+   */
+  readonly inputDigest?: string;
 }
 
 /** Incremental {@link NoiseSummary}. */

@@ -51,6 +51,8 @@ export interface ShardWriterOptions {
   readonly arrowIpc?: 'file' | 'stream';
   /** How resume checks committed shards (default `sha256`). */
   readonly verify?: ShardVerification;
+  /** The digest of a shard's input samples, asked for when it is committed (ShardStats.inputDigest). */
+  readonly inputDigest?: (shardIndex: number) => string | undefined;
   /** Called after each shard is committed (e.g. to rewrite the manifest). */
   readonly onShardCommitted?: (stats: ShardStats) => void | Promise<void>;
   /** File system; default Node's. Tests inject faults here. */
@@ -308,6 +310,7 @@ export class ShardWriter {
       await this.fs.rename(shard.tmpPath, `${outDir}/${shard.file}`);
       try {
         await this.fs.syncDir(outDir);
+        const inputDigest = this.options.inputDigest?.(shard.index);
         const stats: ShardStats = {
           statsVersion: 1,
           file: shard.file,
@@ -323,6 +326,7 @@ export class ShardWriter {
           sha256: shard.hash.digest('hex'),
           noise: shard.noise.summary(),
           committedAt: new Date().toISOString(),
+          ...(inputDigest ? { inputDigest } : {}),
         };
         await writeFileAtomic(this.fs, outDir, statsFileName(shard.file), new TextEncoder().encode(`${JSON.stringify(stats, null, 2)}\n`));
         this.completed.set(shard.index, stats);

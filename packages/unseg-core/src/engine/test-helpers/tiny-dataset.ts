@@ -14,6 +14,8 @@ export interface TinySpec {
   readonly wrongSize?: readonly number[];
   /** Positions replaced by a reader error. */
   readonly readerErrors?: readonly number[];
+  /** Positions whose first object is of category 3 ("other") instead of 1 (a relabelled dataset). */
+  readonly relabel?: readonly number[];
 }
 
 async function png(width: number, height: number, seed: number): Promise<Uint8Array> {
@@ -56,7 +58,12 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
       image: { kind: 'bytes', bytes, name: `images/${id}.png` },
       width: wrong ? width + 1 : width,
       height,
-      objects: [boxObject(`${id}-a`, width, height, 2, 2, 10, 8), boxObject(`${id}-c`, width, height, 12, 4, 20, 12, true)],
+      objects: [
+        spec.relabel?.includes(i)
+          ? { ...boxObject(`${id}-a`, width, height, 2, 2, 10, 8), categoryId: 3, category: 'other' }
+          : boxObject(`${id}-a`, width, height, 2, 2, 10, 8),
+        boxObject(`${id}-c`, width, height, 12, 4, 20, 12, true),
+      ],
     });
   }
   const reader = {
@@ -69,6 +76,7 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
       return [
         { id: 1, name: 'thing', isThing: true },
         { id: 2, name: 'crowd-thing', isThing: true },
+        { id: 3, name: 'other', isThing: true },
       ];
     },
     async *samples() {
