@@ -62,6 +62,22 @@ describe('COCO export', () => {
     await expect(exportShards({ dir: shards, out, plugin: coco, original: copy })).rejects.toThrow(/changed since the run/);
   });
 
+  test('an original relabelled since the run (same ids) is refused', async () => {
+    const copy = await tempDir('unseg-export-orig-');
+    cleanups.push(copy);
+    await fs.cp(sample, copy, { recursive: true });
+    const file = path.join(copy, 'train/_annotations.coco.json');
+    const json = JSON.parse(await fs.readFile(file, 'utf8')) as { annotations: { id: number; category_id: number }[] };
+    const first = json.annotations[0]!;
+    first.category_id = first.category_id === 1 ? 2 : 1;
+    await fs.writeFile(file, JSON.stringify(json));
+    const out = await tempDir('unseg-export-');
+    cleanups.push(out);
+    await expect(exportShards({ dir: shards, out, plugin: coco, original: copy })).rejects.toThrow(
+      new RegExp(`annotation ${first.id} in train/_annotations\\.coco\\.json differs from the one the shards were made from`),
+    );
+  });
+
   test('a tampered shard is refused', async () => {
     const copy = await tempDir('unseg-export-tamper-');
     cleanups.push(copy);

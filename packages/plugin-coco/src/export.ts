@@ -21,6 +21,8 @@ interface Published {
   readonly width: number;
   readonly height: number;
   readonly objectIds: readonly string[];
+  /** Each object's original annotation record as the shard stored it, by object id (JSON text). */
+  readonly records: ReadonlyMap<string, string>;
 }
 
 const sameIds = (a: readonly string[], b: readonly string[]): boolean => {
@@ -73,6 +75,7 @@ async function fromOriginal(
       width: row.width,
       height: row.height,
       objectIds: row.objects.map((o) => o.id),
+      records: new Map(row.objects.filter((o) => o.annotation !== undefined).map((o) => [o.id, JSON.stringify(o.annotation)])),
     });
   }
 
@@ -91,12 +94,20 @@ async function fromOriginal(
       throw new ConfigError(`image ${String(image.id)}: ${String(image.width)}x${String(image.height)} in ${annRel}, ${p.width}x${p.height} in the shards: the original changed since the run`);
     }
     const anns = byImage.get(String(image.id)) ?? [];
-    const originalIds =
+    // The objects' records as the original has them now (an instance annotation, or a panoptic
+    // segment), to compare with what the run stored: a relabelled or redrawn object is a change.
+    const records: [string, unknown][] =
       src.kind === 'instances'
-        ? anns.map((a) => String(a.id))
-        : anns.flatMap((a) => (Array.isArray(a.segments_info) ? a.segments_info.map((s: unknown) => String(isRecord(s) ? s.id : s)) : []));
-    if (!sameIds(originalIds, p.objectIds)) {
+        ? anns.map((a) => [String(a.id), a])
+        : anns.flatMap((a) => (Array.isArray(a.segments_info) ? a.segments_info.map((s: unknown): [string, unknown] => [String(isRecord(s) ? s.id : s), s]) : []));
+    if (!sameIds(records.map(([id]) => id), p.objectIds)) {
       throw new ConfigError(`image ${String(image.id)}: its annotations in ${annRel} differ from the shards' objects: the original changed since the run (or pass --from-shards)`);
+    }
+    const edited = records.find(([id, record]) => p.records.has(id) && p.records.get(id) !== JSON.stringify(record));
+    if (edited) {
+      throw new ConfigError(
+        `image ${String(image.id)}: annotation ${edited[0]} in ${annRel} differs from the one the shards were made from (category, mask or other fields): the original changed since the run (or pass --from-shards)`,
+      );
     }
     keptImages.push({ ...image, file_name: p.fileName });
   }
