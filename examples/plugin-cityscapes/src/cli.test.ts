@@ -47,9 +47,14 @@ async function expectOneShard(out: string): Promise<void> {
 }
 
 describe('unseg-pipeline run with this plugin', () => {
-  it('loads it by path and writes a shard', async () => {
+  it('loads it by path and writes a shard; verify finds the plugin again from the manifest', async () => {
     const { out } = await protect('./examples/plugin-cityscapes/dist/index.js');
     await expectOneShard(out);
+    const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { run: { args: { pluginSource: string } } };
+    expect(manifest.run.args.pluginSource).toBe(path.join(repoRoot, 'examples/plugin-cityscapes/dist/index.js'));
+    // From another folder, without --plugin: the recorded path is absolute.
+    const { stdout } = await run(process.execPath, [bin, 'verify', out, '--against', fixture], { cwd: os.tmpdir() });
+    expect(stdout).toMatch(/no problems found/);
   });
 
   it('loads it by npm package name (the workspace links it into node_modules)', async () => {

@@ -12,6 +12,16 @@ export const BUILTIN_PLUGINS: Readonly<Record<string, DatasetPlugin>> = { coco, 
  * Finds a plugin by name: a built-in one, else an installed npm package or a path to a module,
  * whose default export (or `plugin` export) is a DatasetPlugin or a factory returning one.
  */
+/**
+ * Where a plugin given on the command line comes from, for the manifest, so that `verify` and
+ * `export` load the same module later: an absolute path for a module path, the package name for an
+ * npm package, nothing for a built-in plugin (its name is enough).
+ */
+export function pluginSource(spec: string): string | undefined {
+  if (BUILTIN_PLUGINS[spec]) return undefined;
+  return spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(spec) : spec;
+}
+
 export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
   const builtin = BUILTIN_PLUGINS[spec];
   if (builtin) return assertPluginContract(builtin, `built-in plugin ${spec}`);

@@ -16,7 +16,7 @@ import {
   type NoiseCommandOptions,
 } from '../options.js';
 import { tunePublishingHeap } from '../heap.js';
-import { resolvePlugin } from '../plugins.js';
+import { pluginSource, resolvePlugin } from '../plugins.js';
 import { jsonLinesProgress, terminalProgress } from '../progress.js';
 import { SUPERVISED_VARIABLE, workerFromEnvironment } from '../worker.js';
 
@@ -41,6 +41,7 @@ export interface RunCommandOptions extends NoiseCommandOptions {
 export async function runCommand(pluginSpec: string, o: RunCommandOptions): Promise<number> {
   tunePublishingHeap();
   const plugin = await resolvePlugin(pluginSpec);
+  const source = pluginSource(pluginSpec);
   const root = path.resolve(o.in);
   if (!(await plugin.detect(root))) {
     throw new ConfigError(`${root} does not look like a ${plugin.name} dataset (the plugin's detect() said no)`);
@@ -115,7 +116,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
       root,
       listener,
       signal: controller.signal,
-      runInfo: { plugin: plugin.name, pluginVersion: plugin.version, input: root, noise: o.noise, seed, prompt: describePromptSelection(prompt) },
+      runInfo: { plugin: plugin.name, ...(source ? { pluginSource: source } : {}), pluginVersion: plugin.version, input: root, noise: o.noise, seed, prompt: describePromptSelection(prompt) },
     });
     const rate = summary.published / Math.max(1e-9, summary.seconds);
     log(

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, formatVerifyReport, verifyShards, type NoiseBudget } from '@unseg/core';
+import { ConfigError, formatVerifyReport, manifestPluginName, verifyShards, type NoiseBudget } from '@unseg/core';
 import { parseEps } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
 
@@ -22,12 +22,9 @@ export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promi
   let recorded: string | undefined;
   let recordedBudget: { epsFg?: unknown; epsBg?: unknown } | undefined;
   try {
-    const m = JSON.parse(await readFile(path.join(shards, 'manifest.json'), 'utf8')) as {
-      run?: { args?: { plugin?: unknown } };
-      noise?: { epsFg?: unknown; epsBg?: unknown };
-    };
-    if (typeof m.run?.args?.plugin === 'string') recorded = m.run.args.plugin;
+    const m = JSON.parse(await readFile(path.join(shards, 'manifest.json'), 'utf8')) as { noise?: { epsFg?: unknown; epsBg?: unknown } };
     recordedBudget = m.noise;
+    recorded = (await manifestPluginName(shards)).plugin;
   } catch {
     // verifyShards reports a missing or broken manifest as a problem.
   }

@@ -37,10 +37,13 @@ export interface ExportReport {
 }
 
 interface ManifestLike {
-  run?: { args?: { plugin?: unknown; input?: unknown } };
+  run?: { args?: { plugin?: unknown; pluginSource?: unknown; input?: unknown } };
 }
 
-/** The plugin name manifest.json records for a run, if any. */
+/**
+ * The plugin manifest.json records for a run, if any, as `resolvePlugin` takes it: the module path
+ * or package it was loaded from (`pluginSource`) for a plugin that is not built in, else its name.
+ */
 export async function manifestPluginName(dir: string): Promise<{ plugin: string | undefined; input: string | undefined }> {
   let m: ManifestLike;
   try {
@@ -48,7 +51,8 @@ export async function manifestPluginName(dir: string): Promise<{ plugin: string 
   } catch (err) {
     throw new ConfigError(`${dir}/manifest.json cannot be read: ${(err as Error).message}`, { cause: err });
   }
-  const plugin = m.run?.args?.plugin;
+  const source = m.run?.args?.pluginSource;
+  const plugin = typeof source === 'string' ? source : m.run?.args?.plugin;
   const input = m.run?.args?.input;
   return { plugin: typeof plugin === 'string' ? plugin : undefined, input: typeof input === 'string' ? input : undefined };
 }
