@@ -60,6 +60,9 @@ describe('unseg-pipeline (built CLI)', () => {
     const wrongFormat = await cli(['run', 'ade20k', '--in', sample, '--out', out, '--noise', 'uniform']);
     expect(wrongFormat.code).toBe(1);
     expect(wrongFormat.stderr).toMatch(/does not look like a ade20k dataset/);
+    const missing = await cli(['run', 'coco', '--in', path.join(out, 'no-such-folder'), '--out', out, '--noise', 'uniform']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--in .*no-such-folder: no such file or folder/);
   });
 
   it('reads --pattern for the classwise source and refuses it elsewhere or misspelt', async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   ConfigError,
@@ -43,6 +44,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   const plugin = await resolvePlugin(pluginSpec);
   const source = pluginSource(pluginSpec);
   const root = path.resolve(o.in);
+  if (!existsSync(root)) throw new ConfigError(`--in ${root}: no such file or folder`);
   if (!(await plugin.detect(root))) {
     throw new ConfigError(`${root} does not look like a ${plugin.name} dataset (the plugin's detect() said no)`);
   }

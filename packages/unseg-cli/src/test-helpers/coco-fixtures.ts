@@ -155,7 +155,7 @@ export async function writeHostileCoco(root: string, outside: string): Promise<{
 
   await add({ id: 1, name: 'valid JPEG' }, { name: 'ok.jpg', bytes: jpeg });
   await add({ id: 2, name: 'truncated JPEG', reason: /cannot decode image/, file: 'truncated.jpg' }, { name: 'truncated.jpg', bytes: jpeg.subarray(0, Math.floor(jpeg.length / 2)) });
-  await add({ id: 3, name: 'zero-byte file', reason: /cannot decode image/, file: 'empty.jpg' }, { name: 'empty.jpg', bytes: new Uint8Array() });
+  await add({ id: 3, name: 'zero-byte file', reason: /cannot decode image: the file is empty \(0 bytes\)/, file: 'empty.jpg' }, { name: 'empty.jpg', bytes: new Uint8Array() });
   await add(
     { id: 4, name: 'text file named .jpg', reason: /cannot decode image/, file: 'notes.jpg' },
     { name: 'notes.jpg', bytes: new TextEncoder().encode('this is a shopping list, not a picture\n') },

@@ -180,7 +180,9 @@ describe('runDataset', () => {
     expect(summary.published).toBe(2);
   });
 
-  it('refuses a split the dataset does not have', async () => {
-    await expect(runDataset(await options(2, { splits: ['valid'] }))).rejects.toThrow(/split "valid" not found/);
+  it('refuses a split the dataset does not have, leaving no output folder behind', async () => {
+    const outDir = path.join(dir, 'never-made');
+    await expect(runDataset(await options(2, { splits: ['valid'], outDir }))).rejects.toThrow(/split "valid" not found/);
+    await expect(fs.stat(outDir)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -48,6 +48,19 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   const shardSize = options.shardSize ?? 100;
   const format = options.format ?? 'parquet';
   const { reader, outDir, worker, listener } = options;
+  // Checked before the output folder is made, so that a mistyped split or category leaves nothing behind.
+  const available = await reader.splits();
+  const splits = options.splits ?? available;
+  for (const split of splits) {
+    if (!available.includes(split)) {
+      throw new ConfigError(`split "${split}" not found in ${reader.root}; it has: ${available.join(', ') || 'none'}`);
+    }
+  }
+  if (options.prompt?.kind === 'categories') {
+    // A split whose annotations do not read fails on its own later, with its file named.
+    const lists = await Promise.all(splits.map((s) => reader.categories(s).catch(() => [])));
+    checkPromptCategories(options.prompt, lists.flat(), reader.root);
+  }
   await fs.mkdir(outDir, { recursive: true });
   const lock = await acquireOutputLock(outDir, { worker });
   await removeStaleManifestTemps(outDir, { worker });
@@ -102,14 +115,6 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   };
   try {
     await refuseChangedSettings(outDir, worker, runRecord);
-    const available = await reader.splits();
-    const splits = options.splits ?? available;
-    for (const split of splits) {
-      if (!available.includes(split)) {
-        throw new ConfigError(`split "${split}" not found in ${reader.root}; it has: ${available.join(', ') || 'none'}`);
-      }
-    }
-    if (options.prompt) checkPromptCategories(options.prompt, (await Promise.all(splits.map((s) => reader.categories(s)))).flat(), reader.root);
     for (const split of splits) {
       if (options.signal?.aborted) break;
       const digests = new InputDigests(reader.root);

@@ -34,12 +34,15 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
   ];
   const changed = compared.filter(([, a, b]) => stableJson(withoutBackend(a)) !== stableJson(withoutBackend(b)));
   if (changed.length === 0) return;
-  const what = changed.map(([name, a, b]) => `${name} was ${stableJson(a)}, now ${stableJson(b)}`).join('; ');
+  const what = changed.map(([name, a, b]) => `${name} was ${shortened(stableJson(a))}, now ${shortened(stableJson(b))}`).join('; ');
   throw new ConfigError(
     `${outDir} holds shards of a run with other settings (${what}); ` +
       'resuming would mix two protections in one dataset or leave gaps: use a new --out folder, or the same settings',
   );
 }
+
+/** A generator's settings run to kilobytes (its training record); the start is enough to see what changed. */
+const shortened = (text: string): string => (text.length > 240 ? `${text.slice(0, 240)}... (${text.length} characters)` : text);
 
 const steps = (v: unknown): string | null => (typeof v === 'number' ? `${v}/255` : null);
 

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { encodePng } from './png.js';
 import type { RgbImage } from './types.js';
@@ -35,6 +36,7 @@ export async function decodeRgb(
   try {
     return await decodeOnce(input, options);
   } catch (error) {
+    if (await isEmpty(input)) throw new Error('the file is empty (0 bytes)', { cause: error });
     // Seen with truncated JPEGs decoded several at a time: sharp sometimes reports "Unknown error"
     // where a lone decode of the same bytes names the fault ("premature end of JPEG image").
     // One more try usually gives the reason; if not, say what is known.
@@ -45,6 +47,15 @@ export async function decodeRgb(
       if (!isUnknownError(again)) throw again;
       throw new Error('the decoder gave no reason (the file may be truncated or corrupt)', { cause: again });
     }
+  }
+}
+
+async function isEmpty(input: string | Uint8Array): Promise<boolean> {
+  if (typeof input !== 'string') return input.byteLength === 0;
+  try {
+    return (await stat(input)).size === 0;
+  } catch {
+    return false;
   }
 }
 
