@@ -187,12 +187,14 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
       continue;
     }
     const done = accounted.get(split) ?? new Set<number>();
-    const unaccounted: number[] = [];
+    // A count and the first few: a split can hold millions of samples.
+    let missing = 0;
+    const firstMissing: number[] = [];
     let position = 0;
     for await (const item of reader.samples(split)) {
+      if (limit !== undefined && position >= limit) break;
       const p = position++;
-      if (limit !== undefined && p >= limit) break;
-      if (!done.has(p)) unaccounted.push(p);
+      if (!done.has(p) && missing++ < 10) firstMissing.push(p);
       const entry = rows.get(p);
       if (entry) {
         const shard = shardRows.get(entry.file)!;
@@ -208,14 +210,14 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
         rows.delete(p);
       }
     }
-    if (unaccounted.length > 0) {
-      const shown = unaccounted.slice(0, 10).join(', ') + (unaccounted.length > 10 ? ', ...' : '');
+    if (missing > 0) {
+      const shown = firstMissing.join(', ') + (missing > firstMissing.length ? ', ...' : '');
       problem({
         file: dir,
         split,
-        position: unaccounted[0],
+        position: firstMissing[0],
         kind: 'NOT_PUBLISHED',
-        message: `${unaccounted.length} of the split's ${position} samples are in no shard and no failure record (positions ${shown}): the run did not reach them; rerun it to complete the folder`,
+        message: `${missing} of the split's ${position} samples are in no shard and no failure record (positions ${shown}): the run did not reach them; rerun it to complete the folder`,
       });
     }
     for (const [p, entry] of rows) {
