@@ -55,6 +55,10 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   const seed = Number(o.seed);
   if (!Number.isInteger(seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
   const worker = workerFromEnvironment(o.shardIndex, o.shardCount, process.env);
+  // Parsed before anything is loaded or printed, so that a bad number fails at once.
+  const shardSize = parsePositiveInt(o.shardSize, '--shard-size');
+  const limit = o.limit === undefined ? undefined : parseNonNegativeInt(o.limit, '--limit');
+  const concurrency = parsePositiveInt(o.concurrency, '--concurrency');
   const reader = await plugin.open(root);
   const noise = await createNoiseSourceFromOptions(o, seed);
   const useTty = o.progress === 'auto' ? Boolean(process.stderr.isTTY) : o.progress === 'bar';
@@ -106,15 +110,15 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
       reader,
       outDir: path.resolve(o.out),
       splits: o.split && o.split.length > 0 ? o.split : undefined,
-      shardSize: parsePositiveInt(o.shardSize, '--shard-size'),
+      shardSize,
       format,
-      limit: o.limit === undefined ? undefined : parseNonNegativeInt(o.limit, '--limit'),
+      limit,
       worker,
       noise,
       budget,
       prompt,
       encode,
-      concurrency: parsePositiveInt(o.concurrency, '--concurrency'),
+      concurrency,
       root,
       listener,
       signal: controller.signal,
