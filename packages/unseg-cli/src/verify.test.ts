@@ -139,6 +139,16 @@ describe('unseg-pipeline verify', () => {
     expect(code).toBe(0);
   });
 
+  it('names an original image that is gone, and does not count it as compared', async () => {
+    const original = path.join(tmp, 'coco-gone');
+    await fs.cp(root, original, { recursive: true });
+    await fs.rm(path.join(original, 'train', 'img0002.png'));
+    const { code, stdout } = await cli(['verify', good, '--against', original]);
+    expect(code).toBe(2);
+    expect(stdout).toMatch(/9 images compared/);
+    expect(stdout).toMatch(/ORIGINAL\s+the original cannot be read now: .*file not found: .*img0002\.png/);
+  });
+
   it('expects only the first --limit samples of a --limit run', async () => {
     const dir = path.join(tmp, 'limited');
     expect((await run(dir, '--limit', '5')).code).toBe(0);

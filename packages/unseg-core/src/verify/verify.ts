@@ -199,8 +199,11 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
       if (entry) {
         const shard = shardRows.get(entry.file)!;
         const found = await checkRow(entry.row, item, budget, prompt, options.limitInputPixels);
-        imagesChecked++;
-        shard.checked++;
+        // An original that cannot be read now was not compared (its problem says so).
+        if (!found.problems.some(([kind]) => kind === 'ORIGINAL')) {
+          imagesChecked++;
+          shard.checked++;
+        }
         if (found.maxAbsFg !== undefined) shard.maxAbsFg = Math.max(shard.maxAbsFg, found.maxAbsFg);
         if (found.maxAbsBg !== undefined) shard.maxAbsBg = Math.max(shard.maxAbsBg, found.maxAbsBg);
         for (const [kind, message] of found.problems) {
