@@ -8,10 +8,9 @@ import sa1b from '@unseg/plugin-sa1b';
 /** The plugins that ship with the CLI, by the name used on the command line. */
 export const BUILTIN_PLUGINS: Readonly<Record<string, DatasetPlugin>> = { coco, ade20k, sa1b };
 
-/**
- * Finds a plugin by name: a built-in one, else an installed npm package or a path to a module,
- * whose default export (or `plugin` export) is a DatasetPlugin or a factory returning one.
- */
+/** A plugin spec that names a module file (`./x.js`, `/abs/x.js`) rather than an npm package. */
+const isModulePath = (spec: string): boolean => spec.startsWith('.') || path.isAbsolute(spec);
+
 /**
  * Where a plugin given on the command line comes from, for the manifest, so that `verify` and
  * `export` load the same module later: an absolute path for a module path, the package name for an
@@ -19,13 +18,17 @@ export const BUILTIN_PLUGINS: Readonly<Record<string, DatasetPlugin>> = { coco, 
  */
 export function pluginSource(spec: string): string | undefined {
   if (BUILTIN_PLUGINS[spec]) return undefined;
-  return spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(spec) : spec;
+  return isModulePath(spec) ? path.resolve(spec) : spec;
 }
 
+/**
+ * Finds a plugin by name: a built-in one, else an installed npm package or a path to a module,
+ * whose default export (or `plugin` export) is a DatasetPlugin or a factory returning one.
+ */
 export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
   const builtin = BUILTIN_PLUGINS[spec];
   if (builtin) return assertPluginContract(builtin, `built-in plugin ${spec}`);
-  const isPath = spec.startsWith('.') || path.isAbsolute(spec);
+  const isPath = isModulePath(spec);
   const target = isPath ? pathToFileURL(path.resolve(spec)).href : spec;
   let mod: Record<string, unknown>;
   try {
