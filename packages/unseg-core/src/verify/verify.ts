@@ -50,8 +50,8 @@ export interface VerifyOptions {
   readonly dir: string;
   /** The original dataset, opened with the plugin the run used. */
   readonly reader: DatasetReader;
-  /** Default: the budget recorded in manifest.json. */
-  readonly budget?: NoiseBudget;
+  /** Default: the budget recorded in manifest.json, for each region not given here. */
+  readonly budget?: Partial<NoiseBudget>;
   /** Default: the prompt recorded in manifest.json (all non-crowd objects when absent). */
   readonly prompt?: PromptSelection;
   readonly limitInputPixels?: number;
@@ -92,8 +92,10 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   if (manifest?.run && !manifest.run.endedAt) {
     problem({ file: 'manifest.json', kind: 'UNFINISHED', message: 'the run has not finished (no endedAt): it was stopped or is still running; rerun the same command to complete it' });
   }
-  const budget = options.budget ?? (manifest?.noise?.epsFg !== undefined && manifest.noise.epsBg !== undefined ? { epsFg: manifest.noise.epsFg, epsBg: manifest.noise.epsBg } : undefined);
-  if (!budget) throw new ConfigError(`${dir}/manifest.json records no noise budget: pass one (--eps-fg, --eps-bg)`);
+  const epsFg = options.budget?.epsFg ?? manifest?.noise?.epsFg;
+  const epsBg = options.budget?.epsBg ?? manifest?.noise?.epsBg;
+  if (epsFg === undefined || epsBg === undefined) throw new ConfigError(`${dir}/manifest.json records no noise budget: pass one (--eps-fg, --eps-bg)`);
+  const budget: NoiseBudget = { epsFg, epsBg };
   const prompt: PromptSelection = options.prompt ?? manifest?.noise?.prompt ?? { kind: 'all' };
   const inManifest = new Map((manifest?.shards ?? []).map((s) => [String(s.file), s]));
 
@@ -113,13 +115,8 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
 
   // Rows to compare with originals, by split and position.
   const wanted = new Map<string, Map<number, { file: string; row: ExportRow }>>();
-  // Positions each split accounts for (published or failed), to find samples no shard holds.
-  const accounted = new Map<string, Set<number>>();
-  const account = (split: string, position: number) => {
-    let set = accounted.get(split);
-    if (!set) accounted.set(split, (set = new Set()));
-    set.add(position);
-  };
+  // Positions whose failure a shard recorded: with the rows, what the run accounts for.
+  const failedAt = new Map<string, Set<number>>();
   const shardRows = new Map<string, VerifyShardRow & { problems: number; checked: number; maxAbsFg: number; maxAbsBg: number }>();
   let totalRows = 0;
   for (const file of dataFiles) {
@@ -148,8 +145,9 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
     totalRows += rows.length;
     if (stats && stats.rows !== rows.length) problem({ file, split: parsed.split, kind: 'ROWS', message: `${rows.length} rows in the file, ${stats.rows} in its stats` });
     if (m && m.rows !== rows.length) problem({ file, split: parsed.split, kind: 'ROWS', message: `${rows.length} rows in the file, ${m.rows} in manifest.json` });
-    for (const f of stats?.failures ?? []) account(parsed.split, f.position);
-    for (const row of rows) account(row.split, row.position);
+    let failed = failedAt.get(parsed.split);
+    if (!failed) failedAt.set(parsed.split, (failed = new Set()));
+    for (const f of stats?.failures ?? []) failed.add(f.position);
     let bySplit = wanted.get(parsed.split);
     if (!bySplit) wanted.set(parsed.split, (bySplit = new Map()));
     for (const row of rows) {
@@ -186,7 +184,7 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
       problem({ file: dir, split, kind: 'SPLIT', message: `the dataset ${reader.root} has no split "${split}"` });
       continue;
     }
-    const done = accounted.get(split) ?? new Set<number>();
+    const failed = failedAt.get(split);
     // A count and the first few: a split can hold millions of samples.
     let missing = 0;
     const firstMissing: number[] = [];
@@ -194,8 +192,8 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
     for await (const item of reader.samples(split)) {
       if (limit !== undefined && position >= limit) break;
       const p = position++;
-      if (!done.has(p) && missing++ < 10) firstMissing.push(p);
       const entry = rows.get(p);
+      if (!entry && !failed?.has(p) && missing++ < 10) firstMissing.push(p);
       if (entry) {
         const shard = shardRows.get(entry.file)!;
         const found = await checkRow(entry.row, item, budget, prompt, options.limitInputPixels);
