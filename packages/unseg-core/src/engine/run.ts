@@ -160,8 +160,8 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
             checkUnchanged(rereading);
             rereading = undefined;
           }
+          digests.add(shard, p, item);
           if (writer.isDone(p)) {
-            digests.add(shard, p, item);
             rereading = shard;
             splitSkipped++;
             continue;
@@ -171,7 +171,6 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
             return;
           }
           lastShard = shard;
-          digests.add(shard, p, item);
           yield { position: p, split, item };
         }
         if (rereading !== undefined) checkUnchanged(rereading);

@@ -52,6 +52,7 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
     }
     const bytes = spec.corrupt?.includes(i) ? new TextEncoder().encode('not an image at all') : await png(width, height, i);
     const wrong = spec.wrongSize?.includes(i);
+    const first = boxObject(`${id}-a`, width, height, 2, 2, 10, 8);
     items.push({
       id,
       split: 'train',
@@ -59,9 +60,7 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
       width: wrong ? width + 1 : width,
       height,
       objects: [
-        spec.relabel?.includes(i)
-          ? { ...boxObject(`${id}-a`, width, height, 2, 2, 10, 8), categoryId: 3, category: 'other' }
-          : boxObject(`${id}-a`, width, height, 2, 2, 10, 8),
+        spec.relabel?.includes(i) ? { ...first, categoryId: 3, category: 'other' } : first,
         boxObject(`${id}-c`, width, height, 12, 4, 20, 12, true),
       ],
     });
