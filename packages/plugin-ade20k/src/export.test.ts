@@ -1,7 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportRoundTrip } from '@unseg/core/testing';
+import sharp from 'sharp';
+import { exportShards } from '@unseg/core';
+import { exportRoundTrip, protectFixture, tempDir } from '@unseg/core/testing';
 import plugin from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,3 +35,25 @@ test('from the original, the annotation PNGs are the original files byte for byt
     expect(Buffer.compare(await fs.readFile(path.join(out, 'annotations', split, n)), await fs.readFile(path.join(input, 'annotations', split, n)))).toBe(0);
   }
 });
+
+test('an annotation PNG replaced since the run is refused, naming the file; --from-shards still exports', async () => {
+  const fixture = await protectFixture(plugin, input);
+  const copy = await tempDir('unseg-ade-orig-');
+  dirs.push(fixture.shards, copy);
+  await fs.cp(input, copy, { recursive: true });
+  const annDir = path.join(copy, 'annotations', split);
+  const name = (await fs.readdir(annDir)).sort()[0] as string;
+  const file = path.join(annDir, name);
+  const { data, info } = await sharp(file).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  // Relabel one pixel to another class: same size, same format, a different annotation.
+  data[0] = data[0] === 1 ? 2 : 1;
+  await fs.writeFile(file, await sharp(data, { raw: { width: info.width, height: info.height, channels: 1 } }).toColourspace('b-w').png().toBuffer());
+  const out = await tempDir('unseg-export-');
+  dirs.push(out);
+  await expect(exportShards({ dir: fixture.shards, out, plugin, original: copy })).rejects.toThrow(
+    new RegExp(`annotations/${split}/${name.replace('.', '\\.')} changed since the run \\(1 of its \\d+ pixels`),
+  );
+  const rebuilt = await tempDir('unseg-export-');
+  dirs.push(rebuilt);
+  expect((await exportShards({ dir: fixture.shards, out: rebuilt, plugin, original: null })).splits[split]?.images).toBe(fixture.rows.length);
+}, 120_000);

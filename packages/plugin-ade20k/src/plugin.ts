@@ -20,6 +20,7 @@ import {
   type SampleObject,
 } from '@unseg/core';
 import { ADE20K_CLASS_NAMES, ADE20K_THING_CLASSES } from './classes.js';
+import { decodeClassIndexPng } from './label-png.js';
 import { ade20kExport } from './export.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -74,16 +75,8 @@ interface LabelMap {
   readonly stats: Map<number, { count: number; x0: number; y0: number; x1: number; y1: number }>;
 }
 
-/**
- * Reads a class-index PNG after checking, from the headers alone, that it is one 8-bit channel
- * and has the image's size: a palette or RGB PNG would be expanded to colours by the decoder
- * and its indices silently lost.
- */
+/** Reads an annotation PNG and its image's header: the class indices, checked against the image's size. */
 async function readLabelPng(png: string, image: string): Promise<{ width: number; height: number; labels: LabelMap } | string> {
-  const pm = await sharp(png).metadata();
-  if (pm.isPalette || pm.channels !== 1 || pm.depth !== 'uchar') {
-    return `annotation PNG must be 8-bit single-channel class indices; it is ${pm.isPalette ? 'a palette image' : `${pm.channels}-channel ${pm.depth}`}`;
-  }
   let im;
   try {
     im = await sharp(image).metadata();
@@ -92,16 +85,9 @@ async function readLabelPng(png: string, image: string): Promise<{ width: number
   }
   // Header sizes, before any EXIF rotation: orientation is the engine's decision, applied to
   // the image and its masks alike.
-  if (pm.width !== im.width || pm.height !== im.height) {
-    return `annotation PNG is ${pm.width}x${pm.height} but the image is ${im.width}x${im.height}`;
-  }
-  const width = pm.width;
-  const height = pm.height;
-  const { data, info } = await sharp(png, { failOn: 'error', limitInputPixels: width * height })
-    .extractChannel(0)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 1 || data.length !== width * height) return `annotation PNG decoded to an unexpected layout`;
+  const decoded = await decodeClassIndexPng(png, { width: im.width, height: im.height });
+  if (typeof decoded === 'string') return decoded;
+  const { width, height, data } = decoded;
   const stats: LabelMap['stats'] = new Map();
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0; x < width; x++, i++) {
@@ -118,7 +104,7 @@ async function readLabelPng(png: string, image: string): Promise<{ width: number
       }
     }
   }
-  return { width, height, labels: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), stats } };
+  return { width, height, labels: { data, stats } };
 }
 
 class Ade20kReader implements DatasetReader {

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { ExportPathError, createExportTarget, exportShards, type ExportRow } from '@unseg/core';
 import { compareExport, protectFixture, tempDir, type ProtectedFixture } from '@unseg/core/testing';
 import coco, { cocoPanopticPlugin } from './index.js';
@@ -153,5 +154,30 @@ describe('COCO panoptic export', () => {
     const split = Object.keys(report.splits)[0]!;
     expect(report.splits[split]!.annotations).toBe('original');
     expect(await compareExport(panoptic, { exported: out, input: panopticFixture, split, rows })).toEqual([]);
+  }, 120_000);
+
+  test('a segment PNG redrawn since the run is refused, naming it; --from-shards still exports', async () => {
+    const panoptic = cocoPanopticPlugin();
+    const { shards, rows } = await protectFixture(panoptic, panopticFixture);
+    const copy = await tempDir('unseg-export-orig-');
+    cleanups.push(shards, copy);
+    await fs.cp(panopticFixture, copy, { recursive: true });
+    const pngDir = path.join(copy, 'annotations', 'panoptic_val2017');
+    const name = (await fs.readdir(pngDir)).sort()[0]!;
+    const file = path.join(pngDir, name);
+    const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    // Give the first pixel the colour (segment id) of another pixel: same segments, one moved.
+    const other = data.findIndex((v, i) => i % 3 === 0 && (v !== data[0] || data[i + 1] !== data[1] || data[i + 2] !== data[2]));
+    expect(other).toBeGreaterThan(0);
+    data.copyWithin(0, other, other + 3);
+    await fs.writeFile(file, await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer());
+    const out = await tempDir('unseg-export-');
+    cleanups.push(out);
+    await expect(exportShards({ dir: shards, out, plugin: panoptic, original: copy })).rejects.toThrow(
+      new RegExp(`annotations/panoptic_val2017/${name.replace('.', '\\.')} draws other segments than the shards' masks`),
+    );
+    const rebuilt = await tempDir('unseg-export-');
+    cleanups.push(rebuilt);
+    expect((await exportShards({ dir: shards, out: rebuilt, plugin: panoptic, original: null })).splits.val2017?.images).toBe(rows.length);
   }, 120_000);
 });

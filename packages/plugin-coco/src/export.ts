@@ -1,16 +1,21 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
   ConfigError,
   compareStrings,
+  describeError,
   isRecord,
   readJsonLimited,
   resolveInsideRoot,
+  rleDecode,
+  rleFromString,
   type DatasetExportHook,
   type ExportJob,
   type ExportRow,
   type ExportSplitResult,
 } from '@unseg/core';
 import { discoverSources, findCocoRoot, type AnnotationKind, type SplitSource } from './layout.js';
+import { readSegmentIds } from './panoptic.js';
 
 type Pick = (all: readonly SplitSource[], prefer: AnnotationKind) => Map<string, SplitSource>;
 
@@ -23,6 +28,28 @@ interface Published {
   readonly objectIds: readonly string[];
   /** Each object's original annotation record as the shard stored it, by object id (JSON text). */
   readonly records: ReadonlyMap<string, string>;
+  /** Panoptic: digest of the segment-id map the stored masks draw (see segmentMapDigest). */
+  readonly segments?: string;
+}
+
+/** sha256 of a segment-id map (one little-endian uint32 per pixel, row-major). */
+function digestIds(ids: Uint32Array): string {
+  return createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex');
+}
+
+/**
+ * The segment-id map a panoptic row's masks draw: each pixel holds the id of the segment whose
+ * mask covers it, 0 elsewhere. Equal to the original PNG's ids when it is unchanged, since the
+ * reader makes each segment's mask exactly the pixels with its id (and refuses unlisted ids).
+ */
+function segmentMapDigest(row: ExportRow): string {
+  const ids = new Uint32Array(row.width * row.height);
+  for (const o of row.objects) {
+    const id = Number(o.id);
+    const mask = rleDecode(rleFromString(o.rle, row.height, row.width)).data;
+    for (let i = 0; i < mask.length; i++) if (mask[i]) ids[i] = id;
+  }
+  return digestIds(ids);
 }
 
 const sameIds = (a: readonly string[], b: readonly string[]): boolean => {
@@ -76,6 +103,7 @@ async function fromOriginal(
       height: row.height,
       objectIds: row.objects.map((o) => o.id),
       records: new Map(row.objects.filter((o) => o.annotation !== undefined).map((o) => [o.id, JSON.stringify(o.annotation)])),
+      ...(src.kind === 'panoptic' ? { segments: segmentMapDigest(row) } : {}),
     });
   }
 
@@ -118,11 +146,23 @@ async function fromOriginal(
   const keptAnnotations = (json.annotations as unknown[]).filter((a) => isRecord(a) && keptIds.has(String(a.image_id)));
   const annotationFiles = [annRel];
   if (src.kind === 'panoptic' && src.pngDir) {
-    // The segment-id PNGs are annotations, not images: they are copied unchanged.
+    // The segment-id PNGs are annotations, not images: they are copied unchanged, once each is
+    // shown to draw the segments the shards were made from (a PNG redrawn since the run is not).
     const pngDirRel = posix(path.relative(original, src.pngDir));
     for (const a of keptAnnotations as Record<string, unknown>[]) {
-      const name = String(a.file_name);
-      await job.out.copyFromOriginal(`${pngDirRel}/${name}`, `${pngDirRel}/${name}`);
+      const rel = `${pngDirRel}/${String(a.file_name)}`;
+      const p = published.get(String(a.image_id)) as Published;
+      const bytes = await job.out.readOriginal(rel);
+      let now: string;
+      try {
+        now = digestIds(await readSegmentIds(bytes, p.height, p.width));
+      } catch (err) {
+        throw new ConfigError(`image ${String(a.image_id)}: the original ${rel} no longer reads (${describeError(err)}): it changed since the run (or pass --from-shards)`);
+      }
+      if (now !== p.segments) {
+        throw new ConfigError(`image ${String(a.image_id)}: the original ${rel} draws other segments than the shards' masks: it changed since the run (or pass --from-shards)`);
+      }
+      await job.out.write(rel, bytes);
     }
     annotationFiles.push(`${pngDirRel}/`);
   }

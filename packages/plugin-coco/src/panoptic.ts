@@ -26,7 +26,7 @@ export interface PanopticInput {
 }
 
 /** Decodes a panoptic PNG into one segment id per pixel (row-major), checking its size first. */
-export async function readSegmentIds(png: string, height: number, width: number): Promise<Uint32Array> {
+export async function readSegmentIds(png: string | Uint8Array, height: number, width: number): Promise<Uint32Array> {
   // The header is read before any pixel, so a PNG claiming a huge size is refused cheaply.
   const meta = await sharp(png).metadata();
   if (meta.width !== width || meta.height !== height) {

@@ -62,18 +62,23 @@ export async function createExportTarget(outDir: string, original: string | unde
     return absolute;
   }
 
+  async function readOriginal(originalRel: string): Promise<Buffer> {
+    if (original === undefined) throw new ExportPathError(`cannot read ${originalRel}: the original dataset is not available`);
+    if (typeof originalRel !== 'string' || originalRel.includes('\\')) throw new ExportPathError(`original path ${JSON.stringify(originalRel)} refused`);
+    const src = await resolveInsideRoot(original, original, originalRel);
+    if (!src.ok) throw new ExportPathError(`original ${originalRel}: ${src.reason}`);
+    return fs.readFile(src.path);
+  }
+
   return {
     root,
     written: () => written,
     async write(rel, data) {
       return create(await prepare(rel), rel, data);
     },
+    readOriginal,
     async copyFromOriginal(originalRel, rel) {
-      if (original === undefined) throw new ExportPathError(`cannot copy ${originalRel}: the original dataset is not available`);
-      if (typeof originalRel !== 'string' || originalRel.includes('\\')) throw new ExportPathError(`original path ${JSON.stringify(originalRel)} refused`);
-      const src = await resolveInsideRoot(original, original, originalRel);
-      if (!src.ok) throw new ExportPathError(`original ${originalRel}: ${src.reason}`);
-      return create(await prepare(rel), rel, await fs.readFile(src.path));
+      return create(await prepare(rel), rel, await readOriginal(originalRel));
     },
   };
 }

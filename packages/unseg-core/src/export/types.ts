@@ -43,6 +43,12 @@ export interface ExportTarget {
    * root (symbolic links out of it refused) before it is read.
    */
   copyFromOriginal(originalRel: string, relPath: string): Promise<string>;
+  /**
+   * Reads a file of the original dataset, with the same checks as `copyFromOriginal`: for a
+   * hook that must compare it with the rows before it trusts it (the original may have changed
+   * since the run).
+   */
+  readOriginal(originalRel: string): Promise<Uint8Array>;
 }
 
 /** One split handed to a plugin's `export` hook. */
