@@ -1,9 +1,11 @@
+import { mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createUniformNoiseSource } from '../noise/baseline.js';
 import { runDataset, type RunDatasetOptions } from './run.js';
+import type { Sample } from '../plugin/types.js';
 import { tinyReader } from './test-helpers/tiny-dataset.js';
 
 const budget = { epsFg: 8 / 255, epsBg: 2 / 255 };
@@ -178,6 +180,51 @@ describe('runDataset', () => {
     // Names and ids both select.
     const summary = await runDataset(await options(2, { prompt: { kind: 'categories', categories: ['thing', '2'] } }));
     expect(summary.published).toBe(2);
+  });
+
+  it.each(['parquet', 'arrow'] as const)('a malformed sample fails alone, named, and the rest of its shard is published (%s)', async (format) => {
+    const tamper = new Map<number, (s: Sample) => unknown>([
+      [1, (s) => ({ ...s, id: 12345 })],
+      [2, (s) => ({ ...s, objects: [{ ...s.objects[0], isCrowd: undefined }] })],
+      [6, (s) => ({ ...s, id: 'img004' })],
+    ]);
+    const summary = await runDataset({ ...(await options(8)), format, reader: await tinyReader({ count: 8, tamper }), runInfo: { plugin: 'tiny' } });
+    expect(summary).toMatchObject({ published: 5, failed: 3 });
+    expect(summary.failures.map((f) => [f.position, f.code, f.file])).toEqual([
+      [1, 'SAMPLE_MALFORMED', 'plugin "tiny"'],
+      [2, 'SAMPLE_MALFORMED', 'plugin "tiny"'],
+      [6, 'DUPLICATE_SAMPLE_ID', 'plugin "tiny"'],
+    ]);
+    expect(summary.failures[0]!.reason).toMatch(/id must be a non-empty string, got number 12345/);
+    expect(summary.failures[1]!.reason).toMatch(/object img002-a: isCrowd must be true or false, got undefined/);
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.totals).toMatchObject({ rows: 5, failures: 3, shards: 2 });
+  });
+
+  it('a shard that cannot be written is counted as failed, listed in the manifest, and written by a rerun', async () => {
+    // A folder put in the place of shard 1's stats file once shard 0 is written makes shard 1's
+    // commit fail, as a full disk would.
+    const blocker = path.join(dir, 'train-00001.parquet.stats.json');
+    const block = (i: { file: string }) => {
+      if (i.file === 'train-00000.parquet') mkdirSync(path.join(blocker, 'x'), { recursive: true });
+    };
+    const first = await runDataset(await options(10, { listener: { onShardWritten: block } }));
+    // Shard 1 held positions 4..7, 5 being the corrupt image (recorded failed, in no shard now).
+    expect(first).toMatchObject({ published: 6, failed: 4 });
+    expect(first.failures.map((f) => [f.position, f.code])).toEqual([
+      [5, 'IMAGE_INVALID'],
+      [4, 'SHARD_WRITE'],
+    ]);
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.lostShards).toEqual([
+      expect.objectContaining({ split: 'train', file: 'train-00001.parquet', positions: { start: 4, end: 8 }, code: 'SHARD_WRITE' }),
+    ]);
+    await fs.rm(blocker, { recursive: true });
+    const rerun = await runDataset(await options(10));
+    expect(rerun).toMatchObject({ published: 3, failed: 1, skipped: 6 });
+    const after = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(after.lostShards).toEqual([]);
+    expect(after.totals).toMatchObject({ rows: 9, failures: 1, shards: 3 });
   });
 
   it('refuses a split the dataset does not have, leaving no output folder behind', async () => {

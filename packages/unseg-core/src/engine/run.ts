@@ -3,13 +3,14 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { DatasetReader } from '../plugin/types.js';
 import { acquireOutputLock, ShardWriteError, ShardWriter, writeManifest } from '../shards/index.js';
-import { manifestFileName, removeStaleManifestTemps, type ManifestRunInfo } from '../shards/manifest.js';
+import { manifestFileName, removeStaleManifestTemps, type ManifestLostShard, type ManifestRunInfo } from '../shards/manifest.js';
 import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
 import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
 import { InputDigests } from './input-digest.js';
 import { checkPromptCategories } from './prompt.js';
+import { SampleChecker } from './sample-check.js';
 import { refuseChangedSettings } from './settings-guard.js';
 
 export interface RunDatasetOptions extends PipelineOptions {
@@ -61,11 +62,14 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
     const lists = await Promise.all(splits.map((s) => reader.categories(s).catch(() => [])));
     checkPromptCategories(options.prompt, lists.flat(), reader.root);
   }
+  const plugin = options.runInfo?.plugin;
+  const samplesSource = typeof plugin === 'string' ? `plugin "${plugin}"` : `dataset ${reader.root}`;
   await fs.mkdir(outDir, { recursive: true });
   const lock = await acquireOutputLock(outDir, { worker });
   await removeStaleManifestTemps(outDir, { worker });
   const runRecord = {
-    args: { ...options.runInfo, shardSize, format, limit: options.limit ?? null, worker: worker ?? null },
+    // `splits` is what this run was asked for, so that verify can tell a split with no shard.
+    args: { ...options.runInfo, splits: [...splits], shardSize, format, limit: options.limit ?? null, worker: worker ?? null },
     noise: {
       source: options.noise.name,
       description: options.noise.description,
@@ -88,9 +92,17 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   // fails for want of space loses nothing: the run goes on, the next commit writes it again, and
   // a rerun does too. Only a failure that no later write made good is reported.
   let manifestFailure: FailureRecord | undefined;
+  // Shards that could not be written: no stats file records them, so the manifest lists them
+  // from here until a rerun writes them.
+  const lostShards: ManifestLostShard[] = [];
+  const loseShard = (writer: ShardWriter, split: string, error: ShardWriteError): void => {
+    const positions = writer.shardRange(error.shardIndex);
+    lostShards.push({ split, file: error.file, positions, code: error.code, reason: error.message });
+    failures.push({ position: positions.start, split, id: undefined, file: error.file, code: error.code, reason: error.message });
+  };
   const updateManifest = async (run: ManifestRunInfo): Promise<void> => {
     try {
-      await writeManifest(outDir, run, { worker });
+      await writeManifest(outDir, { ...run, lostShards }, { worker });
       manifestFailure = undefined;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -131,7 +143,8 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         },
       });
       let splitSkipped = 0;
-      let writtenThisSplit = 0;
+      // Published records handed to the writer; those of a shard that failed to write are lost.
+      let handedThisSplit = 0;
       const mine = (position: number) => !worker || writer.shardIndexOf(position) % worker.count === worker.index;
       // Stopping on the signal happens at a shard boundary, so every committed shard is whole.
       let lastShard = -1;
@@ -151,9 +164,13 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       async function* inputs(): AsyncGenerator<PipelineInput> {
         let position = 0;
         let rereading: number | undefined;
-        for await (const item of reader.samples(split)) {
+        const checker = new SampleChecker(samplesSource, split);
+        for await (const raw of reader.samples(split)) {
           const p = position++;
           if (options.limit !== undefined && p >= options.limit) break;
+          // Checked at every position, this worker's or not, so that a repeated id fails the same
+          // sample whatever the number of workers.
+          const item = checker.check(raw, p);
           if (!mine(p)) continue;
           const shard = writer.shardIndexOf(p);
           if (rereading !== undefined && shard !== rereading) {
@@ -191,10 +208,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
           try {
             if (output.kind === 'published') {
               const t0 = performance.now();
+              handedThisSplit++;
               await writer.write(output.record);
               listener?.onStage?.({ stage: 'write', ms: performance.now() - t0, images: 1 });
-              published++;
-              writtenThisSplit++;
             } else {
               await writer.fail(output.failure);
               failures.push(output.failure);
@@ -203,7 +219,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
           } catch (error) {
             // A shard that cannot be written (disk full) is lost; completed shards are untouched.
             if (!(error instanceof ShardWriteError)) throw error;
-            failures.push({ position: -1, split, id: undefined, file: error.file, code: error.code, reason: error.message });
+            loseShard(writer, split, error);
           }
         }
         // After an interrupt the input stopped at a shard boundary, so the open shard is whole.
@@ -212,17 +228,17 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         } catch (error) {
           // The last shard failing to write (disk full) fails that shard, as for any other shard.
           if (!(error instanceof ShardWriteError)) throw error;
-          failures.push({ position: -1, split, id: undefined, file: error.file, code: error.code, reason: error.message });
+          loseShard(writer, split, error);
         }
       } catch (error) {
         await writer.abort();
         throw error;
       }
-      // Samples of a shard that failed to write (disk full) were counted as published when handed
-      // over; they are lost, so they count as failed (the shard's error is in `failures`).
+      // What was handed over and is in no committed shard was lost with its shard (the shard's
+      // error is in `failures` and the manifest's lostShards).
       const committedRows = writer.committed.reduce((sum, s) => sum + s.rows, 0);
-      failed += writtenThisSplit - committedRows;
-      published += committedRows - writtenThisSplit;
+      published += committedRows;
+      failed += handedThisSplit - committedRows;
       skipped += splitSkipped;
     }
     await updateManifest({ ...runRecord, endedAt: new Date().toISOString() });

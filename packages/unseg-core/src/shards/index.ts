@@ -7,7 +7,7 @@ export { ShardWriter, ShardWriteError, type ShardWriterOptions } from './writer.
 export { findCompletedShards, hashFile, readShardStats } from './stats.js';
 export type { ShardStats, ShardFailure, NoiseSummary, ShardScan, ShardVerification } from './stats.js';
 export { writeManifest, writeManifestFile, mergeManifests, buildManifest, readAllShardStats, manifestFileName } from './manifest.js';
-export type { ShardManifest, ManifestRunInfo, ManifestShard, ManifestFailure, ManifestCounts } from './manifest.js';
+export type { ShardManifest, ManifestRunInfo, ManifestShard, ManifestFailure, ManifestCounts, ManifestLostShard } from './manifest.js';
 export { acquireOutputLock, lockFileName, type OutputLock, type LockInfo } from './lock.js';
 export { readShardSummary, type ShardSummary } from './summary.js';
 export { shardFileName, statsFileName, parseShardName, checkSplitName, type WorkerSpec, type ParsedShardName } from './naming.js';

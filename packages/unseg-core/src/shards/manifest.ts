@@ -14,6 +14,17 @@ export interface ManifestRunInfo {
   readonly noise?: unknown;
   readonly startedAt?: string;
   readonly endedAt?: string;
+  /** Shards of this run that could not be written (a full disk): no stats file records them. */
+  readonly lostShards?: readonly ManifestLostShard[];
+}
+
+/** A shard the run could not write: its samples are in no shard; a rerun writes it. */
+export interface ManifestLostShard {
+  readonly split: string;
+  readonly file: string;
+  readonly positions: { readonly start: number; readonly end: number };
+  readonly code: string;
+  readonly reason: string;
 }
 
 /** One shard as listed in the manifest. */
@@ -68,6 +79,8 @@ export interface ShardManifest {
   readonly noiseSummary: NoiseSummary;
   readonly shards: readonly ManifestShard[];
   readonly failures: readonly ManifestFailure[];
+  /** Shards the run could not write (see ManifestLostShard); empty when every shard was written. */
+  readonly lostShards: readonly ManifestLostShard[];
 }
 
 let coreVersion: string | undefined;
@@ -190,6 +203,8 @@ export async function buildManifest(
       noise: s.noise,
     })),
     failures: sorted.flatMap((s) => s.failures.map((f) => ({ split: s.split, ...f, shard: s.file }))),
+    // A shard written since (a rerun, another worker's merge) is no longer lost.
+    lostShards: (run.lostShards ?? []).filter((l) => !seen.has(l.file)),
   };
 }
 
@@ -274,6 +289,7 @@ export async function mergeManifests(
       noise,
       startedAt: run.startedAt ?? starts[0],
       endedAt: run.endedAt ?? ends.at(-1),
+      lostShards: run.lostShards ?? workerRuns.flatMap((w) => w.m.lostShards ?? []),
     },
     { merged: true },
   );

@@ -58,7 +58,8 @@ export interface VerifyOptions {
 }
 
 interface ManifestLike {
-  run?: { endedAt?: string | null; args?: { limit?: number | null } };
+  run?: { endedAt?: string | null; args?: { limit?: number | null; splits?: unknown } };
+  lostShards?: { split?: string; file?: string; reason?: string }[];
   shards?: { file?: string; rows?: number; sha256?: string; bytes?: number }[];
   totals?: { rows?: number };
   noise?: { epsFg?: number; epsBg?: number; prompt?: PromptSelection };
@@ -88,6 +89,9 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
     }
   } else {
     problem({ file: 'manifest.json', kind: 'MANIFEST', message: 'missing' });
+  }
+  for (const lost of manifest?.lostShards ?? []) {
+    problem({ file: String(lost.file), split: lost.split, kind: 'LOST_SHARD', message: `the run could not write this shard (${String(lost.reason)}): rerun the same command to write it` });
   }
   if (manifest?.run && !manifest.run.endedAt) {
     problem({ file: 'manifest.json', kind: 'UNFINISHED', message: 'the run has not finished (no endedAt): it was stopped or is still running; rerun the same command to complete it' });
@@ -178,8 +182,13 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   let imagesChecked = 0;
   const available = new Set(await reader.splits());
   const limit = manifest?.run?.args?.limit ?? undefined;
+  // A split the run was asked for may have no shard at all (every one lost, or never reached):
+  // it is walked too, so that its samples show as not published.
+  const asked = manifest?.run?.args?.splits;
+  for (const split of Array.isArray(asked) ? asked : []) {
+    if (typeof split === 'string' && !wanted.has(split)) wanted.set(split, new Map());
+  }
   for (const [split, rows] of wanted) {
-    if (rows.size === 0) continue;
     if (!available.has(split)) {
       problem({ file: dir, split, kind: 'SPLIT', message: `the dataset ${reader.root} has no split "${split}"` });
       continue;

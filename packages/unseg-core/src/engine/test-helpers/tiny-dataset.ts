@@ -16,6 +16,8 @@ export interface TinySpec {
   readonly readerErrors?: readonly number[];
   /** Positions whose first object is of category 3 ("other") instead of 1 (a relabelled dataset). */
   readonly relabel?: readonly number[];
+  /** Positions whose sample is replaced by what the function makes of it (a malformed one). */
+  readonly tamper?: ReadonlyMap<number, (sample: Sample) => unknown>;
 }
 
 async function png(width: number, height: number, seed: number): Promise<Uint8Array> {
@@ -53,7 +55,7 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
     const bytes = spec.corrupt?.includes(i) ? new TextEncoder().encode('not an image at all') : await png(width, height, i);
     const wrong = spec.wrongSize?.includes(i);
     const first = boxObject(`${id}-a`, width, height, 2, 2, 10, 8);
-    items.push({
+    const sample: Sample = {
       id,
       split: 'train',
       image: { kind: 'bytes', bytes, name: `images/${id}.png` },
@@ -63,7 +65,9 @@ export async function tinyReader(spec: TinySpec): Promise<DatasetReader & { open
         spec.relabel?.includes(i) ? { ...first, categoryId: 3, category: 'other' } : first,
         boxObject(`${id}-c`, width, height, 12, 4, 20, 12, true),
       ],
-    });
+    };
+    const tamper = spec.tamper?.get(i);
+    items.push(tamper ? (tamper(sample) as Sample) : sample);
   }
   const reader = {
     root: '/virtual',

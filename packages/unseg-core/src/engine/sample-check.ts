@@ -1,0 +1,93 @@
+import { SampleError } from '../errors.js';
+import type { Sample } from '../plugin/types.js';
+import { isPositiveInt, isRecord } from '../plugin/validate.js';
+
+/** A value as a short phrase for a message: its type, and the value when it is small. */
+function shown(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return v.length > 40 ? `string ${JSON.stringify(v.slice(0, 40))}...` : `string ${JSON.stringify(v)}`;
+  if (typeof v === 'function') return 'a function';
+  return `${typeof v} ${String(v)}`;
+}
+
+const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+
+/** What is wrong with one object of a sample, or undefined. */
+function objectProblem(o: unknown, i: number, seen: Set<string>): string | undefined {
+  if (!isRecord(o)) return `objects[${i}] is ${shown(o)}, not an object`;
+  if (!nonEmptyString(o.id)) return `objects[${i}].id must be a non-empty string, got ${shown(o.id)}`;
+  const where = `object ${o.id}`;
+  if (seen.has(o.id)) return `${where} appears twice in the sample (object ids are unique within a sample)`;
+  seen.add(o.id);
+  if (typeof o.categoryId !== 'number' || !Number.isInteger(o.categoryId)) return `${where}: categoryId must be an integer, got ${shown(o.categoryId)}`;
+  if (typeof o.category !== 'string') return `${where}: category must be a string, got ${shown(o.category)}`;
+  if (typeof o.isThing !== 'boolean') return `${where}: isThing must be true or false, got ${shown(o.isThing)}`;
+  if (typeof o.isCrowd !== 'boolean') return `${where}: isCrowd must be true or false, got ${shown(o.isCrowd)}`;
+  if (typeof o.mask !== 'function') return `${where}: mask must be a function returning the mask, got ${shown(o.mask)}`;
+  try {
+    // Stored in the shard as JSON text; a cycle or a BigInt would fail the whole shard there.
+    JSON.stringify(o.annotation ?? null);
+  } catch (err) {
+    return `${where}: its annotation record cannot be stored as JSON (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`;
+  }
+  return undefined;
+}
+
+/** What is wrong with a value a plugin yielded as a sample of `split`, or undefined. */
+function sampleProblem(item: unknown, split: string): string | undefined {
+  if (!isRecord(item)) return `yielded ${shown(item)} where a sample (or a SampleError) belongs`;
+  if (!nonEmptyString(item.id)) return `a sample's id must be a non-empty string, got ${shown(item.id)}`;
+  if (item.split !== split) return `sample ${item.id} says split ${shown(item.split)} but was read for split "${split}"`;
+  const image = item.image;
+  const fileImage = isRecord(image) && image.kind === 'file' && nonEmptyString(image.path);
+  const bytesImage = isRecord(image) && image.kind === 'bytes' && image.bytes instanceof Uint8Array && typeof image.name === 'string';
+  if (!fileImage && !bytesImage) return `sample ${item.id}: image must be { kind: 'file', path } or { kind: 'bytes', bytes, name }, got ${shown(image)}`;
+  if (!isPositiveInt(item.width) || !isPositiveInt(item.height)) {
+    return `sample ${item.id}: width and height must be positive integers, got ${shown(item.width)} x ${shown(item.height)}`;
+  }
+  if (!Array.isArray(item.objects)) return `sample ${item.id}: objects must be an array, got ${shown(item.objects)}`;
+  const seen = new Set<string>();
+  for (const [i, o] of item.objects.entries()) {
+    const p = objectProblem(o, i, seen);
+    if (p !== undefined) return `sample ${item.id}: ${p}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks what a plugin yields against the Sample contract before anything else reads it: a
+ * malformed sample (a numeric id, a missing flag, a cyclic annotation) would otherwise fail far
+ * from its cause, in the shard writer, taking the other samples of its shard with it, or stop
+ * the run. It becomes a SampleError naming the plugin's source and what is wrong, and is recorded
+ * as a failure like any other. Sample ids must be unique within a split (resume, sharding and
+ * export find samples by id); a repeated id fails the later sample.
+ */
+export class SampleChecker {
+  private readonly ids = new Set<string>();
+
+  /** `source` names where samples come from in messages (the plugin, or the dataset folder). */
+  constructor(
+    private readonly source: string,
+    private readonly split: string,
+  ) {}
+
+  check(item: unknown, position: number): Sample | SampleError {
+    if (item instanceof SampleError) return item;
+    const problem = sampleProblem(item, this.split);
+    const id = isRecord(item) && nonEmptyString(item.id) ? item.id : undefined;
+    if (problem !== undefined) {
+      return new SampleError(this.source, `position ${position} of split "${this.split}": ${problem}`, { ...(id ? { sampleId: id } : {}), code: 'SAMPLE_MALFORMED' });
+    }
+    const sample = item as unknown as Sample;
+    if (this.ids.has(sample.id)) {
+      return new SampleError(this.source, `position ${position} of split "${this.split}": sample id ${sample.id} was already used by an earlier sample of this split`, {
+        sampleId: sample.id,
+        code: 'DUPLICATE_SAMPLE_ID',
+      });
+    }
+    this.ids.add(sample.id);
+    return sample;
+  }
+}

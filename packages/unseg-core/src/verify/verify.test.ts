@@ -1,0 +1,45 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runDataset } from '../engine/run.js';
+import { tinyReader } from '../engine/test-helpers/tiny-dataset.js';
+import { createUniformNoiseSource } from '../noise/baseline.js';
+import { verifyShards } from './verify.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-verify-'));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const protect = async () =>
+  runDataset({ reader: await tinyReader({ count: 6 }), outDir: dir, shardSize: 4, noise: createUniformNoiseSource({ seed: 1 }), budget: { epsFg: 8 / 255, epsBg: 2 / 255 } });
+
+describe('verifyShards', () => {
+  it('finds nothing wrong in a complete run', async () => {
+    await protect();
+    const report = await verifyShards({ dir, reader: await tinyReader({ count: 6 }) });
+    expect(report.problems).toEqual([]);
+    expect(report.imagesChecked).toBe(6);
+  });
+
+  it('reports a shard the run could not write, and a split left with no shard at all', async () => {
+    await protect();
+    // What a run whose every shard of the split failed to write leaves: a manifest with lost shards.
+    for (const f of await fs.readdir(dir)) if (f.startsWith('train-')) await fs.rm(path.join(dir, f));
+    const file = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await fs.readFile(file, 'utf8'));
+    Object.assign(manifest, { shards: [], totals: { ...manifest.totals, rows: 0, shards: 0 } });
+    manifest.lostShards = [{ split: 'train', file: 'train-00000.parquet', positions: { start: 0, end: 4 }, code: 'SHARD_WRITE', reason: 'could not write shard train-00000.parquet: ENOSPC' }];
+    await fs.writeFile(file, JSON.stringify(manifest));
+    const report = await verifyShards({ dir, reader: await tinyReader({ count: 6 }) });
+    expect(report.problems.map((p) => [p.kind, p.file])).toEqual([
+      ['LOST_SHARD', 'train-00000.parquet'],
+      ['NOT_PUBLISHED', dir],
+    ]);
+    expect(report.problems[0]!.message).toMatch(/could not write this shard \(could not write shard train-00000\.parquet: ENOSPC\)/);
+    expect(report.problems[1]!.message).toMatch(/6 of the split's 6 samples are in no shard/);
+  });
+});
