@@ -8,7 +8,7 @@ const good = (id = 'a'): Sample => ({
   image: { kind: 'file', path: '/data/a.png' },
   width: 4,
   height: 3,
-  objects: [{ id: 'o1', categoryId: 1, category: 'thing', isThing: true, isCrowd: false, mask: async () => ({ height: 3, width: 4, counts: [12] }), annotation: { x: 1 } }],
+  objects: [{ id: 'o1', categoryId: 1, category: 'thing', isThing: true, isCrowd: false, mask: async () => ({ height: 3, width: 4, counts: new Uint32Array([12]) }), annotation: { x: 1 } }],
 });
 
 const withObject = (patch: Record<string, unknown>): unknown => ({ ...good(), objects: [{ ...good().objects[0], ...patch }] });

@@ -35,8 +35,11 @@ function objectProblem(o: unknown, i: number, seen: Set<string>): string | undef
   return undefined;
 }
 
-/** What is wrong with a value a plugin yielded as a sample of `split`, or undefined. */
-function sampleProblem(item: unknown, split: string): string | undefined {
+/**
+ * What is wrong with a value a plugin yielded as a sample of `split` (its shape against the
+ * Sample contract), or undefined. Shared by the engine and the plugin test harness.
+ */
+export function sampleContractProblem(item: unknown, split: string): string | undefined {
   if (!isRecord(item)) return `yielded ${shown(item)} where a sample (or a SampleError) belongs`;
   if (!nonEmptyString(item.id)) return `a sample's id must be a non-empty string, got ${shown(item.id)}`;
   if (item.split !== split) return `sample ${item.id} says split ${shown(item.split)} but was read for split "${split}"`;
@@ -75,7 +78,7 @@ export class SampleChecker {
 
   check(item: unknown, position: number): Sample | SampleError {
     if (item instanceof SampleError) return item;
-    const problem = sampleProblem(item, this.split);
+    const problem = sampleContractProblem(item, this.split);
     const id = isRecord(item) && nonEmptyString(item.id) ? item.id : undefined;
     if (problem !== undefined) {
       return new SampleError(this.source, `position ${position} of split "${this.split}": ${problem}`, { ...(id ? { sampleId: id } : {}), code: 'SAMPLE_MALFORMED' });

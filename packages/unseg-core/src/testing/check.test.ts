@@ -21,7 +21,7 @@ import { checkPlugin, describePluginConformance, formatFindings, type PluginFind
  * single object is its top-left quarter. `flaws` turns one contract rule off at a time, so that
  * each check is seen to fail for the fault it is meant to catch.
  */
-type Flaw = 'shuffled' | 'unsafe-paths' | 'throws' | 'wrong-mask-size' | 'detect-always' | 'duplicate-ids' | 'silent-skip';
+type Flaw = 'shuffled' | 'unsafe-paths' | 'throws' | 'wrong-mask-size' | 'detect-always' | 'duplicate-ids' | 'silent-skip' | 'crowd-as-number';
 
 function toyPlugin(flaw?: Flaw): DatasetPlugin {
   return {
@@ -79,7 +79,7 @@ function toyPlugin(flaw?: Flaw): DatasetPlugin {
                   categoryId: 1,
                   category: 'corner',
                   isThing: true,
-                  isCrowd: false,
+                  isCrowd: (flaw === 'crowd-as-number' ? 0 : false) as boolean,
                   annotation: e,
                   mask: async () => {
                     const data = new Uint8Array(mw * height);
@@ -131,6 +131,7 @@ describe('checkPlugin', () => {
     ['detect-always', ['detect']],
     ['duplicate-ids', ['unique-ids']],
     ['silent-skip', ['bad-input']],
+    ['crowd-as-number', ['samples']],
   ])('catches a plugin that is %s', async (flaw, checks) => {
     const findings = await checkPlugin(toyPlugin(flaw), { root: fixture });
     expect(checksOf(findings)).toEqual(checks);

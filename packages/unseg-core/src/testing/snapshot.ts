@@ -3,6 +3,7 @@
 // the same snapshot.
 import path from 'node:path';
 import { SampleError, UnsegError } from '../errors.js';
+import { sampleContractProblem } from '../engine/sample-check.js';
 import { rleToString } from '../masks/index.js';
 import type { Rle } from '../masks/index.js';
 import type { DatasetPlugin, OpenOptions, Sample, SampleObject } from '../plugin/index.js';
@@ -32,6 +33,8 @@ export type ItemSnapshot =
 
 /** Something a plugin did that the contract forbids, seen while taking a snapshot. */
 export interface Violation {
+  /** The check it belongs to, when not `errors`. */
+  readonly check?: 'samples';
   readonly split?: string;
   readonly sampleId?: string;
   readonly message: string;
@@ -127,6 +130,11 @@ export async function snapshotReader(plugin: DatasetPlugin, root: string, openOp
         if (item instanceof SampleError) {
           sampleErrors.push(item);
           list.push({ kind: 'error', file: relative(root, item.file), sampleId: item.sampleId ?? null, code: item.code, reason: scrub(root, item.reason) });
+          continue;
+        }
+        const malformed = sampleContractProblem(item, split);
+        if (malformed !== undefined) {
+          violations.push({ check: 'samples', split, message: `a malformed sample, which the engine fails: ${malformed}` });
           continue;
         }
         const where = { split, sampleId: item.id };
