@@ -1,4 +1,9 @@
-import { SampleError, UnsegError } from './errors.js';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type * as errors from './errors.js';
+import { ConfigError, SampleError, UnsegError } from './errors.js';
 
 describe('SampleError', () => {
   it('names the file first and keeps the reason separately', () => {
@@ -8,5 +13,41 @@ describe('SampleError', () => {
     expect(e.reason).toBe('truncated JPEG');
     expect(e.code).toBe('SAMPLE_INVALID');
     expect(e.name).toBe('SampleError');
+  });
+});
+
+describe('errors from another copy of @unseg/core', () => {
+  // What a plugin with its own installed copy of @unseg/core throws or yields: the same classes,
+  // loaded from another file.
+  let copy: typeof errors;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-core-copy-'));
+    const built = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/errors.js');
+    await fs.copyFile(built, path.join(dir, 'errors.mjs'));
+    copy = (await import(pathToFileURL(path.join(dir, 'errors.mjs')).href)) as typeof errors;
+  });
+  afterAll(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('are recognised by instanceof, class by class', () => {
+    expect(copy.SampleError).not.toBe(SampleError);
+    const sample = new copy.SampleError('a.png', 'truncated', { sampleId: 'a' });
+    expect(sample instanceof SampleError).toBe(true);
+    expect(sample instanceof UnsegError).toBe(true);
+    expect(sample instanceof ConfigError).toBe(false);
+    expect((sample as SampleError).reason).toBe('truncated');
+    const config = new copy.ConfigError('bad option');
+    expect(config instanceof ConfigError).toBe(true);
+    expect(config instanceof SampleError).toBe(false);
+  });
+
+  it('does not take an unbranded error of the same name for one', () => {
+    class SampleErrorLookalike extends Error {}
+    Object.defineProperty(SampleErrorLookalike, 'name', { value: 'SampleError' });
+    expect(new SampleErrorLookalike('x') instanceof SampleError).toBe(false);
+    expect(new Error('x') instanceof UnsegError).toBe(false);
+    expect(null instanceof SampleError).toBe(false);
   });
 });
