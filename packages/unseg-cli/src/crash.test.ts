@@ -199,7 +199,7 @@ describe('crashes', () => {
     expect(await fs.readdir(out)).not.toContain('manifest.json');
     const other = start(out, ['--workers', '3'], rootMany);
     expect(await other.exit).toBe(1);
-    expect(other.stderr()).toMatch(/was begun by a run of 2 workers: rerun with --workers 2/);
+    expect(other.stderr()).toMatch(/was written by 2 workers \(shards train-00000-w0of2\.parquet.*\): rerun with --workers 2/);
     const rerun = start(out, ['--workers', '2'], rootMany);
     expect(await rerun.exit).toBe(0);
     expect(await rows(out)).toEqual(expectedMany);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertPluginContract, ConfigError, type DatasetPlugin } from '@unseg/core';
+import { assertPluginContract, ConfigError, UnsegError, type DatasetPlugin, type DatasetReader } from '@unseg/core';
 import ade20k from '@unseg/plugin-ade20k';
 import coco from '@unseg/plugin-coco';
 import sa1b from '@unseg/plugin-sa1b';
@@ -27,7 +27,7 @@ export function pluginSource(spec: string): string | undefined {
  */
 export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
   const builtin = BUILTIN_PLUGINS[spec];
-  if (builtin) return assertPluginContract(builtin, `built-in plugin ${spec}`);
+  if (builtin) return attributeFailures(assertPluginContract(builtin, `built-in plugin ${spec}`), 'built in');
   const isPath = isModulePath(spec);
   const target = isPath ? pathToFileURL(path.resolve(spec)).href : spec;
   let mod: Record<string, unknown>;
@@ -43,5 +43,56 @@ export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
   }
   let candidate = mod.default ?? mod.plugin;
   if (typeof candidate === 'function') candidate = (candidate as () => unknown)();
-  return assertPluginContract(candidate, isPath ? spec : `package ${spec}`);
+  const origin = isPath ? spec : `package ${spec}`;
+  return attributeFailures(assertPluginContract(candidate, origin), origin);
+}
+
+/** A plugin's own code threw (a bug or an unforeseen input), as opposed to a ConfigError or SampleError it chose to raise. */
+export class PluginFailure extends UnsegError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PLUGIN_FAILED', message, options);
+  }
+}
+
+/**
+ * The plugin, with what its own code throws from detect(), open() and its reader's methods
+ * named as the plugin's: otherwise a TypeError from deep inside it reaches the user as an
+ * "unexpected error" of unseg's, with a stack of the plugin's internals. Errors the plugin
+ * raises on purpose (UnsegError: ConfigError, SampleError) keep their own messages.
+ */
+export function attributeFailures(plugin: DatasetPlugin, origin: string): DatasetPlugin {
+  const blame = (doing: string) => (error: unknown) => {
+    if (error instanceof UnsegError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new PluginFailure(`plugin "${plugin.name}" (${origin}) failed while ${doing}: ${message}`, { cause: error });
+  };
+  const guardReader = (reader: DatasetReader): DatasetReader => {
+    // The reader's other members (root, a plugin's extras) stay reachable through the prototype.
+    const guarded = Object.create(reader) as DatasetReader & Record<string, unknown>;
+    guarded.splits = () => call(() => reader.splits()).catch(blame(`listing the splits of ${reader.root}`));
+    guarded.categories = (split) => call(() => reader.categories(split)).catch(blame(`reading the categories of split "${split}" of ${reader.root}`));
+    guarded.samples = async function* (split) {
+      try {
+        yield* reader.samples(split);
+      } catch (error) {
+        blame(`reading split "${split}" of ${reader.root}`)(error);
+      }
+    };
+    return guarded;
+  };
+  return {
+    ...plugin,
+    // Called through `plugin`, so that a plugin whose methods use `this` keeps it.
+    detect: (root) => call(() => plugin.detect(root)).catch(blame(`checking whether ${root} is its format (detect)`)),
+    open: async (root, options) => guardReader(await call(() => plugin.open(root, options)).catch(blame(`opening ${root}`))),
+  };
+}
+
+/** A synchronous throw from a method declared async-returning becomes a rejection, caught like one. */
+function call<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

@@ -63,7 +63,7 @@ describe('run --workers', () => {
       await fs.writeFile(path.join(begun, 'train-00000.parquet'), '');
       const single = await cli([...base.slice(0, 5), begun, ...base.slice(6)]);
       expect(single.code).toBe(1);
-      expect(single.stderr).toMatch(/was begun by a single-process run: rerun without --workers/);
+      expect(single.stderr).toMatch(/was written by a single process \(shards train-00000\.parquet\): rerun as a single process \(without --workers/);
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }

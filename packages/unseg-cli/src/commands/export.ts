@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { ConfigError, exportShards, manifestPluginName } from '@unseg/core';
+import { checkOutputFolder } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
+import { checkShardFolder } from '../shard-folder.js';
 
 export interface ExportCommandOptions {
   out: string;
@@ -18,6 +20,8 @@ export interface ExportCommandOptions {
 export async function exportCommand(dir: string, o: ExportCommandOptions): Promise<number> {
   const shards = path.resolve(dir);
   if (o.fromShards && o.original !== undefined) throw new ConfigError('give --original or --from-shards, not both');
+  await checkShardFolder(shards);
+  await checkOutputFolder(o.out, '--out');
   const recorded = await manifestPluginName(shards);
   const spec = o.plugin ?? recorded.plugin;
   if (!spec) throw new ConfigError(`${shards}/manifest.json does not name the plugin of the run: pass --plugin`);

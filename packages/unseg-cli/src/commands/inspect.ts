@@ -1,9 +1,11 @@
 import { readShardSummary } from '@unseg/core';
+import { checkShardFolder } from '../shard-folder.js';
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /** `unseg-pipeline inspect <dir>`: what a shard folder holds, read from its stats and manifests. */
 export async function inspectCommand(dir: string, options: { json?: boolean }): Promise<number> {
+  await checkShardFolder(dir);
   const summary = await readShardSummary(dir);
   if (options.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

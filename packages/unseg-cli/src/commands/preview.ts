@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, SampleError, renderPreview, type Sample } from '@unseg/core';
 import { createNoiseSourceFromOptions, parseNoiseSettings, parsePositiveInt, type NoiseCommandOptions } from '../options.js';
+import { checkOutputFile } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
 
 export interface PreviewCommandOptions extends NoiseCommandOptions {
@@ -16,6 +17,7 @@ export interface PreviewCommandOptions extends NoiseCommandOptions {
 
 /** `unseg-pipeline preview`: one picture of one sample, original | protected | noise | prompt. */
 export async function previewCommand(pluginSpec: string, o: PreviewCommandOptions): Promise<number> {
+  await checkOutputFile(o.out, '--out');
   const plugin = await resolvePlugin(pluginSpec);
   const root = path.resolve(o.in);
   if (!(await plugin.detect(root))) throw new ConfigError(`${root} does not look like a ${plugin.name} dataset`);

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, parseShardName, readAllShardStats } from '@unseg/core';
+import { ConfigError, readAllShardStats } from '@unseg/core';
+import { checkOutputLayout } from '../layout.js';
+import { checkOutputFolder } from '../out-path.js';
 import { SUPERVISED_VARIABLE } from '../worker.js';
 import { mergeManifestCommand } from './merge-manifest.js';
 
@@ -38,26 +39,6 @@ export function workerArgs(runArgs: readonly string[], index: number, count: num
   return [...runArgs, '--workers', '1', '--progress', 'json', '--shard-index', String(index), '--shard-count', String(count)];
 }
 
-/**
- * Refuses an output folder that another layout began: its shards would be written again under
- * other names, and the merge would then find positions twice.
- */
-async function checkLayout(out: string, count: number): Promise<void> {
-  const files = await fs.readdir(out).catch(() => [] as string[]);
-  const counts = new Set<number>();
-  let single = false;
-  for (const f of files) {
-    const shard = parseShardName(f);
-    const manifest = /^manifest-w\d+of(\d+)\.json$/.exec(f);
-    if (shard?.worker) counts.add(shard.worker.count);
-    else if (shard) single = true;
-    if (manifest) counts.add(Number(manifest[1]));
-  }
-  const other = [...counts].find((c) => c !== count);
-  if (other !== undefined) throw new ConfigError(`${out} was begun by a run of ${other} workers: rerun with --workers ${other} to resume it, or use another --out`);
-  if (single) throw new ConfigError(`${out} was begun by a single-process run: rerun without --workers to resume it, or use another --out`);
-}
-
 interface WorkerExit {
   index: number;
   code: number | null;
@@ -80,7 +61,8 @@ export async function runWorkersCommand(runArgs: readonly string[], count: numbe
     );
   }
   const out = path.resolve(o.out);
-  await checkLayout(out, count);
+  await checkOutputFolder(out, '--out');
+  await checkOutputLayout(out, { kind: 'workers', count });
   const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
   const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_VARIABLE]: '1' };
   for (const v of RUNNER_VARIABLES) delete env[v];

@@ -17,6 +17,8 @@ import {
   type NoiseCommandOptions,
 } from '../options.js';
 import { tunePublishingHeap } from '../heap.js';
+import { checkOutputLayout, layoutOf } from '../layout.js';
+import { checkOutputFolder } from '../out-path.js';
 import { pluginSource, resolvePlugin } from '../plugins.js';
 import { jsonLinesProgress, terminalProgress } from '../progress.js';
 import { SUPERVISED_VARIABLE, workerFromEnvironment } from '../worker.js';
@@ -41,6 +43,12 @@ export interface RunCommandOptions extends NoiseCommandOptions {
 /** `unseg-pipeline run <plugin> --in <dir> --out <dir>`; returns the process exit code. */
 export async function runCommand(pluginSpec: string, o: RunCommandOptions): Promise<number> {
   tunePublishingHeap();
+  const out = path.resolve(o.out);
+  const worker = workerFromEnvironment(o.shardIndex, o.shardCount, process.env);
+  // Before the plugin and the noise source load: a folder that cannot be written, or that
+  // another layout began, is known at once and nothing is written into it.
+  await checkOutputFolder(out, '--out');
+  await checkOutputLayout(out, layoutOf(worker));
   const plugin = await resolvePlugin(pluginSpec);
   const source = pluginSource(pluginSpec);
   const root = path.resolve(o.in);
@@ -54,7 +62,6 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   const encode = parseEncode(o.encode);
   const seed = Number(o.seed);
   if (!Number.isInteger(seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
-  const worker = workerFromEnvironment(o.shardIndex, o.shardCount, process.env);
   // Parsed before anything is loaded or printed, so that a bad number fails at once.
   const shardSize = parsePositiveInt(o.shardSize, '--shard-size');
   const limit = o.limit === undefined ? undefined : parseNonNegativeInt(o.limit, '--limit');
@@ -66,7 +73,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   if (encode.format === 'jpeg') {
     log('warning: --encode jpeg is lossy: JPEG compression removes part of the noise, and images whose published pixels break the budget are not written. Use PNG to publish protection intact.');
   }
-  log(`unseg: ${plugin.name} ${root} -> ${path.resolve(o.out)}`);
+  log(`unseg: ${plugin.name} ${root} -> ${out}`);
   log(`noise: ${noise.description}; budget fg ${formatEps(budget.epsFg)}, bg ${formatEps(budget.epsBg)}; prompt ${describePromptSelection(prompt)}`);
   if (worker) log(`worker ${worker.index + 1} of ${worker.count} (--shard-index ${worker.index} --shard-count ${worker.count})`);
   // Said where a publisher who never opened the README will see it: the default runs, but the
@@ -108,7 +115,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   try {
     const summary = await runDataset({
       reader,
-      outDir: path.resolve(o.out),
+      outDir: out,
       splits: o.split && o.split.length > 0 ? o.split : undefined,
       shardSize,
       format,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ConfigError, formatVerifyReport, manifestPluginName, verifyShards } from '@unseg/core';
 import { parseEps } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
+import { checkShardFolder } from '../shard-folder.js';
 
 export interface VerifyCommandOptions {
   against: string;
@@ -17,6 +18,7 @@ export interface VerifyCommandOptions {
  */
 export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promise<number> {
   const shards = path.resolve(dir);
+  await checkShardFolder(shards);
   // The plugin the run used is recorded in its manifest; --plugin overrides it.
   let recorded: string | undefined;
   try {

@@ -21,6 +21,17 @@ describe('assertPluginContract', () => {
       new RegExp(`contract ${PLUGIN_CONTRACT_VERSION + 1}.*contract ${PLUGIN_CONTRACT_VERSION}`),
     );
   });
+  it('says that contract must be the number, not a string that prints the same', () => {
+    const message = () => assertPluginContract({ ...valid, contract: String(PLUGIN_CONTRACT_VERSION) }, './x.mjs');
+    expect(message).toThrow(ConfigError);
+    expect(message).toThrow(/plugin "x" \(\.\/x\.mjs\): contract must be a number, the PLUGIN_CONTRACT_VERSION constant .*\(got string "1"\)/);
+  });
+  it('refuses a name outside letters, digits, ".", "_", "-", naming it', () => {
+    for (const name of ['bad name!', '', '-x', '.x', 'a/b', 7]) {
+      expect(() => assertPluginContract({ ...valid, name }, './x.mjs')).toThrow(/\.\/x\.mjs: plugin name .* is not allowed: use letters, digits/);
+    }
+    for (const name of ['coco-panoptic', 'my_format.v2', 'X1']) expect(assertPluginContract({ ...valid, name }, 'ok').name).toBe(name);
+  });
   it('lists missing members', () => {
     expect(() => assertPluginContract({ name: 'z' }, 'pkg-z')).toThrow(ConfigError);
     expect(() => assertPluginContract({ name: 'z' }, 'pkg-z')).toThrow(/missing version, contract, detect, open/);

@@ -1,0 +1,55 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cliInProcess } from './test-helpers/in-process.js';
+
+let tmp: string;
+let data: string;
+beforeEach(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-plugins-'));
+  data = path.join(tmp, 'data');
+  await fs.mkdir(data);
+});
+afterEach(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** A plugin module whose open() (or its reader's samples()) throws, as a bug in a plugin would. */
+async function brokenPlugin(where: 'open' | 'samples'): Promise<string> {
+  const file = path.join(tmp, `broken-${where}.mjs`);
+  const fail = "throw new TypeError(\"Cannot read properties of undefined (reading 'width')\")";
+  await fs.writeFile(
+    file,
+    `export default {
+      name: 'broken', version: '1.0.0', contract: 1,
+      detect: async () => true,
+      open: async (root) => {
+        ${where === 'open' ? fail : ''}
+        return {
+          root,
+          splits: async () => ['train'],
+          categories: async () => [{ id: 1, name: 'thing', isThing: true }],
+          async *samples() { ${where === 'samples' ? fail : ''} },
+        };
+      },
+    };\n`,
+  );
+  return file;
+}
+
+describe('an error thrown by a plugin', () => {
+  it('from open() is said to be the plugin\'s, naming it, its module and the folder, without a stack', async () => {
+    const plugin = await brokenPlugin('open');
+    const r = await cliInProcess(['run', plugin, '--in', data, '--out', path.join(tmp, 'out'), '--noise', 'uniform', '--progress', 'none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`unseg-pipeline: plugin "broken" (${plugin}) failed while opening ${data}: Cannot read properties of undefined (reading 'width')\n`);
+  });
+
+  it('from samples() is said to be the plugin\'s, naming the split', async () => {
+    const plugin = await brokenPlugin('samples');
+    const r = await cliInProcess(['run', plugin, '--in', data, '--out', path.join(tmp, 'out'), '--noise', 'uniform', '--progress', 'none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`unseg-pipeline: plugin "broken" (${plugin}) failed while reading split "train" of ${data}: Cannot read properties of undefined (reading 'width')\n`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,22 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, parseShardName } from '@unseg/core';
+
+const MANIFEST = /^manifest(-w\d+of\d+)?\.json$/;
+
+/**
+ * Checks that `dir`, given to `inspect`, `verify` or `export` as a run's output, is a folder
+ * that holds one: a missing or mistyped path would otherwise read as an empty dataset (0 rows)
+ * or as a manifest without a plugin. Uncommitted shards count: a killed run's folder is still
+ * output, and the command says what is wrong with it.
+ */
+export async function checkShardFolder(dir: string): Promise<void> {
+  const folder = path.resolve(dir);
+  const st = await fs.stat(folder).catch(() => undefined);
+  if (!st) throw new ConfigError(`${folder}: no such folder (give the --out folder of a run)`);
+  if (!st.isDirectory()) throw new ConfigError(`${folder} is a file, not a folder of shards (give the --out folder of a run)`);
+  const files = await fs.readdir(folder);
+  if (!files.some((f) => parseShardName(f) !== undefined || MANIFEST.test(f))) {
+    throw new ConfigError(`${folder} holds no unseg output: no shards and no manifest.json (give the --out folder of a run)`);
+  }
+}
