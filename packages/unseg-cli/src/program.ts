@@ -67,7 +67,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--shard-size <n>', 'samples per shard (by input position)', '100')
     .option('--concurrency <n>', 'images decoded/encoded at once (memory grows with it)', '4')
     .addOption(new Option('--format <format>', 'shard format').choices(['parquet', 'arrow']).default('parquet'))
-    .option('--encode <codec>', 'published image codec: png (lossless, default; Huffman-only deflate), png:<0-9> (zlib level with string matching: smaller clean images, slower), jpeg[:quality] (lossy: weakens the noise)', 'png')
+    .option('--encode <codec>', 'published image codec: png (lossless, default; Huffman-only deflate), png:<0-9> (zlib level with string matching: smaller clean images, slower), jpeg[:quality] (lossy: weakens the noise, and its rounding of 8-24/255 on single pixels breaks budgets below that, so those images are not written)', 'png')
     .option('--limit <n>', 'at most n samples per split (for trials)')
     .option('--seed <n>', 'seed for the random noise sources', '0')
     .option('--shard-index <i>', 'this worker of --shard-count (default from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, CLOUD_RUN_TASK_INDEX)')

@@ -71,7 +71,12 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   const useTty = o.progress === 'auto' ? Boolean(process.stderr.isTTY) : o.progress === 'bar';
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (encode.format === 'jpeg') {
-    log('warning: --encode jpeg is lossy: JPEG compression removes part of the noise, and images whose published pixels break the budget are not written. Use PNG to publish protection intact.');
+    // Measured on the bundled sample (its four images, +-2/255 noise): JPEG's own rounding moved some
+    // pixel by 8-24/255 at every quality from 75 to 100, beyond the default budgets.
+    log(
+      'warning: --encode jpeg is lossy: JPEG moves single pixels by about 8-24/255 whatever the quality (4:2:0 chroma), ' +
+        'so with budgets below that most images break the budget and are not written. Use PNG (the default) to publish protection intact.',
+    );
   }
   log(`unseg: ${plugin.name} ${root} -> ${out}`);
   log(`noise: ${noise.description}; budget fg ${formatEps(budget.epsFg)}, bg ${formatEps(budget.epsBg)}; prompt ${describePromptSelection(prompt)}`);
