@@ -4,6 +4,7 @@ import { ConfigError, SampleError, renderPreview, type Sample } from '@unseg/cor
 import { createNoiseSourceFromOptions, parseNoiseSettings, parsePositiveInt, type NoiseCommandOptions } from '../options.js';
 import { checkOutputFile } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
+import { datasetRoot } from '../dataset-root.js';
 
 export interface PreviewCommandOptions extends NoiseCommandOptions {
   in: string;
@@ -19,8 +20,7 @@ export interface PreviewCommandOptions extends NoiseCommandOptions {
 export async function previewCommand(pluginSpec: string, o: PreviewCommandOptions): Promise<number> {
   await checkOutputFile(o.out, '--out');
   const plugin = await resolvePlugin(pluginSpec);
-  const root = path.resolve(o.in);
-  if (!(await plugin.detect(root))) throw new ConfigError(`${root} does not look like a ${plugin.name} dataset`);
+  const root = await datasetRoot(plugin, o.in, '--in');
   const reader = await plugin.open(root);
   const splits = o.split ? [o.split] : await reader.splits();
   let sample: Sample | undefined;

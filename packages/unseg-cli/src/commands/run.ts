@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   ConfigError,
@@ -20,6 +19,7 @@ import { tunePublishingHeap } from '../heap.js';
 import { checkOutputLayout, layoutOf } from '../layout.js';
 import { checkOutputFolder } from '../out-path.js';
 import { pluginSource, resolvePlugin } from '../plugins.js';
+import { datasetRoot } from '../dataset-root.js';
 import { jsonLinesProgress, terminalProgress } from '../progress.js';
 import { SUPERVISED_VARIABLE, workerFromEnvironment } from '../worker.js';
 
@@ -51,11 +51,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   await checkOutputLayout(out, layoutOf(worker));
   const plugin = await resolvePlugin(pluginSpec);
   const source = pluginSource(pluginSpec);
-  const root = path.resolve(o.in);
-  if (!existsSync(root)) throw new ConfigError(`--in ${root}: no such file or folder`);
-  if (!(await plugin.detect(root))) {
-    throw new ConfigError(`${root} does not look like a ${plugin.name} dataset (the plugin's detect() said no)`);
-  }
+  const root = await datasetRoot(plugin, o.in, '--in');
   const { budget, prompt } = parseNoiseSettings(o);
   const format = o.format;
   if (format !== 'parquet' && format !== 'arrow') throw new ConfigError(`--format ${format}: expected parquet or arrow`);

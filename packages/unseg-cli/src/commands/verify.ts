@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ConfigError, formatVerifyReport, manifestPluginName, verifyShards } from '@unseg/core';
 import { parseEps } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
+import { datasetRoot } from '../dataset-root.js';
 import { checkShardFolder } from '../shard-folder.js';
 
 export interface VerifyCommandOptions {
@@ -29,8 +30,7 @@ export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promi
   const spec = o.plugin ?? recorded;
   if (!spec) throw new ConfigError(`${shards}/manifest.json does not name the plugin of the run: pass --plugin`);
   const plugin = await resolvePlugin(spec === 'coco-panoptic' ? 'coco' : spec);
-  const root = path.resolve(o.against);
-  if (!(await plugin.detect(root))) throw new ConfigError(`${root} does not look like a ${plugin.name} dataset`);
+  const root = await datasetRoot(plugin, o.against, '--against');
   // A region not given keeps the manifest's budget.
   const budget = {
     ...(o.epsFg !== undefined ? { epsFg: parseEps(o.epsFg, '--eps-fg') } : {}),
