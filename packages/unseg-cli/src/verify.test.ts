@@ -5,27 +5,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from './program.js';
 import { writeCleanCoco } from './test-helpers/coco-fixtures.js';
+import { cliInProcess } from './test-helpers/in-process.js';
 
 let tmp: string;
 let root: string;
 let good: string;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
-  const chunks: string[] = [];
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => (chunks.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'unseg-pipeline', ...args]);
-    return { code, stdout: chunks.join('') };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const cli = cliInProcess;
 
 const run = (outDir: string, ...extra: string[]) =>
   cli(['run', 'coco', '--in', root, '--out', outDir, '--noise', 'uniform', '--progress', 'none', '--shard-size', '4', ...extra]);
