@@ -48,6 +48,6 @@ describe('errors from another copy of @unseg/core', () => {
     Object.defineProperty(SampleErrorLookalike, 'name', { value: 'SampleError' });
     expect(new SampleErrorLookalike('x') instanceof SampleError).toBe(false);
     expect(new Error('x') instanceof UnsegError).toBe(false);
-    expect(null instanceof SampleError).toBe(false);
+    expect((null as unknown) instanceof SampleError).toBe(false);
   });
 });

@@ -27,7 +27,7 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
     ...(['plugin', 'input', 'noise', 'seed', 'prompt', 'shardSize', 'format', 'limit'] as const).map(
       (k) => [`--${k === 'shardSize' ? 'shard-size' : k}`, previous.args?.[k] ?? null, run.args[k] ?? null] as [string, unknown, unknown],
     ),
-    ['noise settings', previous.noise?.settings ?? null, run.noise.settings ?? null],
+    ['noise settings', previous.noise?.settings ?? null, sinceRecorded(previous.noise?.settings, run.noise.settings) ?? null],
     ['--eps-fg', steps(previous.noise?.epsFgSteps), steps(run.noise.epsFgSteps)],
     ['--eps-bg', steps(previous.noise?.epsBgSteps), steps(run.noise.epsBgSteps)],
     ['--encode', publishedPixels(previous.noise?.encode), publishedPixels(run.noise.encode)],
@@ -59,6 +59,18 @@ function publishedPixels(encode: unknown): unknown {
   // The CLI records the quality it used, a library caller may leave it to the default.
   if (e.format === 'jpeg') return { format: 'jpeg', quality: e.quality ?? DEFAULT_JPEG_QUALITY };
   return encode;
+}
+
+/**
+ * The settings as an earlier version would have recorded them: a field added since (the
+ * generator's `weightsSha256`) is compared only when the folder's manifest has it, so that
+ * folders written before it resume as they did.
+ */
+function sinceRecorded(previous: unknown, now: unknown): unknown {
+  if (!now || typeof now !== 'object' || Array.isArray(now) || !previous || typeof previous !== 'object') return now;
+  if ('weightsSha256' in previous) return now;
+  const { weightsSha256: _weights, ...rest } = now as Record<string, unknown>;
+  return rest;
 }
 
 /** The generator's tfjs backend changes float rounding, not the protection: a resume may use another. */

@@ -76,6 +76,64 @@ describe('generator checkpoint and noise source', () => {
     return out;
   }
 
+  /** A saved tiny generator whose every weight is then `value` (the .bin rewritten in place). */
+  async function savedWithWeights(name: string, value: number): Promise<string> {
+    const out = path.join(dir, name);
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 }), 1);
+    await saveGenerator(out, g);
+    g.dispose();
+    const bin = path.join(out, 'model.weights.bin');
+    const bytes = await readFile(bin);
+    await writeFile(bin, Buffer.from(new Float32Array(bytes.byteLength / 4).fill(value).buffer));
+    return out;
+  }
+
+  it('refuses weights that are not finite (a diverged training), naming the file', async () => {
+    const out = await savedWithWeights('nan', Number.NaN);
+    await expect(loadGenerator(out)).rejects.toThrow(/model\.weights\.bin: \d+ weights are not finite numbers \(NaN or Infinity\)/);
+    await expect(createGeneratorNoiseSource({ modelDir: out, backend: 'cpu' })).rejects.toThrow(ConfigError);
+  });
+
+  it('refuses a generator whose noise rounds to nothing (all-zero weights), before any image is published', async () => {
+    const out = await savedWithWeights('zeros', 0);
+    await expect(createGeneratorNoiseSource({ modelDir: out, backend: 'cpu' })).rejects.toThrow(/its noise on a probe image is at most .* which rounds to no change/);
+  });
+
+  it('says a missing or truncated weights file leaves the folder incomplete, as a ConfigError', async () => {
+    const out = await savedWithWeights('truncated', 0.1);
+    const bin = path.join(out, 'model.weights.bin');
+    await writeFile(bin, (await readFile(bin)).subarray(0, 100));
+    await expect(loadGenerator(out)).rejects.toThrow(/model\.json: the weights cannot be read \(.*\): the folder is incomplete or damaged/);
+    await rm(bin);
+    await expect(loadGenerator(out)).rejects.toThrow(/the weights cannot be read .*ENOENT/);
+  });
+
+  it('refuses a workingSize or widths no network can have', async () => {
+    await expect(loadGenerator(await savedWithConfig('size0', (c) => ({ ...c, workingSize: 0 })))).rejects.toThrow(/workingSize must be an integer of at least 8/);
+    await expect(loadGenerator(await savedWithConfig('widths', (c) => ({ ...c, widths: [] })))).rejects.toThrow(/widths must be a list of positive integers/);
+  });
+
+  it('records a fingerprint of the weights, so that other weights under the same generator.json are told apart', async () => {
+    const g = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 }), 1);
+    const one = path.join(dir, 'fp');
+    await saveGenerator(one, g);
+    const first = await createGeneratorNoiseSource({ modelDir: one, backend: 'cpu' });
+    const g2 = createGenerator(defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 }), 2);
+    await saveGenerator(one, g2);
+    const second = await createGeneratorNoiseSource({ modelDir: one, backend: 'cpu' });
+    expect(first.settings?.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.settings?.weightsSha256).not.toBe(first.settings?.weightsSha256);
+    for (const x of [first, second]) await x.dispose?.();
+    g.dispose();
+    g2.dispose();
+  });
+
+  it('the shipped default generator passes the probe', async () => {
+    const source = await createGeneratorNoiseSource({ backend: 'cpu' });
+    expect(source.name).toBe('unseg');
+    await source.dispose?.();
+  });
+
   it('rejects a config that is not an unseg generator', async () => {
     const out = await savedWithConfig('bad', () => ({ format: 'other', version: 1 }));
     await expect(loadGenerator(out)).rejects.toThrow(ConfigError);

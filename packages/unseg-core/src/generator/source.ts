@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,10 @@ export async function saveGenerator(dir: string, generator: Generator): Promise<
   await saveTensors(dir, GENERATOR_WEIGHTS_STEM, generator.params, { generator: generator.config });
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path.join(dir, GENERATOR_CONFIG_FILE), JSON.stringify(generator.config, null, 2) + '\n');
+}
+
+async function fileSha256(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -61,13 +66,66 @@ export async function loadGenerator(dir: string): Promise<Generator> {
   if (config.carrier !== undefined && !(typeof config.carrier === 'number' && config.carrier > 0)) {
     throw new ConfigError(`${configFile}: carrier must be a positive stripe width, got ${JSON.stringify(config.carrier)}`);
   }
-  const tensors = await loadTensors(dir, GENERATOR_WEIGHTS_STEM);
+  if (!Number.isInteger(config.workingSize) || config.workingSize < 8) {
+    throw new ConfigError(`${configFile}: workingSize must be an integer of at least 8 pixels, got ${JSON.stringify(config.workingSize)}`);
+  }
+  if (!Array.isArray(config.widths) || config.widths.length === 0 || !config.widths.every((w) => Number.isInteger(w) && w > 0)) {
+    throw new ConfigError(`${configFile}: widths must be a list of positive integers, got ${JSON.stringify(config.widths)}`);
+  }
+  let tensors: Map<string, tf.Tensor>;
   try {
+    tensors = await loadTensors(dir, GENERATOR_WEIGHTS_STEM);
+  } catch (cause) {
+    throw new ConfigError(`${weightsFile}: the weights cannot be read (${(cause as Error).message}): the folder is incomplete or damaged`, { cause });
+  }
+  try {
+    const bad = nonFiniteWeights(tensors);
+    if (bad > 0) {
+      throw new ConfigError(
+        `${path.join(dir, `${GENERATOR_WEIGHTS_STEM}.weights.bin`)}: ${bad} weights are not finite numbers (NaN or Infinity): the training that made them diverged, ` +
+          'and such a generator publishes images with no noise; train again with lower learning rates',
+      );
+    }
     return buildGenerator(config, paramsFromTensors(tensors, unetParamShapes(generatorSpec(config)), GENERATOR_PREFIX));
   } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
     throw new ConfigError(`${weightsFile}: ${(cause as Error).message}`, { cause });
   } finally {
     for (const t of tensors.values()) t.dispose();
+  }
+}
+
+function nonFiniteWeights(tensors: ReadonlyMap<string, tf.Tensor>): number {
+  let bad = 0;
+  for (const t of tensors.values()) {
+    for (const v of t.dataSync()) if (!Number.isFinite(v)) bad++;
+  }
+  return bad;
+}
+
+/**
+ * Refuses a generator whose noise is nothing: all-zero (or constant, which centring removes)
+ * weights give zero noise, and a run with it would publish unprotected images that pass every
+ * budget check. G runs once on a textured probe image at its working size, half of it prompted.
+ */
+export function checkGeneratorMakesNoise(generator: Generator, dir: string): void {
+  const size = generator.config.workingSize;
+  const data = new Uint8Array(size * size * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 37 + ((i / 3) >> 4) * 11) % 256;
+  const prompt = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) prompt.fill(1, y * size, y * size + (size >> 1));
+  const [noise] = generateNoise(generator, [{ id: 'probe', image: { width: size, height: size, data }, prompt: { width: size, height: size, data: prompt } }]);
+  let max = 0;
+  for (const v of noise!) {
+    if (!Number.isFinite(v)) throw new ConfigError(`generator ${dir}: its noise on a probe image is not finite (NaN or Infinity): it cannot protect anything`);
+    max = Math.max(max, Math.abs(v));
+  }
+  // 1/16 of the range is half an 8-bit step at the default 8/255 budget: anything below rounds away.
+  if (max < 1 / 16) {
+    throw new ConfigError(
+      `generator ${dir}: its noise on a probe image is at most ${max.toExponential(2)} of the budget, which rounds to no change ` +
+        'in the published pixels: it would publish unprotected images (untrained or collapsed weights?)',
+    );
   }
 }
 
@@ -140,6 +198,12 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
     if (!(await exists(path.join(dir, GENERATOR_CONFIG_FILE)))) return loadGenerator(dir);
     const backend = await selectBackend(options.backend ?? 'auto');
     const g = await loadGenerator(dir);
+    try {
+      checkGeneratorMakesNoise(g, dir);
+    } catch (error) {
+      g.dispose();
+      throw error;
+    }
     return Object.assign(g, { backend });
   })();
   const backend = tf.getBackend();
@@ -151,6 +215,9 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
     batchSize,
     settings: {
       modelDir: path.resolve(dir),
+      // Two generators with one generator.json (weights copied over, retrained in place) publish
+      // different noise: a resume must tell them apart.
+      weightsSha256: await fileSha256(path.join(dir, `${GENERATOR_WEIGHTS_STEM}.weights.bin`)),
       widths: generator.config.widths,
       workingSize: generator.config.workingSize,
       ...(generator.config.carrier ? { carrier: generator.config.carrier } : {}),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { runDataset } from '../engine/run.js';
 import { tinyReader } from '../engine/test-helpers/tiny-dataset.js';
 import { createUniformNoiseSource } from '../noise/baseline.js';
+import type { NoiseSource } from '../noise/types.js';
 import { verifyShards } from './verify.js';
 
 let dir: string;
@@ -23,6 +24,19 @@ describe('verifyShards', () => {
     const report = await verifyShards({ dir, reader: await tinyReader({ count: 6 }) });
     expect(report.problems).toEqual([]);
     expect(report.imagesChecked).toBe(6);
+  });
+
+  it('reports a copy in which no image carries any noise (a generator that makes none)', async () => {
+    const silent: NoiseSource = {
+      name: 'unseg',
+      description: 'a generator whose weights went to zero',
+      batchSize: 4,
+      generate: async (batch) => batch.map((r) => new Float32Array(r.image.width * r.image.height * 3)),
+    };
+    await runDataset({ reader: await tinyReader({ count: 3 }), outDir: dir, noise: silent, budget: { epsFg: 8 / 255, epsBg: 2 / 255 } });
+    const report = await verifyShards({ dir, reader: await tinyReader({ count: 3 }) });
+    expect(report.problems.map((p) => p.kind)).toEqual(['NO_NOISE']);
+    expect(report.problems[0]!.message).toMatch(/none of the 3 published images differs from its original: the noise source "unseg" added nothing/);
   });
 
   it('reports a shard the run could not write, and a split left with no shard at all', async () => {

@@ -62,7 +62,7 @@ interface ManifestLike {
   lostShards?: { split?: string; file?: string; reason?: string }[];
   shards?: { file?: string; rows?: number; sha256?: string; bytes?: number }[];
   totals?: { rows?: number };
-  noise?: { epsFg?: number; epsBg?: number; prompt?: PromptSelection };
+  noise?: { source?: string; epsFg?: number; epsBg?: number; prompt?: PromptSelection };
 }
 
 /**
@@ -180,6 +180,8 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   }
 
   let imagesChecked = 0;
+  // Published images identical to their originals: all of them means the noise source added nothing.
+  let unchanged = 0;
   const available = new Set(await reader.splits());
   const limit = manifest?.run?.args?.limit ?? undefined;
   // A split the run was asked for may have no shard at all (every one lost, or never reached):
@@ -211,6 +213,7 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
           imagesChecked++;
           shard.checked++;
         }
+        if (found.maxAbsFg === 0 && found.maxAbsBg === 0) unchanged++;
         if (found.maxAbsFg !== undefined) shard.maxAbsFg = Math.max(shard.maxAbsFg, found.maxAbsFg);
         if (found.maxAbsBg !== undefined) shard.maxAbsBg = Math.max(shard.maxAbsBg, found.maxAbsBg);
         for (const [kind, message] of found.problems) {
@@ -234,6 +237,14 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
       problem({ file: entry.file, split, position: p, id: entry.row.id, kind: 'NO_ORIGINAL', message: `the dataset's split has no sample at position ${p}` });
       shardRows.get(entry.file)!.problems++;
     }
+  }
+  const source = manifest?.noise?.source;
+  if (imagesChecked > 0 && unchanged === imagesChecked && source !== undefined && source !== 'none') {
+    problem({
+      file: 'manifest.json',
+      kind: 'NO_NOISE',
+      message: `none of the ${imagesChecked} published images differs from its original: the noise source "${source}" added nothing, so this copy is not protected`,
+    });
   }
   return { dir, budget, shards: [...shardRows.values()], problems, imagesChecked };
 }

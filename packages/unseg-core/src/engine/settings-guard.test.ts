@@ -1,0 +1,33 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { refuseChangedSettings } from './settings-guard.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-guard-'));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const args = { plugin: 'coco', input: '/data', noise: 'unseg', seed: 1, shardSize: 100, format: 'parquet', limit: null };
+const noise = (settings: Record<string, unknown>) => ({ settings, epsFgSteps: 8, epsBgSteps: 2, encode: { format: 'png' } });
+const writeManifest = (settings: Record<string, unknown>) =>
+  fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ run: { args }, noise: noise(settings) }));
+
+describe('refuseChangedSettings and the generator weights', () => {
+  it('refuses a resume with other weights under the same generator folder', async () => {
+    await writeManifest({ modelDir: '/g', weightsSha256: 'aa' });
+    await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/g', weightsSha256: 'bb' }) })).rejects.toThrow(
+      /noise settings was .*"weightsSha256":"aa".*now .*"weightsSha256":"bb"/,
+    );
+    await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/g', weightsSha256: 'aa' }) })).resolves.toBeUndefined();
+  });
+
+  it('resumes a folder written before the fingerprint was recorded', async () => {
+    await writeManifest({ modelDir: '/g' });
+    await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/g', weightsSha256: 'bb' }) })).resolves.toBeUndefined();
+    await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/other', weightsSha256: 'bb' }) })).rejects.toThrow(/noise settings/);
+  });
+});
