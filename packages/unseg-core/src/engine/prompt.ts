@@ -10,7 +10,10 @@ export type PromptSelection =
   | { readonly kind: 'things' }
   | { readonly kind: 'categories'; readonly categories: readonly string[] };
 
-/** Parses `all`, `things`, or a comma-separated list of category names or ids. */
+/**
+ * Parses `all`, `things`, or a comma-separated list of category names, ids, or synonyms of a
+ * name that lists several (see namesCategory).
+ */
 export function parsePromptSelection(text: string): PromptSelection {
   const t = text.trim();
   if (t === '' ) throw new ConfigError('--prompt is empty: use all, things, or a comma-separated list of categories');
@@ -29,8 +32,19 @@ export function inPrompt(object: SampleObject, selection: PromptSelection): bool
     case 'things':
       return object.isThing;
     case 'categories':
-      return selection.categories.includes(object.category) || selection.categories.includes(String(object.categoryId));
+      return selection.categories.some((entry) => namesCategory(entry, object.category, object.categoryId));
   }
+}
+
+/**
+ * Whether a --prompt entry names a category: its id, its name, or one of the synonyms of a name
+ * that lists several (ADE20K's "floor, flooring", "person, individual, someone, ..."), all
+ * compared without surrounding spaces (ADE20K also has "bed " and "window ").
+ */
+export function namesCategory(entry: string, name: string, id: number): boolean {
+  const e = entry.trim();
+  if (e === String(id) || e === name.trim()) return true;
+  return name.includes(',') && name.split(',').some((synonym) => synonym.trim() === e);
 }
 
 export function describePromptSelection(selection: PromptSelection): string {
@@ -43,10 +57,10 @@ export function describePromptSelection(selection: PromptSelection): string {
  */
 export function checkPromptCategories(selection: PromptSelection, categories: readonly Category[], root: string): void {
   if (selection.kind !== 'categories') return;
-  const known = new Set(categories.flatMap((c) => [c.name, String(c.id)]));
-  const unknown = selection.categories.filter((name) => !known.has(name));
+  const unknown = selection.categories.filter((entry) => !categories.some((c) => namesCategory(entry, c.name, c.id)));
   if (unknown.length === 0) return;
-  const names = [...new Set(categories.map((c) => c.name))];
+  // A name that lists synonyms is quoted whole, so that its commas do not read as separators.
+  const names = [...new Set(categories.map((c) => (c.name.includes(',') ? JSON.stringify(c.name.trim()) : c.name.trim())))];
   const listed = names.length === 0 ? 'it lists no categories' : `it has: ${names.slice(0, 40).join(', ')}${names.length > 40 ? `, ... (${names.length} in all)` : ''}`;
   throw new ConfigError(`--prompt names ${unknown.map((u) => JSON.stringify(u)).join(', ')}, which the dataset ${root} has no category of; ${listed}`);
 }
