@@ -1,10 +1,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, SampleError, renderPreview, type Sample } from '@unseg/core';
-import { createNoiseSourceFromOptions, parseNoiseSettings, parsePositiveInt, type NoiseCommandOptions } from '../options.js';
+import { createNoiseSourceFromOptions, parseNoiseSettings, parseNonNegativeInt, parsePositiveInt, type NoiseCommandOptions } from '../options.js';
 import { checkOutputFile } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
 import { datasetRoot } from '../dataset-root.js';
+
+const MAX_PANEL_WIDTH = 4096;
 
 export interface PreviewCommandOptions extends NoiseCommandOptions {
   in: string;
@@ -18,6 +20,14 @@ export interface PreviewCommandOptions extends NoiseCommandOptions {
 
 /** `unseg-pipeline preview`: one picture of one sample, original | protected | noise | prompt. */
 export async function previewCommand(pluginSpec: string, o: PreviewCommandOptions): Promise<number> {
+  // Every option is read before the dataset is scanned and the noise source loaded.
+  if (path.extname(o.out).toLowerCase() !== '.png') throw new ConfigError(`--out ${o.out}: preview writes a PNG; give a file name ending in .png`);
+  const panelWidth = parsePositiveInt(o.width, '--width');
+  // Four panels side by side: 4096 px each is a 16k-pixel-wide picture already.
+  if (panelWidth > MAX_PANEL_WIDTH) throw new ConfigError(`--width ${panelWidth}: at most ${MAX_PANEL_WIDTH} px per panel`);
+  const gain = parsePositiveInt(o.gain, '--gain');
+  const seed = parseNonNegativeInt(o.seed, '--seed');
+  const { budget, prompt } = parseNoiseSettings(o);
   await checkOutputFile(o.out, '--out');
   const plugin = await resolvePlugin(pluginSpec);
   const root = await datasetRoot(plugin, o.in, '--in');
@@ -35,8 +45,7 @@ export async function previewCommand(pluginSpec: string, o: PreviewCommandOption
     if (sample) break;
   }
   if (!sample) throw new ConfigError(`no sample with id ${JSON.stringify(o.id)} in ${splits.join(', ')} of ${root}`);
-  const { budget, prompt } = parseNoiseSettings(o);
-  const noise = await createNoiseSourceFromOptions(o, Number(o.seed));
+  const noise = await createNoiseSourceFromOptions(o, seed);
   try {
     const preview = await renderPreview(sample, {
       noise,
@@ -44,8 +53,8 @@ export async function previewCommand(pluginSpec: string, o: PreviewCommandOption
       prompt,
       root,
       concurrency: 1,
-      panelWidth: parsePositiveInt(o.width, '--width'),
-      gain: parsePositiveInt(o.gain, '--gain'),
+      panelWidth,
+      gain,
       label: `${plugin.name} ${sample.split}/${sample.id}, noise ${o.noise}`,
     });
     await fs.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
