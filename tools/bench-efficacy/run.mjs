@@ -63,6 +63,11 @@ const cfg = {
   epsBg: opt['eps-bg'] ?? '2/255',
   photometric: !opt['no-photometric'],
 };
+if (!fs.existsSync(cfg.dataset)) {
+  // The defaults live in ../shared/data beside the repository, which a clone elsewhere lacks.
+  console.error(`bench-efficacy: dataset ${cfg.dataset} not found: pass --dataset <folder> (and --format) for a dataset elsewhere`);
+  process.exit(1);
+}
 if (quick && cfg.trainSplit === cfg.evalSplit) {
   console.log('quick: the sample has one split, so train and eval use the same images (a smoke run, not a result)');
 }
