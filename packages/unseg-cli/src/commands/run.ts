@@ -82,6 +82,15 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   if (o.noise === 'unseg' && o.generator === undefined) {
     log('note: the bundled generator has not yet protected a dataset in the efficacy benchmark (README, "Does it work?"); --noise classwise --pattern grating (needs class labels; the strongest measured) and --noise grating (no labels) are the options that protected there (README, "Choosing the noise")');
   }
+  if (noise.needsLabels) {
+    // A class-wise code tells classes apart; with one class it is one pattern on every object.
+    const splits = o.split && o.split.length > 0 ? o.split : await reader.splits();
+    const lists = await Promise.all(splits.map((s) => reader.categories(s).catch(() => [])));
+    const classes = new Set(lists.flat().map((c) => c.id));
+    if (classes.size <= 1) {
+      log(`note: --noise ${o.noise} codes each class apart, but ${root} has ${classes.size === 0 ? 'no categories' : 'one category'}: every object gets the same pattern`);
+    }
+  }
   const listener: PipelineListener =
     o.progress === 'none'
       ? {}
