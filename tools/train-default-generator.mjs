@@ -3,7 +3,13 @@
 // Needs the built packages: (cd packages/unseg-core && npm run build); (cd packages/unseg-train && npm run build)
 //
 //   node tools/train-default-generator.mjs --data sa1b:../shared/data/sa1b-facades \
-//        --out packages/unseg-core/models/default --seed 1 --epochs 400 --max-minutes 40 [--resume]
+//        --out out/train-default --seed 1 --epochs 400 --max-minutes 40 [--resume]
+//   then copy generator.json, model.json, model.weights.bin, train-log.jsonl, curves.md into
+//   packages/unseg-core/models/default (see its CARD.md). trainGenerator refuses an --out that
+//   holds a generator or checkpoint without --resume, and --resume with other settings, so
+//   start each new training in a fresh folder.
+// The same recipe through the CLI: unseg-pipeline train ... --lr-g 1e-3 --lr-s 1e-3
+//   --mean-penalty 10 --warmup 120 --schedule step:1:1 (these CPU defaults are this tool's).
 //
 // Options: --backend auto|tensorflow|wasm|cpu, --size 128, --batch 8, --lr-g, --lr-s,
 //   --no-lm, --no-eg, --mean-penalty W, --schedule epoch:1:3|step:S:G, --warmup N, --paper, --max-images N,

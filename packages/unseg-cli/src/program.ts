@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { CLASSWISE_PATTERNS, noiseSourceNames, UnsegError } from '@unseg/core';
+import type { BackendName } from '@unseg/core/generator';
 import { runCommand, type RunCommandOptions } from './commands/run.js';
 import { parseWorkers, runWorkersCommand } from './commands/run-workers.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -16,12 +17,22 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 const collectSpec = (value: string, previous: string[] = []) => [...previous, value];
 
+/**
+ * selectBackend's names. Anything else used to fall through to 'auto' silently (wasm here), so
+ * commander refuses it. The type check below fails when @unseg/core adds a name not listed.
+ */
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+const _everyBackendListed: [Exclude<BackendName, (typeof BACKEND_NAMES)[number]>] extends [never] ? true : never = true;
+void _everyBackendListed;
+
+const backendOption = (description: string) => new Option('--backend <name>', description).choices(BACKEND_NAMES).default('auto');
+
 /** The noise options, shared by `run` and `preview` so that both read them the same way. */
 function withNoiseOptions(command: Command): Command {
   return command
     .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
     .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
-    .option('--backend <name>', 'for --noise unseg: tfjs backend (auto, tensorflow, wasm, cpu)', 'auto')
+    .addOption(backendOption('for --noise unseg: tfjs backend'))
     .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32 for cells, the image's size or more: one flat colour per class; the stripe width for --pattern grating, default 16); for --noise grating: the stripe width (default 8)")
     .addOption(
       new Option('--pattern <kind>', 'for --noise classwise: cells (random signs, default) or grating (stripes --cell-size px wide, one orientation and colour per class)').choices(
@@ -94,26 +105,36 @@ export function buildProgram(exit: (code: number) => void): Command {
     .requiredOption('--out <dir>', 'generator folder (model.json, weights, generator.json, train-log.jsonl, checkpoint/)')
     .option('--seed <n>', 'random seed (the run is deterministic for a seed and backend)', '1')
     .option('--epochs <n>', 'epochs (one pass over the images each)', '100')
-    .option('--resume', 'continue from <out>/checkpoint')
-    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu', 'auto')
-    .option('--size <px>', 'working resolution (square side) of G and S', '128')
+    .option('--resume', 'continue from <out>/checkpoint, with the same settings (without it, an --out holding a generator or checkpoint is refused)')
+    .addOption(backendOption('tfjs backend (a resume may use another)'))
+    .option('--size <px>', 'working resolution (square side) of G and S: a multiple of 4, at least 16', '128')
     .option('--batch <n>', 'batch size', '8')
-    .option('--lr-g <lr>', 'generator Adam learning rate (paper: 1e-4)')
-    .option('--lr-s <lr>', 'surrogate Adam learning rate (paper: 1e-4)')
+    // The defaults below are PAPER_OPTIONS' (train.test.ts checks that they agree).
+    .option('--lr-g <lr>', 'generator Adam learning rate (the paper; the shipped default generator: 1e-3)', '1e-4')
+    .option('--lr-s <lr>', 'surrogate Adam learning rate (the paper; the shipped default generator: 1e-3)', '1e-4')
+    .option('--mean-penalty <w>', "weight of the penalty on the squared per-image channel means of G's noise, against a colour-tint collapse (the shipped default generator: 10)", '0')
     .option('--no-lm', 'ablation: no label modification (G steps use the true mask, not all ones)')
     .option('--no-eg', 'ablation: no epsilon generalisation (train at the generation budget 8/255, 2/255)')
-    .option('--train-eps-fg <budget>', 'training budget inside the prompt (EG default 1/255)')
-    .option('--train-eps-bg <budget>', 'training budget outside the prompt (EG default 0.25/255)')
-    .option('--schedule <spec>', 'epoch:S:G or step:S:G (paper: epoch:1:3, 1 of every 4 epochs trains S)')
-    .option('--warmup <steps>', 'surrogate-only steps before alternation starts')
-    .option('--prompts <weights>', 'surrogate prompt mix, e.g. points=0.7,box=0.2,mask=0.1')
+    .option('--train-eps-fg <budget>', 'training budget inside the prompt, with EG', '1/255')
+    .option('--train-eps-bg <budget>', 'training budget outside the prompt, with EG', '0.25/255')
+    .option('--schedule <spec>', 'epoch:S:G or step:S:G: S units train the surrogate, then G units the generator (the paper: 1 of every 4 epochs trains S; the shipped default generator: step:1:1)', 'epoch:1:3')
+    .option('--warmup <steps>', 'surrogate-only steps before alternation starts (the shipped default generator: 120)', '0')
+    .option('--prompts <weights>', 'surrogate prompt mix', 'points=0.7,box=0.2,mask=0.1')
     .option('--no-rescale', 'do not rescale x + noise randomly before the surrogate')
     .option('--photometric', 'jitter brightness, contrast, saturation and hue of x + noise before the surrogate')
     .addOption(new Option('--noise-channels <kind>', "G's noise: rgb (three channels) or luma (one grey channel, kept by hue/saturation jitter and grayscale)").choices(['rgb', 'luma']).default('rgb'))
     .option('--carrier <px>', "G's output multiplies a fixed +-1 stripe texture this many working pixels wide, made at the image's own size (default: none)")
-    .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving what exists')
-    .option('--max-images <n>', 'use at most n images')
-    .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass)')
+    .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving what exists (default: no limit)')
+    .option('--max-images <n>', 'use at most n images (default: all)')
+    .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass over the images)')
+    .option('--diag-every <n>', 'log the diagnostic every n steps (0: never)', '10')
+    .addHelpText(
+      'after',
+      '\nThe shipped default generator (packages/unseg-core/models/default/CARD.md):\n' +
+        '  unseg-pipeline train --data sa1b:../shared/data/sa1b-facades --out out/train-default --seed 1 --epochs 1000 --max-minutes 38 \\\n' +
+        '      --lr-g 1e-3 --lr-s 1e-3 --mean-penalty 10 --warmup 120 --schedule step:1:1\n' +
+        '\nExit status: 0 trained, 1 error (bad option, --out misuse, training diverged).',
+    )
     .action(async (options: TrainCommandOptions) => exit(await trainCommand(options)));
 
   program

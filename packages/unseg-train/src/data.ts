@@ -1,5 +1,5 @@
-import type { DatasetReader, Rle } from '@unseg/core';
-import { SampleError } from '@unseg/core';
+import type { DatasetReader, Rle, Sample } from '@unseg/core';
+import { ConfigError, SampleError } from '@unseg/core';
 import path from 'node:path';
 import sharp from 'sharp';
 
@@ -17,6 +17,8 @@ export interface TrainingSet {
   readonly masks: Uint8Array[][];
   /** Per image, a label map (0 = none, else categoryId + 1; later objects paint over earlier), when asked for. */
   readonly labels?: Uint8Array[];
+  /** Samples that could not be read (bad image, bad annotation, bad mask), each with its file and reason. */
+  readonly skipped?: SampleError[];
 }
 
 export interface LoadOptions {
@@ -65,41 +67,102 @@ export async function decodeImageSquare(source: { kind: 'file'; path: string } |
   return out;
 }
 
-/** Reads samples through any DatasetPlugin reader (sa1b, coco, ...) and pre-decodes them. */
+/** Smallest object kept by default, as a fraction of the image. */
+export const DEFAULT_MIN_AREA = 0.004;
+
+/** One sample decoded at the working resolution; undefined when it has no usable object. */
+interface Decoded {
+  readonly image: Float32Array;
+  readonly masks: Uint8Array[];
+  readonly labels: Uint8Array | undefined;
+}
+
+/**
+ * Decodes one sample. Whatever is wrong with it (an image sharp cannot read, a truncated RLE
+ * string) comes out as a SampleError naming its file, so that the caller skips the sample
+ * rather than the whole training run, as `run` does.
+ */
+async function decodeSample(sample: Sample, root: string, options: LoadOptions): Promise<Decoded | undefined> {
+  const { size } = options;
+  const minArea = options.minArea ?? DEFAULT_MIN_AREA;
+  const maxArea = options.maxArea ?? 0.8;
+  const masks: Uint8Array[] = [];
+  const labels = options.withLabels ? new Uint8Array(size * size) : undefined;
+  for (const obj of sample.objects) {
+    if (obj.isCrowd) continue;
+    const rle = await obj.mask().catch((e: unknown) => {
+      throw asSampleError(e, annotationFile(sample, root), sample.id, `mask of object ${obj.id}`);
+    });
+    const { mask, area } = rleToSquare(rle, size);
+    if (labels) for (let i = 0; i < mask.length; i++) if (mask[i]) labels[i] = obj.categoryId + 1;
+    let on = 0;
+    for (const v of mask) on += v;
+    if (area >= minArea && area <= maxArea && on >= 4) masks.push(mask);
+  }
+  if (masks.length === 0) return undefined;
+  const image = await decodeImageSquare(sample.image, root, size).catch((e: unknown) => {
+    throw asSampleError(e, imageFile(sample, root), sample.id, 'cannot decode image');
+  });
+  return { image, masks, labels };
+}
+
+function imageFile(sample: Sample, root: string): string {
+  if (sample.image.kind !== 'file') return sample.image.name;
+  return path.isAbsolute(sample.image.path) ? sample.image.path : path.join(root, sample.image.path);
+}
+
+/** Where the plugin says the annotation came from (meta.annotationFile of sa1b), else the image. */
+function annotationFile(sample: Sample, root: string): string {
+  const file = sample.meta?.annotationFile;
+  return typeof file === 'string' ? path.join(root, file) : imageFile(sample, root);
+}
+
+/** A plugin's own SampleError is kept (it names the file); anything else is wrapped with `file`. */
+function asSampleError(e: unknown, file: string, sampleId: string, what: string): SampleError {
+  if (e instanceof SampleError) return e;
+  return new SampleError(file, `${what}: ${e instanceof Error ? e.message : String(e)}`, { sampleId, cause: e });
+}
+
+/**
+ * Reads samples through any DatasetPlugin reader (sa1b, coco, ...) and pre-decodes them. A
+ * sample that cannot be read, whether the reader yields it as a SampleError or it fails while
+ * decoding, is skipped, logged with its file and reason, and listed in `skipped`.
+ */
 export async function loadTrainingSet(
   sources: readonly { reader: DatasetReader; split: string }[],
   options: LoadOptions,
 ): Promise<TrainingSet> {
   const { size } = options;
-  const minArea = options.minArea ?? 0.004;
-  const maxArea = options.maxArea ?? 0.8;
-  const set: TrainingSet = { size, images: [], ids: [], masks: [], ...(options.withLabels ? { labels: [] } : {}) };
-  let skipped = 0;
+  const skipped: SampleError[] = [];
+  const set: TrainingSet = { size, images: [], ids: [], masks: [], skipped, ...(options.withLabels ? { labels: [] } : {}) };
+  const skip = (error: SampleError) => {
+    skipped.push(error);
+    options.log?.(`skipped ${error.message}`);
+  };
   for (const { reader, split } of sources) {
     for await (const sample of reader.samples(split)) {
       if (options.maxImages !== undefined && set.images.length >= options.maxImages) break;
       if (sample instanceof SampleError) {
-        skipped++;
-        options.log?.(`skipped: ${sample.message}`);
+        skip(sample);
         continue;
       }
-      const masks: Uint8Array[] = [];
-      const labels = options.withLabels ? new Uint8Array(size * size) : undefined;
-      for (const obj of sample.objects) {
-        if (obj.isCrowd) continue;
-        const { mask, area } = rleToSquare(await obj.mask(), size);
-        if (labels) for (let i = 0; i < mask.length; i++) if (mask[i]) labels[i] = obj.categoryId + 1;
-        let on = 0;
-        for (const v of mask) on += v;
-        if (area >= minArea && area <= maxArea && on >= 4) masks.push(mask);
+      let decoded: Decoded | undefined;
+      try {
+        decoded = await decodeSample(sample, reader.root, options);
+      } catch (error) {
+        if (!(error instanceof SampleError)) throw error;
+        skip(error);
+        continue;
       }
-      if (masks.length === 0) continue;
-      set.images.push(await decodeImageSquare(sample.image, reader.root, size));
+      if (!decoded) continue;
+      set.images.push(decoded.image);
       set.ids.push(`${split}/${sample.id}`);
-      set.masks.push(masks);
-      if (labels) set.labels!.push(labels);
+      set.masks.push(decoded.masks);
+      if (decoded.labels) set.labels!.push(decoded.labels);
     }
   }
-  if (set.images.length === 0) throw new Error(`no usable training samples (skipped ${skipped})`);
+  if (set.images.length === 0) {
+    throw new ConfigError(`no usable training samples in ${sources.map((s) => `${s.reader.root}@${s.split}`).join(', ')} (${skipped.length} skipped as unreadable; the rest have no object of a usable size)`);
+  }
   return set;
 }

@@ -2,10 +2,12 @@ export { Rng } from './rng.js';
 export { DEFAULT_PROMPTS, PROMPT_CHANNELS, makePrompt, pickPromptKind, type PromptKind, type PromptOptions } from './prompts.js';
 export { bceWithLogits, diceLoss, segLoss, generatorTarget } from './losses.js';
 export { createSurrogate, surrogateSpec, SURROGATE_PREFIX, type Surrogate } from './surrogate.js';
-export { loadTrainingSet, rleToSquare, decodeImageSquare, type TrainingSet, type LoadOptions } from './data.js';
+export { loadTrainingSet, rleToSquare, decodeImageSquare, DEFAULT_MIN_AREA, type TrainingSet, type LoadOptions } from './data.js';
+export { checkTrainingSize, MIN_TRAINING_SIZE } from './settings.js';
 export {
   BilevelTrainer,
   PAPER_OPTIONS,
+  TrainingDivergedError,
   type Budget,
   type Schedule,
   type RescaleOptions,

@@ -1,11 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DatasetReader } from '@unseg/core';
 import { selectBackend, type BackendName } from '@unseg/core/generator';
+import { ConfigError } from '@unseg/core';
 import { appendFile, mkdir, readFile, access, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadTrainingSet } from './data.js';
-import { BilevelTrainer, PAPER_OPTIONS, type DiagnosticRecord, type LogRecord, type TrainerOptions } from './trainer.js';
+import { recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
+import { DEFAULT_MIN_AREA, loadTrainingSet } from './data.js';
+import { changedSettings, checkNumbers, checkTrainingSize, trainerSettings, trainingSettings, type TrainingSettings } from './settings.js';
+import { truncateLog } from './train-log.js';
+import { BilevelTrainer, PAPER_OPTIONS, TrainingDivergedError, type DiagnosticRecord, type LogRecord, type TrainerOptions } from './trainer.js';
 
 export interface TrainGeneratorOptions {
   /** Readers from any DatasetPlugin (sa1b, coco, ...) and the split to read from each. */
@@ -25,6 +29,11 @@ export interface TrainGeneratorOptions {
   /** Free-form provenance stored in generator.json (e.g. the command line). */
   readonly provenance?: Record<string, unknown>;
   readonly print?: (line: string) => void;
+  /**
+   * For tests: called after each file of a checkpoint is written (`afterFile`) and between the
+   * renames that put it in place (`beforeSwap`); a throw there stands for a crash (kill -9).
+   */
+  readonly checkpointHooks?: { afterFile?: (name: string) => Promise<void> | void; beforeSwap?: () => Promise<void> | void };
 }
 
 export interface TrainGeneratorResult {
@@ -44,36 +53,112 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** What a checkpoint keeps beside the trainer's state: time spent so far and the settings that decide the weights. */
+interface RunMeta {
+  readonly seconds?: number;
+  readonly settings?: TrainingSettings;
+}
+
+const GENERATOR_FILES = ['generator.json', 'model.json'];
+
+/**
+ * Refuses to train over a generator or checkpoint without --resume (it would be replaced epoch
+ * by epoch, e.g. the shipped models/default), to resume where there is nothing to resume, or
+ * to resume with settings other than the checkpoint's. Returns the checkpoint's meta when resuming.
+ */
+async function checkOutFolder(out: string, ckpt: string, resume: boolean, settings: TrainingSettings): Promise<RunMeta | undefined> {
+  const hasCheckpoint = await exists(path.join(ckpt, 'state.json'));
+  if (!resume) {
+    const held = [
+      ...((await Promise.all(GENERATOR_FILES.map((f) => exists(path.join(out, f))))).some(Boolean) ? ['a generator'] : []),
+      ...(hasCheckpoint ? ['a checkpoint'] : []),
+    ];
+    if (held.length) throw new ConfigError(`--out ${out} holds ${held.join(' and ')}; pass --resume to continue it, or use another --out`);
+    return undefined;
+  }
+  if (!hasCheckpoint) {
+    throw new ConfigError(`--resume: --out ${out} holds no checkpoint to continue (no ${path.join(ckpt, 'state.json')}); leave out --resume to start a new training in an empty folder`);
+  }
+  const meta = JSON.parse(await readFile(path.join(ckpt, 'run.json'), 'utf8').catch(() => '{}')) as RunMeta;
+  // Checkpoints from before settings were recorded still hold the trainer's options.
+  const state = JSON.parse(await readFile(path.join(ckpt, 'state.json'), 'utf8')) as { options?: Record<string, unknown> };
+  const before: Partial<TrainingSettings> = meta.settings ?? (state.options ? { trainer: trainerSettings(state.options as unknown as TrainerOptions) } : {});
+  const changed = changedSettings(before, settings);
+  if (changed.length) {
+    throw new ConfigError(
+      `--resume: the checkpoint in ${ckpt} was trained with other settings (${changed.join('; ')}); ` +
+        'continuing it would make a generator that no single command trained: resume with the same settings, or train into another --out',
+    );
+  }
+  return meta;
+}
+
 /**
  * The whole training run behind `unseg-pipeline train` and tools/train-default-generator.mjs:
  * pre-decode the data, train, log every step as JSON lines, checkpoint and export the
- * generator after every epoch, resume from the checkpoint when asked.
+ * generator after every epoch, resume from the checkpoint when asked. Settings and the output
+ * folder are checked before any data is read.
  */
 export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGeneratorResult> {
   const print = o.print ?? ((l: string) => process.stdout.write(l + '\n'));
-  const backend = await selectBackend(o.backend ?? 'auto');
-  print(`backend: ${backend}`);
   const options: TrainerOptions = { ...PAPER_OPTIONS, ...o.trainer };
   const size = o.size ?? 128;
-  const t0 = Date.now();
-  const data = await loadTrainingSet(o.sources, { size, maxImages: o.maxImages, minArea: o.minArea, log: print });
-  const nObjects = data.masks.reduce((a, m) => a + m.length, 0);
-  print(`data: ${data.images.length} images, ${nObjects} objects at ${size}x${size} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  await mkdir(o.out, { recursive: true });
+  const minArea = o.minArea ?? DEFAULT_MIN_AREA;
+  checkNumbers({ epochs: o.epochs, maxMinutes: o.maxMinutes, maxImages: o.maxImages, minArea, trainer: options });
+  checkTrainingSize(size, options);
+  const settings = trainingSettings({ size, data: o.sources.map((s) => `${path.resolve(s.reader.root)}@${s.split}`), maxImages: o.maxImages, minArea, trainer: options });
   const ckpt = path.join(o.out, 'checkpoint');
   const logFile = path.join(o.out, 'train-log.jsonl');
+  const recovered = await recoverCheckpoint(ckpt);
+  if (recovered) print(`checkpoint: ${recovered}`);
+  const resumed = await checkOutFolder(o.out, ckpt, Boolean(o.resume), settings);
+  const backend = await selectBackend(o.backend ?? 'auto');
+  print(`backend: ${backend}`);
+  const t0 = Date.now();
+  const data = await loadTrainingSet(o.sources, { size, maxImages: o.maxImages, minArea, log: print });
+  const nObjects = data.masks.reduce((a, m) => a + m.length, 0);
+  const skipped = data.skipped?.length ? `, ${data.skipped.length} samples skipped (listed above)` : '';
+  print(`data: ${data.images.length} images, ${nObjects} objects at ${size}x${size}${skipped} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  await mkdir(o.out, { recursive: true });
   const trainer = new BilevelTrainer(data, options);
-  let previousSeconds = 0;
-  if (o.resume && (await exists(path.join(ckpt, 'state.json')))) {
-    await trainer.loadCheckpoint(ckpt);
-    const meta = JSON.parse(await readFile(path.join(ckpt, 'run.json'), 'utf8').catch(() => '{}')) as { seconds?: number };
-    previousSeconds = meta.seconds ?? 0;
-    print(`resumed at epoch ${trainer.epoch}, step ${trainer.step}`);
-  } else {
-    await writeFile(logFile, '');
+  try {
+    let previousSeconds = 0;
+    if (resumed) {
+      await trainer.loadCheckpoint(ckpt);
+      previousSeconds = resumed.seconds ?? 0;
+      const log = await truncateLog(logFile, trainer.step);
+      if (log.dropped) print(`train-log.jsonl: dropped ${log.dropped} lines after the checkpoint's step ${trainer.step}`);
+      if (log.steps !== trainer.step) print(`warning: train-log.jsonl holds ${log.steps} steps, the checkpoint ${trainer.step}: the log has a gap`);
+      print(`resumed at epoch ${trainer.epoch}, step ${trainer.step}`);
+    } else {
+      await writeFile(logFile, '');
+    }
+    return await runTraining(o, { trainer, data, nObjects, backend, size, options, settings, ckpt, logFile, previousSeconds, print });
+  } finally {
+    trainer.dispose();
   }
+}
+
+/** Trains, logging each step and saving checkpoint, log and generator after every epoch. */
+async function runTraining(
+  o: TrainGeneratorOptions,
+  r: {
+    trainer: BilevelTrainer;
+    data: { images: readonly unknown[] };
+    nObjects: number;
+    backend: string;
+    size: number;
+    options: TrainerOptions;
+    settings: TrainingSettings;
+    ckpt: string;
+    logFile: string;
+    previousSeconds: number;
+    print: (line: string) => void;
+  },
+): Promise<TrainGeneratorResult> {
+  const { trainer, options, print, logFile, ckpt } = r;
   const start = Date.now();
-  const seconds = () => previousSeconds + (Date.now() - start) / 1000;
+  const seconds = () => r.previousSeconds + (Date.now() - start) / 1000;
   let last: DiagnosticRecord | undefined;
   let pending: string[] = [];
   const flush = async () => {
@@ -81,22 +166,22 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGen
     pending = [];
   };
   let sumS = 0, nS = 0, sumG = 0, nG = 0;
-  const onLog = (r: LogRecord) => {
-    pending.push(JSON.stringify(r) + '\n');
-    if (r.kind === 'step') {
-      if (r.phase === 'S') {
-        sumS += r.loss;
+  const onLog = (rec: LogRecord) => {
+    pending.push(JSON.stringify(rec) + '\n');
+    if (rec.kind === 'step') {
+      if (rec.phase === 'S') {
+        sumS += rec.loss;
         nS++;
       } else {
-        sumG += r.loss;
+        sumG += rec.loss;
         nG++;
       }
     } else {
-      last = r;
+      last = rec;
       print(
-        `step ${r.step} epoch ${r.epoch}: S loss ${nS ? (sumS / nS).toFixed(4) : '-'} G loss ${nG ? (sumG / nG).toFixed(4) : '-'} | ` +
-          `true-mask loss clean ${r.trueClean.toFixed(3)} G ${r.trueG.toFixed(3)} uniform ${r.trueUniform.toFixed(3)} sign ${r.trueSign.toFixed(3)} | ` +
-          `G-target loss G ${r.targetG.toFixed(3)} uniform ${r.targetUniform.toFixed(3)} | noise std ${r.noiseSpatialStd.toFixed(3)} |mean| ${r.noiseChannelMean.toFixed(3)} sat ${r.noiseSaturated.toFixed(3)}`,
+        `step ${rec.step} epoch ${rec.epoch}: S loss ${nS ? (sumS / nS).toFixed(4) : '-'} G loss ${nG ? (sumG / nG).toFixed(4) : '-'} | ` +
+          `true-mask loss clean ${rec.trueClean.toFixed(3)} G ${rec.trueG.toFixed(3)} uniform ${rec.trueUniform.toFixed(3)} sign ${rec.trueSign.toFixed(3)} | ` +
+          `G-target loss G ${rec.targetG.toFixed(3)} uniform ${rec.targetUniform.toFixed(3)} | noise std ${rec.noiseSpatialStd.toFixed(3)} |mean| ${rec.noiseChannelMean.toFixed(3)} sat ${rec.noiseSaturated.toFixed(3)}`,
       );
       sumS = nS = sumG = nG = 0;
     }
@@ -107,31 +192,55 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGen
     epochs: trainer.epoch,
     steps: trainer.step,
     seconds: Math.round(seconds()),
-    backend,
+    backend: r.backend,
     machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`,
     trainerOptions: options,
-    images: data.images.length,
-    objects: nObjects,
-    size,
+    images: r.data.images.length,
+    objects: r.nObjects,
+    size: r.size,
   });
+  // The log goes first: after a crash it may run ahead of the checkpoint, which a resume cuts
+  // back (truncateLog), but it is never behind it. The generator goes last, from weights that
+  // the checkpoint already holds.
+  let saved = r.previousSeconds > 0 || trainer.step > 0 ? { epoch: trainer.epoch, step: trainer.step } : undefined;
   const save = async () => {
+    trainer.checkGeneratorOutput();
     await flush();
-    await trainer.saveCheckpoint(ckpt);
-    await writeFile(path.join(ckpt, 'run.json'), JSON.stringify({ seconds: seconds() }));
+    await replaceCheckpoint(
+      ckpt,
+      async (into) => {
+        await trainer.saveCheckpoint(into, o.checkpointHooks?.afterFile);
+        const meta: RunMeta = { seconds: seconds(), settings: r.settings };
+        await writeFile(path.join(into, 'run.json'), JSON.stringify(meta));
+        await o.checkpointHooks?.afterFile?.('run.json');
+      },
+      o.checkpointHooks?.beforeSwap,
+    );
     await trainer.exportGenerator(o.out, provenance());
+    saved = { epoch: trainer.epoch, step: trainer.step };
   };
   const deadline = o.maxMinutes !== undefined ? start + o.maxMinutes * 60_000 : Infinity;
-  await trainer.train({
-    epochs: o.epochs,
-    onLog,
-    onEpoch: async (e) => {
-      await save();
-      print(`epoch ${e} done, checkpoint saved (${seconds().toFixed(0)} s, ${tf.memory().numTensors} tensors)`);
-    },
-    shouldStop: () => Date.now() > deadline,
-  });
-  await save();
-  const result = { backend, steps: trainer.step, epochs: trainer.epoch, seconds: seconds(), ...(last ? { lastDiagnostic: last } : {}) };
-  trainer.dispose();
-  return result;
+  try {
+    await trainer.train({
+      epochs: o.epochs,
+      onLog,
+      onEpoch: async (e) => {
+        await save();
+        print(`epoch ${e} done, checkpoint saved (${seconds().toFixed(0)} s, ${tf.memory().numTensors} tensors)`);
+      },
+      shouldStop: () => Date.now() > deadline,
+    });
+    await save();
+  } catch (error) {
+    // Nothing is saved from a diverged epoch (its log lines included): the folder stays as the last save left it.
+    if (error instanceof TrainingDivergedError) {
+      print(
+        saved
+          ? `nothing of the diverged epoch was saved: ${o.out} keeps the generator and checkpoint of epoch ${saved.epoch} (step ${saved.step})`
+          : `no generator was written to ${o.out}`,
+      );
+    }
+    throw error;
+  }
+  return { backend: r.backend, steps: trainer.step, epochs: trainer.epoch, seconds: seconds(), ...(last ? { lastDiagnostic: last } : {}) };
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generatorTarget, segLoss } from './losses.js';
 import { tinySet, TINY_OPTIONS } from './test-helpers/tiny.js';
-import { BilevelTrainer, PAPER_OPTIONS, type LogRecord } from './trainer.js';
+import { BilevelTrainer, PAPER_OPTIONS, TrainingDivergedError, type LogRecord } from './trainer.js';
 
 function snapshot(params: ParamMap): Float32Array[] {
   return [...params.values()].map((v) => v.dataSync().slice() as Float32Array);
@@ -136,6 +136,33 @@ describe('BilevelTrainer', () => {
     a.dispose();
     c.dispose();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stops at the first non-finite loss or weight, naming the epoch, the step and the learning rate to lower', async () => {
+    const opts = { ...TINY_OPTIONS, stepsPerEpoch: 2, schedule: { unit: 'step' as const, surrogate: 1, generator: 1 } };
+    const t = new BilevelTrainer(tinySet(), opts);
+    const steps: number[] = [];
+    // After epoch 0, poison one of G's weights: the next G step's loss is NaN.
+    const run = t.train({
+      epochs: 3,
+      onLog: (r) => void (r.kind === 'step' && steps.push(r.step)),
+      onEpoch: () => void t.generator.params.get('G/head/b')!.assign(tf.tensor1d([NaN, 0, 0])),
+    });
+    await expect(run).rejects.toThrow(TrainingDivergedError);
+    // (tfjs clips the NaN noise into the image, so here the weights show it before the loss does.)
+    await expect(run).rejects.toThrow(
+      "training diverged at epoch 1, step 3 (a generator step): the generator's weights are no longer finite after the update; the generator's learning rate 0.01 is probably too high: try a lower --lr-g",
+    );
+    expect(steps).toEqual([0, 1, 2]);
+    t.dispose();
+  });
+
+  it('refuses to hand over a generator whose weights are finite but whose noise is not', () => {
+    const t = new BilevelTrainer(tinySet(), TINY_OPTIONS);
+    t.checkGeneratorOutput();
+    t.generator.params.get('G/head/w')!.assign(tf.fill(t.generator.params.get('G/head/w')!.shape, 3e38));
+    expect(() => t.checkGeneratorOutput()).toThrow(/the generator's noise is not finite \(its largest weight is 3.00e\+38\)/);
+    t.dispose();
   });
 
   it('the diagnostic reports losses and noise statistics within their ranges', () => {

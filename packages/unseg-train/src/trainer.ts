@@ -10,6 +10,7 @@ import {
   type GeneratorConfig,
   type ParamMap,
 } from '@unseg/core/generator';
+import { UnsegError } from '@unseg/core';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrainingSet } from './data.js';
@@ -106,6 +107,26 @@ export const PAPER_OPTIONS: TrainerOptions = {
 
 export type Phase = 'S' | 'G';
 
+/**
+ * A loss or a weight stopped being a finite number: every later step would only spread the
+ * NaN, and exporting the weights would publish a generator that makes NaN noise. The message
+ * names where it happened; the caller keeps its last good checkpoint and generator.
+ */
+export class TrainingDivergedError extends UnsegError {
+  readonly epoch: number;
+  readonly step: number;
+  readonly phase: Phase;
+  /** `when`: e.g. "at epoch 2, step 17 (a generator step)"; `what`: what is not finite. */
+  constructor(where: { epoch: number; step: number; phase: Phase }, when: string, what: string, lr: number) {
+    const net = where.phase === 'G' ? 'generator' : 'surrogate';
+    const flag = where.phase === 'G' ? '--lr-g' : '--lr-s';
+    super('TRAINING_DIVERGED', `training diverged ${when}: ${what}; the ${net}'s learning rate ${lr} is probably too high: try a lower ${flag} (the paper: 1e-4)`);
+    this.epoch = where.epoch;
+    this.step = where.step;
+    this.phase = where.phase;
+  }
+}
+
 export interface StepRecord {
   readonly kind: 'step';
   readonly step: number;
@@ -146,6 +167,30 @@ interface Batch {
   x: tf.Tensor4D;
   mask: tf.Tensor4D;
   prompt: tf.Tensor4D;
+}
+
+/** Adam's running products beta1^t and beta2^t (private fields of tfjs's AdamOptimizer). */
+interface AdamPowers {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+/**
+ * Adam multiplies beta^t up step by step, but setWeights recomputes it as pow(beta, t + 1),
+ * which differs in the last float32 bits: a resumed run would then drift from an uninterrupted
+ * one. The checkpoint keeps the products themselves (float32 values are exact in JSON).
+ */
+function betaPowers(opt: tf.AdamOptimizer): [number, number] {
+  const p = opt as unknown as AdamPowers;
+  return [p.accBeta1.dataSync()[0]!, p.accBeta2.dataSync()[0]!];
+}
+
+function setBetaPowers(opt: tf.AdamOptimizer, [b1, b2]: [number, number]): void {
+  const p = opt as unknown as AdamPowers;
+  tf.tidy(() => {
+    p.accBeta1.assign(tf.scalar(b1));
+    p.accBeta2.assign(tf.scalar(b2));
+  });
 }
 
 export class BilevelTrainer {
@@ -371,6 +416,7 @@ export class BilevelTrainer {
         const t0 = performance.now();
         const loss = phase === 'S' ? this.surrogateStep(batch) : this.generatorStep(batch);
         tf.dispose([batch.x, batch.mask, batch.prompt]);
+        this.checkFinite(phase, loss);
         run.onLog?.({ kind: 'step', step: this.step, epoch: this.epoch, phase, loss, ms: Math.round(performance.now() - t0) });
         this.step++;
         if (every > 0 && this.step % every === 0) run.onLog?.(this.diagnose());
@@ -381,23 +427,73 @@ export class BilevelTrainer {
     }
   }
 
+  /**
+   * Stops at the first step whose loss, or whose network's weights after the update, are not
+   * finite. The weights are checked too because one huge update can turn them to NaN/Inf while
+   * the loss it came from was still finite.
+   */
+  private checkFinite(phase: Phase, loss: number): void {
+    const where = { epoch: this.epoch, step: this.step, phase };
+    const when = `at epoch ${this.epoch}, step ${this.step} (a ${phase === 'G' ? 'generator' : 'surrogate'} step)`;
+    const lr = phase === 'G' ? this.options.lrGenerator : this.options.lrSurrogate;
+    if (!Number.isFinite(loss)) throw new TrainingDivergedError(where, when, `the loss is ${loss}`, lr);
+    const params = phase === 'G' ? this.generator.params : this.surrogate.params;
+    // NaN and Inf survive a sum of absolute values, so one number per step tells.
+    const total = tf.tidy(() => tf.addN(this.varList(params).map((v) => v.abs().sum())).dataSync()[0]!);
+    if (!Number.isFinite(total)) throw new TrainingDivergedError(where, when, `the ${phase === 'G' ? 'generator' : 'surrogate'}'s weights are no longer finite after the update`, lr);
+  }
+
+  /**
+   * Weights can be finite and still absurd (1e30 after one step at a huge learning rate): G's
+   * noise is then NaN (Inf - Inf when it is centred) although no loss has been NaN yet. Run
+   * before saving, so that such a generator is never written: G on the diagnostic batch.
+   */
+  checkGeneratorOutput(): void {
+    const d = this.getDiagBatch();
+    const [sum, largest] = tf.tidy(() => {
+      const noise = this.generator.forward(d.x, d.mask);
+      const biggest = tf.stack(this.varList(this.generator.params).map((v) => v.abs().max())).max();
+      return [noise.abs().sum().dataSync()[0]!, biggest.dataSync()[0]!];
+    });
+    if (Number.isFinite(sum)) return;
+    throw new TrainingDivergedError(
+      { epoch: this.epoch, step: this.step, phase: 'G' },
+      `by epoch ${this.epoch}, step ${this.step}`,
+      `the generator's noise is not finite (its largest weight is ${largest.toExponential(2)})`,
+      this.options.lrGenerator,
+    );
+  }
+
   /** Everything needed to continue bit-for-bit: both networks, both Adam states, the RNG, the counters. */
-  async saveCheckpoint(dir: string): Promise<void> {
+  /**
+   * Writes the files one by one into `dir`, so a crash leaves a mix of old and new files there:
+   * write into a fresh folder and move it into place (run.ts does). `afterFile` is called after
+   * each file (tests throw from it to simulate a crash).
+   */
+  async saveCheckpoint(dir: string, afterFile?: (name: string) => Promise<void> | void): Promise<void> {
     await mkdir(dir, { recursive: true });
     await saveTensors(dir, 'G', this.generator.params);
+    await afterFile?.('G');
     await saveTensors(dir, 'S', this.surrogate.params);
+    await afterFile?.('S');
     for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) {
       const weights = await opt.getWeights();
-      await saveTensors(dir, stem, weights);
-      // getWeights makes a fresh scalar for the iteration count; the moments are the optimizer's own.
-      tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+      try {
+        await saveTensors(dir, stem, weights);
+      } finally {
+        // getWeights makes a fresh scalar for the iteration count; the moments are the optimizer's own.
+        tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+      }
+      await afterFile?.(stem);
     }
-    const state = { step: this.step, epoch: this.epoch, rng: this.rng.state, options: this.options, generator: this.generator.config };
+    const adamPowers = { adamG: betaPowers(this.optG), adamS: betaPowers(this.optS) };
+    const state = { step: this.step, epoch: this.epoch, rng: this.rng.state, options: this.options, generator: this.generator.config, adamPowers };
     await writeFile(path.join(dir, 'state.json'), JSON.stringify(state, null, 1));
+    await afterFile?.('state.json');
   }
 
   async loadCheckpoint(dir: string): Promise<void> {
-    const state = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as { step: number; epoch: number; rng: number };
+    const state = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as { step: number; epoch: number; rng: number; adamPowers?: Record<string, [number, number]> };
     for (const [stem, params] of [['G', this.generator.params], ['S', this.surrogate.params]] as const) {
       const tensors = await loadTensors(dir, stem);
       for (const [name, v] of params) {
@@ -411,6 +507,8 @@ export class BilevelTrainer {
     for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) {
       const tensors = await loadTensors(dir, stem);
       await opt.setWeights([...tensors].map(([name, tensor]) => ({ name, tensor })));
+      const powers = state.adamPowers?.[stem];
+      if (powers) setBetaPowers(opt, powers);
     }
     this.step = state.step;
     this.epoch = state.epoch;

@@ -12,18 +12,20 @@ export interface TrainCommandOptions {
   seed: string;
   epochs: string;
   resume?: boolean;
-  backend: string;
+  /** Commander restricts it to selectBackend's names. */
+  backend: BackendName;
   size: string;
   batch: string;
-  lrG?: string;
-  lrS?: string;
+  lrG: string;
+  lrS: string;
+  meanPenalty: string;
   lm: boolean;
   eg: boolean;
-  trainEpsFg?: string;
-  trainEpsBg?: string;
-  schedule?: string;
-  warmup?: string;
-  prompts?: string;
+  trainEpsFg: string;
+  trainEpsBg: string;
+  schedule: string;
+  warmup: string;
+  prompts: string;
   rescale: boolean;
   photometric?: boolean;
   /** Commander restricts it to these choices. */
@@ -32,6 +34,27 @@ export interface TrainCommandOptions {
   maxMinutes?: string;
   maxImages?: string;
   stepsPerEpoch?: string;
+  diagEvery: string;
+}
+
+/**
+ * A number as typed: Number() alone takes "" and " " for 0 and hands NaN on, which training
+ * then recorded as null ("--lr-g abc").
+ */
+export function parseNumber(text: string, flag: string, range: { above?: number; atLeast?: number }): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  const expected = range.above !== undefined ? `a number > ${range.above}` : `a number >= ${range.atLeast ?? '-Infinity'}`;
+  if (!Number.isFinite(n)) throw new ConfigError(`${flag} ${JSON.stringify(text)}: expected ${expected}`);
+  if ((range.above !== undefined && !(n > range.above)) || (range.atLeast !== undefined && !(n >= range.atLeast))) {
+    throw new ConfigError(`${flag} ${JSON.stringify(text)}: expected ${expected}`);
+  }
+  return n;
+}
+
+export function parseSeed(text: string): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isSafeInteger(n)) throw new ConfigError(`--seed ${JSON.stringify(text)}: expected a whole number`);
+  return n;
 }
 
 /** `plugin:dir[@split]`: the split defaults to every split except the ones named valid/val/test. */
@@ -58,10 +81,11 @@ export function parsePrompts(text: string, defaults: TrainerOptions['prompts']):
   const out = { ...defaults };
   for (const part of text.split(',')) {
     const [k, v] = part.split('=');
-    if ((k !== 'points' && k !== 'box' && k !== 'mask') || v === undefined || !(Number(v) >= 0)) {
+    const weight = v === undefined || v.trim() === '' ? NaN : Number(v);
+    if ((k !== 'points' && k !== 'box' && k !== 'mask') || !Number.isFinite(weight) || weight < 0) {
       throw new ConfigError(`--prompts ${text}: expected e.g. points=0.7,box=0.2,mask=0.1`);
     }
-    out[k] = Number(v);
+    out[k] = weight;
   }
   if (out.points + out.box + out.mask <= 0) throw new ConfigError(`--prompts ${text}: at least one kind must have weight > 0`);
   return out;
@@ -69,10 +93,42 @@ export function parsePrompts(text: string, defaults: TrainerOptions['prompts']):
 
 const HELD_OUT = /^(val|valid|validation|test)/i;
 
+/**
+ * Every numeric option read strictly, before any data is opened: a typo must not start an
+ * hour of training (or one on NaN settings).
+ */
+export function parseTrainerOptions(o: TrainCommandOptions, paper: TrainerOptions, photometric: TrainerOptions['photometric']): Partial<TrainerOptions> {
+  return {
+    seed: parseSeed(o.seed),
+    batchSize: parsePositiveInt(o.batch, '--batch'),
+    labelModification: o.lm,
+    epsilonGeneralization: o.eg,
+    lrGenerator: parseNumber(o.lrG, '--lr-g', { above: 0 }),
+    lrSurrogate: parseNumber(o.lrS, '--lr-s', { above: 0 }),
+    meanPenalty: parseNumber(o.meanPenalty, '--mean-penalty', { atLeast: 0 }),
+    schedule: parseSchedule(o.schedule),
+    surrogateWarmupSteps: parseNonNegativeInt(o.warmup, '--warmup'),
+    prompts: parsePrompts(o.prompts, paper.prompts),
+    trainEps: { fg: parseEps(o.trainEpsFg, '--train-eps-fg'), bg: parseEps(o.trainEpsBg, '--train-eps-bg') },
+    diagnosticEvery: parseNonNegativeInt(o.diagEvery, '--diag-every'),
+    ...(o.rescale ? {} : { rescale: null }),
+    ...(o.photometric ? { photometric } : {}),
+    generatorNoise: o.noiseChannels,
+    ...(o.carrier !== undefined ? { generatorCarrier: parsePositiveInt(o.carrier, '--carrier') } : {}),
+    ...(o.stepsPerEpoch !== undefined ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
+  };
+}
+
 /** `unseg-pipeline train`: bilevel min-min training of a generator; writes a generator folder. */
 export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   if (o.data.length === 0) throw new ConfigError('--data is required: e.g. --data sa1b:../shared/data/sa1b-facades');
-  const { DEFAULT_PHOTOMETRIC, PAPER_OPTIONS, trainGenerator } = await import('@unseg/train');
+  const { DEFAULT_PHOTOMETRIC, PAPER_OPTIONS, checkTrainingSize, trainGenerator } = await import('@unseg/train');
+  const trainer = parseTrainerOptions(o, PAPER_OPTIONS, DEFAULT_PHOTOMETRIC);
+  const size = parsePositiveInt(o.size, '--size');
+  checkTrainingSize(size, { ...PAPER_OPTIONS, ...trainer });
+  const epochs = parsePositiveInt(o.epochs, '--epochs');
+  const maxMinutes = o.maxMinutes === undefined ? undefined : parseNumber(o.maxMinutes, '--max-minutes', { above: 0 });
+  const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
   const sources = [];
   for (const spec of o.data) {
     const { plugin: name, dir, split } = parseDataSpec(spec);
@@ -82,41 +138,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
     if (splits.length === 0) throw new ConfigError(`--data ${spec}: no training split (held-out splits are never used unless named)`);
     for (const s of splits) sources.push({ reader, split: s });
   }
-  const trainer: Partial<TrainerOptions> = {
-    seed: Number(o.seed),
-    batchSize: parsePositiveInt(o.batch, '--batch'),
-    labelModification: o.lm,
-    epsilonGeneralization: o.eg,
-    ...(o.lrG ? { lrGenerator: Number(o.lrG) } : {}),
-    ...(o.lrS ? { lrSurrogate: Number(o.lrS) } : {}),
-    ...(o.schedule ? { schedule: parseSchedule(o.schedule) } : {}),
-    ...(o.warmup ? { surrogateWarmupSteps: parseNonNegativeInt(o.warmup, '--warmup') } : {}),
-    ...(o.prompts ? { prompts: parsePrompts(o.prompts, PAPER_OPTIONS.prompts) } : {}),
-    ...(o.rescale ? {} : { rescale: null }),
-    ...(o.photometric ? { photometric: DEFAULT_PHOTOMETRIC } : {}),
-    generatorNoise: o.noiseChannels,
-    ...(o.carrier ? { generatorCarrier: parsePositiveInt(o.carrier, '--carrier') } : {}),
-    ...(o.stepsPerEpoch ? { stepsPerEpoch: parsePositiveInt(o.stepsPerEpoch, '--steps-per-epoch') } : {}),
-    ...(o.trainEpsFg || o.trainEpsBg
-      ? {
-          trainEps: {
-            fg: o.trainEpsFg ? parseEps(o.trainEpsFg, '--train-eps-fg') : PAPER_OPTIONS.trainEps.fg,
-            bg: o.trainEpsBg ? parseEps(o.trainEpsBg, '--train-eps-bg') : PAPER_OPTIONS.trainEps.bg,
-          },
-        }
-      : {}),
-  };
-  if (!Number.isInteger(trainer.seed)) throw new ConfigError(`--seed ${o.seed}: expected an integer`);
   const result = await trainGenerator({
     sources,
     out: path.resolve(o.out),
-    epochs: parsePositiveInt(o.epochs, '--epochs'),
+    epochs,
     trainer,
-    size: parsePositiveInt(o.size, '--size'),
+    size,
     resume: Boolean(o.resume),
-    backend: o.backend as BackendName,
-    maxMinutes: o.maxMinutes === undefined ? undefined : Number(o.maxMinutes),
-    maxImages: o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images'),
+    backend: o.backend,
+    maxMinutes,
+    maxImages,
     provenance: { command: ['unseg-pipeline', ...process.argv.slice(2)].join(' ') },
     print: (line) => process.stderr.write(`${line}\n`),
   });
