@@ -6,6 +6,7 @@
  * loads it on demand.
  */
 export * from './errors.js';
+export { stableJson } from './json.js';
 export * from './masks/index.js';
 export * from './plugin/index.js';
 export * from './image/index.js';

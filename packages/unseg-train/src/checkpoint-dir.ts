@@ -11,7 +11,7 @@ import { access, rename, rm } from 'node:fs/promises';
 export const nextOf = (dir: string): string => `${dir}.next`;
 export const previousOf = (dir: string): string => `${dir}.previous`;
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   try {
     await access(p);
     return true;

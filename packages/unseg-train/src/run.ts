@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { DatasetReader } from '@unseg/core';
 import { selectBackend, type BackendName } from '@unseg/core/generator';
 import { ConfigError } from '@unseg/core';
-import { appendFile, mkdir, readFile, access, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
+import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
 import { DEFAULT_MIN_AREA, loadTrainingSet } from './data.js';
 import { changedSettings, checkNumbers, checkTrainingSize, trainerSettings, trainingSettings, type TrainingSettings } from './settings.js';
 import { truncateLog } from './train-log.js';
@@ -44,14 +44,6 @@ export interface TrainGeneratorResult {
   readonly lastDiagnostic?: DiagnosticRecord;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** What a checkpoint keeps beside the trainer's state: time spent so far and the settings that decide the weights. */
 interface RunMeta {

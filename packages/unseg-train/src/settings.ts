@@ -1,4 +1,4 @@
-import { ConfigError } from '@unseg/core';
+import { ConfigError, stableJson } from '@unseg/core';
 import { unetDivisor } from '@unseg/core/generator';
 import type { TrainerOptions } from './trainer.js';
 
@@ -75,14 +75,6 @@ export function changedSettings(before: Partial<TrainingSettings>, now: Training
     .map(([key, a, b]) => `${FLAGS[key] ?? key} was ${stableJson(a)}, now ${stableJson(b)}`);
 }
 
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 /**
  * The random rescale before S never goes below 16 px (BilevelTrainer.drawResize), and an

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { stableJson } from '../json.js';
 import { DEFAULT_JPEG_QUALITY } from '../image/codec.js';
 import { manifestFileName } from '../shards/index.js';
 import type { WorkerSpec } from '../shards/index.js';
@@ -80,11 +81,3 @@ function withoutBackend(value: unknown): unknown {
   return rest;
 }
 
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
