@@ -38,11 +38,13 @@ export async function findOutputLayouts(dir: string): Promise<Found[]> {
     if (!byKey.has(key)) byKey.set(key, { layout, shards: [], manifests: [] });
     return byKey.get(key)!;
   };
+  // A folder of a large run holds hundreds of thousands of files: look names up, never scan.
+  const present = new Set(files);
   for (const f of files) {
     const shard = parseShardName(f);
     const workerManifest = /^manifest-w\d+of(\d+)\.json$/.exec(f);
     // A data file and its stats file are one shard: the data file names it, when it is there.
-    if (shard && !(shard.isStats && files.includes(shard.dataFile))) entry(layoutOf(shard.worker)).shards.push(f);
+    if (shard && !(shard.isStats && present.has(shard.dataFile))) entry(layoutOf(shard.worker)).shards.push(f);
     else if (workerManifest) entry({ kind: 'workers', count: Number(workerManifest[1]) }).manifests.push(f);
   }
   const merged = await manifestWorkerCount(dir);

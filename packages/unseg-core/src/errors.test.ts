@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import ts from 'typescript';
 import type * as errors from './errors.js';
 import { ConfigError, SampleError, UnsegError } from './errors.js';
 
@@ -23,8 +24,10 @@ describe('errors from another copy of @unseg/core', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-core-copy-'));
-    const built = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/errors.js');
-    await fs.copyFile(built, path.join(dir, 'errors.mjs'));
+    // Compiled from the source here, not copied from dist/, which may be stale or absent.
+    const source = await fs.readFile(path.join(path.dirname(fileURLToPath(import.meta.url)), 'errors.ts'), 'utf8');
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+    await fs.writeFile(path.join(dir, 'errors.mjs'), outputText);
     copy = (await import(pathToFileURL(path.join(dir, 'errors.mjs')).href)) as typeof errors;
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { DatasetReader, Rle, Sample } from '@unseg/core';
-import { ConfigError, SampleError } from '@unseg/core';
+import { ConfigError, SampleChecker, SampleError } from '@unseg/core';
 import path from 'node:path';
 import sharp from 'sharp';
 
@@ -140,8 +140,12 @@ export async function loadTrainingSet(
     options.log?.(`skipped ${error.message}`);
   };
   for (const { reader, split } of sources) {
-    for await (const sample of reader.samples(split)) {
+    // The engine's own check of a sample's shape: a malformed one is skipped and named here too.
+    const checker = new SampleChecker(`dataset ${reader.root}`, split);
+    let position = 0;
+    for await (const raw of reader.samples(split)) {
       if (options.maxImages !== undefined && set.images.length >= options.maxImages) break;
+      const sample = checker.check(raw, position++);
       if (sample instanceof SampleError) {
         skip(sample);
         continue;

@@ -151,12 +151,15 @@ describe('loadTrainingSet through trainGenerator: bad samples', () => {
     const notAnImage = { ...a!, id: 'bad-image', image: { kind: 'bytes' as const, bytes: new Uint8Array([1, 2, 3]), name: 'bad.jpg' } };
     const badMask = { ...b!, id: 'bad-mask', objects: [{ ...b!.objects[0]!, mask: () => Promise.reject(new SampleError('ann.json', 'annotation 1: bad segmentation: truncated')) }] };
     const yielded = new SampleError('c.json', 'no image beside it');
+    // Malformed by the plugin: objects not an array (the engine's shape check names it).
+    const malformed = { ...a!, id: 'malformed', objects: null } as unknown as typeof a;
     const lines: string[] = [];
-    await trainGenerator({ sources: [{ reader: tinyReader([a!, notAnImage, badMask, yielded, b!]), split: 'train' }], out: path.join(tmp, 'skip'), epochs: 1, size: 16, trainer: TRAINER, print: (l) => lines.push(l) });
+    await trainGenerator({ sources: [{ reader: tinyReader([a!, notAnImage, badMask, yielded, malformed!, b!]), split: 'train' }], out: path.join(tmp, 'skip'), epochs: 1, size: 16, trainer: TRAINER, print: (l) => lines.push(l) });
     const text = lines.join('\n');
+    expect(text).toMatch(/skipped dataset .*: position 4 of split "train": sample malformed: objects must be an array, got null/);
     expect(text).toMatch(/skipped bad.jpg: cannot decode image: .*unsupported image format/);
     expect(text).toContain('skipped ann.json: annotation 1: bad segmentation: truncated');
     expect(text).toContain('skipped c.json: no image beside it');
-    expect(text).toContain('data: 2 images, 2 objects at 16x16, 3 samples skipped (listed above)');
+    expect(text).toContain('data: 2 images, 2 objects at 16x16, 4 samples skipped (listed above)');
   });
 });

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, SampleError, renderPreview, type Sample } from '@unseg/core';
+import { ConfigError, SampleError, renderPreview, resolvePromptSelection, type Sample } from '@unseg/core';
 import { createNoiseSourceFromOptions, parseNoiseSettings, parseNonNegativeInt, parsePositiveInt, type NoiseCommandOptions } from '../options.js';
 import { checkOutputFile } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
@@ -45,12 +45,13 @@ export async function previewCommand(pluginSpec: string, o: PreviewCommandOption
     if (sample) break;
   }
   if (!sample) throw new ConfigError(`no sample with id ${JSON.stringify(o.id)} in ${splits.join(', ')} of ${root}`);
+  const matched = resolvePromptSelection(prompt, await reader.categories(sample.split), root);
   const noise = await createNoiseSourceFromOptions(o, seed);
   try {
     const preview = await renderPreview(sample, {
       noise,
       budget,
-      prompt,
+      prompt: matched,
       root,
       concurrency: 1,
       panelWidth,

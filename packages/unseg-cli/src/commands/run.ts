@@ -84,9 +84,13 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   }
   if (noise.needsLabels) {
     // A class-wise code tells classes apart; with one class it is one pattern on every object.
+    // One split at a time, stopping at a second class: a reader may hold one split's annotations at once.
     const splits = o.split && o.split.length > 0 ? o.split : await reader.splits();
-    const lists = await Promise.all(splits.map((s) => reader.categories(s).catch(() => [])));
-    const classes = new Set(lists.flat().map((c) => c.id));
+    const classes = new Set<number>();
+    for (const split of splits) {
+      for (const c of await reader.categories(split).catch(() => [])) classes.add(c.id);
+      if (classes.size > 1) break;
+    }
     if (classes.size <= 1) {
       log(`note: --noise ${o.noise} codes each class apart, but ${root} has ${classes.size === 0 ? 'no categories' : 'one category'}: every object gets the same pattern`);
     }

@@ -1,6 +1,6 @@
 export { createPipeline, protect } from './pipeline.js';
 export type { PipelineOptions, PipelineInput, PipelineOutput } from './pipeline.js';
-export { parsePromptSelection, inPrompt, describePromptSelection } from './prompt.js';
+export { parsePromptSelection, inPrompt, describePromptSelection, resolvePromptSelection } from './prompt.js';
 export type { PromptSelection } from './prompt.js';
 export { measureNoise, budgetViolation } from './verify.js';
 export { mapOrdered, batches } from './streams.js';
@@ -8,3 +8,5 @@ export { combineListeners } from './events.js';
 export type { PipelineListener, RunSummary, ConversionInfo, PipelineStage, StageTiming } from './events.js';
 export { runDataset } from './run.js';
 export type { RunDatasetOptions, RunDatasetSummary } from './run.js';
+export { SampleChecker, sampleContractProblem } from './sample-check.js';
+export type { SampleContractProblem } from './sample-check.js';

@@ -12,7 +12,7 @@ export type PromptSelection =
 
 /**
  * Parses `all`, `things`, or a comma-separated list of category names, ids, or synonyms of a
- * name that lists several (see namesCategory).
+ * name that lists several (see resolvePromptSelection).
  */
 export function parsePromptSelection(text: string): PromptSelection {
   const t = text.trim();
@@ -32,35 +32,51 @@ export function inPrompt(object: SampleObject, selection: PromptSelection): bool
     case 'things':
       return object.isThing;
     case 'categories':
-      return selection.categories.some((entry) => namesCategory(entry, object.category, object.categoryId));
+      return selection.categories.some((entry) => entry === String(object.categoryId) || entry === object.category.trim());
   }
-}
-
-/**
- * Whether a --prompt entry names a category: its id, its name, or one of the synonyms of a name
- * that lists several (ADE20K's "floor, flooring", "person, individual, someone, ..."), all
- * compared without surrounding spaces (ADE20K also has "bed " and "window ").
- */
-export function namesCategory(entry: string, name: string, id: number): boolean {
-  const e = entry.trim();
-  if (e === String(id) || e === name.trim()) return true;
-  return name.includes(',') && name.split(',').some((synonym) => synonym.trim() === e);
 }
 
 export function describePromptSelection(selection: PromptSelection): string {
   return selection.kind === 'categories' ? `categories:${selection.categories.join(',')}` : selection.kind;
 }
 
+
+/** The synonyms of a name that lists several (ADE20K's "floor, flooring"); none for a plain name. */
+function synonyms(name: string): string[] {
+  return name.includes(',') ? name.split(',').map((x) => x.trim()) : [];
+}
+
 /**
- * Refuses a category list that names a category the dataset does not have (by name or id): a
- * typo there would otherwise publish every image with no foreground budget at all.
+ * The selection with every entry made exact for inPrompt, against the dataset's categories: an
+ * id or a whole name (compared without surrounding spaces: ADE20K has "bed ") stays as it is; an
+ * entry that is neither but is one synonym of exactly one category's name ("floor" of "floor,
+ * flooring") becomes that category's id. An entry that names no category is refused (a typo
+ * would publish every image with no foreground budget), and so is a synonym that several names
+ * share ("screen" is in three of ADE20K's), listing them. Exact names win, so a prompt that
+ * worked before synonyms were understood selects what it did then.
  */
-export function checkPromptCategories(selection: PromptSelection, categories: readonly Category[], root: string): void {
-  if (selection.kind !== 'categories') return;
-  const unknown = selection.categories.filter((entry) => !categories.some((c) => namesCategory(entry, c.name, c.id)));
-  if (unknown.length === 0) return;
-  // A name that lists synonyms is quoted whole, so that its commas do not read as separators.
-  const names = [...new Set(categories.map((c) => (c.name.includes(',') ? JSON.stringify(c.name.trim()) : c.name.trim())))];
-  const listed = names.length === 0 ? 'it lists no categories' : `it has: ${names.slice(0, 40).join(', ')}${names.length > 40 ? `, ... (${names.length} in all)` : ''}`;
-  throw new ConfigError(`--prompt names ${unknown.map((u) => JSON.stringify(u)).join(', ')}, which the dataset ${root} has no category of; ${listed}`);
+export function resolvePromptSelection(selection: PromptSelection, categories: readonly Category[], root: string): PromptSelection {
+  if (selection.kind !== 'categories') return selection;
+  const unknown: string[] = [];
+  const resolved = selection.categories.map((raw) => {
+    const entry = raw.trim();
+    if (categories.some((c) => String(c.id) === entry || c.name.trim() === entry)) return entry;
+    const matches = categories.filter((c) => synonyms(c.name).includes(entry));
+    if (matches.length === 1) return String(matches[0]!.id);
+    if (matches.length > 1) {
+      throw new ConfigError(
+        `--prompt names "${entry}", which is a synonym in ${matches.length} categories of ${root}: ` +
+          `${matches.map((c) => `${c.id} ${JSON.stringify(c.name.trim())}`).join(', ')}; give the id or the whole name`,
+      );
+    }
+    unknown.push(entry);
+    return entry;
+  });
+  if (unknown.length > 0) {
+    // A name that lists synonyms is quoted whole, so that its commas do not read as separators.
+    const names = [...new Set(categories.map((c) => (c.name.includes(',') ? JSON.stringify(c.name.trim()) : c.name.trim())))];
+    const listed = names.length === 0 ? 'it lists no categories' : `it has: ${names.slice(0, 40).join(', ')}${names.length > 40 ? `, ... (${names.length} in all)` : ''}`;
+    throw new ConfigError(`--prompt names ${unknown.map((u) => JSON.stringify(u)).join(', ')}, which the dataset ${root} has no category of; ${listed}`);
+  }
+  return { kind: 'categories', categories: resolved };
 }

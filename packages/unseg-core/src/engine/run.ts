@@ -9,7 +9,7 @@ import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
 import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
 import { InputDigests } from './input-digest.js';
-import { checkPromptCategories } from './prompt.js';
+import { resolvePromptSelection } from './prompt.js';
 import { SampleChecker } from './sample-check.js';
 import { refuseChangedSettings } from './settings-guard.js';
 
@@ -38,6 +38,17 @@ export interface RunDatasetSummary extends RunSummary {
   readonly interrupted: boolean;
 }
 
+/** The splits an earlier run into `outDir` recorded in its manifest (none when there is none). */
+async function recordedSplits(outDir: string, worker: WorkerSpec | undefined): Promise<string[]> {
+  try {
+    const manifest = JSON.parse(await fs.readFile(path.join(outDir, manifestFileName(worker)), 'utf8')) as { run?: { args?: { splits?: unknown } } };
+    const splits = manifest.run?.args?.splits;
+    return Array.isArray(splits) ? splits.filter((s): s is string => typeof s === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Protects a dataset into shards: for each split, the reader's samples in their deterministic
  * order, skipping positions whose shard is already complete (resume) or belongs to another
@@ -57,10 +68,12 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       throw new ConfigError(`split "${split}" not found in ${reader.root}; it has: ${available.join(', ') || 'none'}`);
     }
   }
+  // The prompt as the pipeline matches it: entries made exact against the dataset's categories.
+  let prompt = options.prompt;
   if (options.prompt?.kind === 'categories') {
     // A split whose annotations do not read fails on its own later, with its file named.
     const lists = await Promise.all(splits.map((s) => reader.categories(s).catch(() => [])));
-    checkPromptCategories(options.prompt, lists.flat(), reader.root);
+    prompt = resolvePromptSelection(options.prompt, lists.flat(), reader.root);
   }
   const plugin = options.runInfo?.plugin;
   const samplesSource = typeof plugin === 'string' ? `plugin "${plugin}"` : `dataset ${reader.root}`;
@@ -68,8 +81,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   const lock = await acquireOutputLock(outDir, { worker });
   await removeStaleManifestTemps(outDir, { worker });
   const runRecord = {
-    // `splits` is what this run was asked for, so that verify can tell a split with no shard.
-    args: { ...options.runInfo, splits: [...splits], shardSize, format, limit: options.limit ?? null, worker: worker ?? null },
+    // `splits`: every split this folder's runs were asked for, so that verify can tell a split
+    // left with no shard (a rerun for one split must not hide another's).
+    args: { ...options.runInfo, splits: [...new Set([...(await recordedSplits(outDir, worker)), ...splits])], shardSize, format, limit: options.limit ?? null, worker: worker ?? null },
     noise: {
       source: options.noise.name,
       description: options.noise.description,
@@ -118,6 +132,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   const count = (what: string) => (conversions[what] = (conversions[what] ?? 0) + 1);
   const pipelineOptions: PipelineOptions = {
     ...options,
+    prompt,
     listener: combineListeners(listener, {
       onConverted: (i) => {
         i.conversions.forEach(count);
@@ -169,8 +184,8 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
           const p = position++;
           if (options.limit !== undefined && p >= options.limit) break;
           // Checked at every position, this worker's or not, so that a repeated id fails the same
-          // sample whatever the number of workers.
-          const item = checker.check(raw, p);
+          // sample whatever the number of workers; annotations (the costly part) only where read.
+          const item = checker.check(raw, p, { annotations: mine(p) });
           if (!mine(p)) continue;
           const shard = writer.shardIndexOf(p);
           if (rereading !== undefined && shard !== rereading) {
@@ -212,9 +227,10 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
               await writer.write(output.record);
               listener?.onStage?.({ stage: 'write', ms: performance.now() - t0, images: 1 });
             } else {
-              await writer.fail(output.failure);
+              // Counted before the writer is told: fail() may throw an earlier shard's write error.
               failures.push(output.failure);
               failed++;
+              await writer.fail(output.failure);
             }
           } catch (error) {
             // A shard that cannot be written (disk full) is lost; completed shards are untouched.

@@ -62,6 +62,23 @@ describe('SampleChecker', () => {
     expect(reasonOf({ ...s, objects: [s.objects[0], s.objects[0]] })).toMatch(/object o1 appears twice in the sample/);
   });
 
+  it('tells repeated ids apart from new ones across many samples (the fingerprint table grows)', () => {
+    const checker = new SampleChecker('plugin "p"', 'train');
+    let refused = 0;
+    for (let i = 0; i < 50_000; i++) if (checker.check(good(`img${i}`), i) instanceof SampleError) refused++;
+    expect(refused).toBe(0);
+    expect(checker.check(good('img0'), 50_000)).toMatchObject({ code: 'DUPLICATE_SAMPLE_ID' });
+    expect(checker.check(good('img49999'), 50_001)).toMatchObject({ code: 'DUPLICATE_SAMPLE_ID' });
+    expect(checker.check(good('img50000'), 50_002)).not.toBeInstanceOf(SampleError);
+  });
+
+  it('leaves annotations unchecked when asked (samples that are not published)', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const checker = new SampleChecker('plugin "p"', 'train');
+    expect(checker.check(withObject({ annotation: cyclic }), 0, { annotations: false })).not.toBeInstanceOf(SampleError);
+  });
+
   it('refuses a sample id used before in the split, keeping the first', () => {
     const checker = new SampleChecker('plugin "p"', 'train');
     expect(checker.check(good('a'), 0)).not.toBeInstanceOf(SampleError);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SampleError } from '../errors.js';
 import type { Sample } from '../plugin/types.js';
 import { isPositiveInt, isRecord } from '../plugin/validate.js';
@@ -14,23 +15,32 @@ function shown(v: unknown): string {
 
 const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
+/** What a sample breaks: its shape, or the rule that object ids are unique within it. */
+export interface SampleContractProblem {
+  readonly kind: 'shape' | 'repeated-object-id';
+  readonly message: string;
+}
+
+const shape = (message: string): SampleContractProblem => ({ kind: 'shape', message });
+
 /** What is wrong with one object of a sample, or undefined. */
-function objectProblem(o: unknown, i: number, seen: Set<string>): string | undefined {
-  if (!isRecord(o)) return `objects[${i}] is ${shown(o)}, not an object`;
-  if (!nonEmptyString(o.id)) return `objects[${i}].id must be a non-empty string, got ${shown(o.id)}`;
+function objectProblem(o: unknown, i: number, seen: Set<string>, annotations: boolean): SampleContractProblem | undefined {
+  if (!isRecord(o)) return shape(`objects[${i}] is ${shown(o)}, not an object`);
+  if (!nonEmptyString(o.id)) return shape(`objects[${i}].id must be a non-empty string, got ${shown(o.id)}`);
   const where = `object ${o.id}`;
-  if (seen.has(o.id)) return `${where} appears twice in the sample (object ids are unique within a sample)`;
+  if (seen.has(o.id)) return { kind: 'repeated-object-id', message: `${where} appears twice in the sample (object ids are unique within a sample)` };
   seen.add(o.id);
-  if (typeof o.categoryId !== 'number' || !Number.isInteger(o.categoryId)) return `${where}: categoryId must be an integer, got ${shown(o.categoryId)}`;
-  if (typeof o.category !== 'string') return `${where}: category must be a string, got ${shown(o.category)}`;
-  if (typeof o.isThing !== 'boolean') return `${where}: isThing must be true or false, got ${shown(o.isThing)}`;
-  if (typeof o.isCrowd !== 'boolean') return `${where}: isCrowd must be true or false, got ${shown(o.isCrowd)}`;
-  if (typeof o.mask !== 'function') return `${where}: mask must be a function returning the mask, got ${shown(o.mask)}`;
+  if (typeof o.categoryId !== 'number' || !Number.isInteger(o.categoryId)) return shape(`${where}: categoryId must be an integer, got ${shown(o.categoryId)}`);
+  if (typeof o.category !== 'string') return shape(`${where}: category must be a string, got ${shown(o.category)}`);
+  if (typeof o.isThing !== 'boolean') return shape(`${where}: isThing must be true or false, got ${shown(o.isThing)}`);
+  if (typeof o.isCrowd !== 'boolean') return shape(`${where}: isCrowd must be true or false, got ${shown(o.isCrowd)}`);
+  if (typeof o.mask !== 'function') return shape(`${where}: mask must be a function returning the mask, got ${shown(o.mask)}`);
+  if (!annotations) return undefined;
   try {
     // Stored in the shard as JSON text; a cycle or a BigInt would fail the whole shard there.
     JSON.stringify(o.annotation ?? null);
   } catch (err) {
-    return `${where}: its annotation record cannot be stored as JSON (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`;
+    return shape(`${where}: its annotation record cannot be stored as JSON (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
   }
   return undefined;
 }
@@ -39,24 +49,66 @@ function objectProblem(o: unknown, i: number, seen: Set<string>): string | undef
  * What is wrong with a value a plugin yielded as a sample of `split` (its shape against the
  * Sample contract), or undefined. Shared by the engine and the plugin test harness.
  */
-export function sampleContractProblem(item: unknown, split: string): string | undefined {
-  if (!isRecord(item)) return `yielded ${shown(item)} where a sample (or a SampleError) belongs`;
-  if (!nonEmptyString(item.id)) return `a sample's id must be a non-empty string, got ${shown(item.id)}`;
-  if (item.split !== split) return `sample ${item.id} says split ${shown(item.split)} but was read for split "${split}"`;
+export function sampleContractProblem(item: unknown, split: string, options: { annotations?: boolean } = {}): SampleContractProblem | undefined {
+  if (!isRecord(item)) return shape(`yielded ${shown(item)} where a sample (or a SampleError) belongs`);
+  if (!nonEmptyString(item.id)) return shape(`a sample's id must be a non-empty string, got ${shown(item.id)}`);
+  if (item.split !== split) return shape(`sample ${item.id} says split ${shown(item.split)} but was read for split "${split}"`);
   const image = item.image;
   const fileImage = isRecord(image) && image.kind === 'file' && nonEmptyString(image.path);
   const bytesImage = isRecord(image) && image.kind === 'bytes' && image.bytes instanceof Uint8Array && typeof image.name === 'string';
-  if (!fileImage && !bytesImage) return `sample ${item.id}: image must be { kind: 'file', path } or { kind: 'bytes', bytes, name }, got ${shown(image)}`;
+  if (!fileImage && !bytesImage) return shape(`sample ${item.id}: image must be { kind: 'file', path } or { kind: 'bytes', bytes, name }, got ${shown(image)}`);
   if (!isPositiveInt(item.width) || !isPositiveInt(item.height)) {
-    return `sample ${item.id}: width and height must be positive integers, got ${shown(item.width)} x ${shown(item.height)}`;
+    return shape(`sample ${item.id}: width and height must be positive integers, got ${shown(item.width)} x ${shown(item.height)}`);
   }
-  if (!Array.isArray(item.objects)) return `sample ${item.id}: objects must be an array, got ${shown(item.objects)}`;
+  if (!Array.isArray(item.objects)) return shape(`sample ${item.id}: objects must be an array, got ${shown(item.objects)}`);
   const seen = new Set<string>();
   for (const [i, o] of item.objects.entries()) {
-    const p = objectProblem(o, i, seen);
-    if (p !== undefined) return `sample ${item.id}: ${p}`;
+    const p = objectProblem(o, i, seen, options.annotations ?? true);
+    if (p !== undefined) return { kind: p.kind, message: `sample ${item.id}: ${p.message}` };
   }
   return undefined;
+}
+
+/**
+ * The ids seen in a split, as 64-bit fingerprints in an open-addressing table: a split can hold
+ * tens of millions of samples (SA-1B is one split of 11M), more than a Set of strings holds in a
+ * worker's memory (and past V8's 2^24 entries per Set). 16 bytes per id at most half full; two
+ * different ids share a fingerprint with odds of about n^2 / 2^65 (3e-6 for 11M ids).
+ */
+class IdFingerprints {
+  private table = new Uint32Array(2 * 1024);
+  private count = 0;
+
+  /** Adds the id; false when it was there already. */
+  add(id: string): boolean {
+    const digest = createHash('sha1').update(id).digest();
+    // 0/0 marks an empty slot, so the fingerprint never takes it.
+    const hi = digest.readUInt32LE(0) || 1;
+    const lo = digest.readUInt32LE(4);
+    if (2 * (this.count + 1) > this.table.length / 2) this.grow();
+    return this.insert(hi, lo);
+  }
+
+  private insert(hi: number, lo: number): boolean {
+    const slots = this.table.length / 2;
+    for (let i = ((hi ^ lo) >>> 0) % slots; ; i = (i + 1) % slots) {
+      const h = this.table[2 * i];
+      if (h === 0) {
+        this.table[2 * i] = hi;
+        this.table[2 * i + 1] = lo;
+        this.count++;
+        return true;
+      }
+      if (h === hi && this.table[2 * i + 1] === lo) return false;
+    }
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Uint32Array(old.length * 2);
+    this.count = 0;
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.insert(old[i]!, old[i + 1]!);
+  }
 }
 
 /**
@@ -68,7 +120,7 @@ export function sampleContractProblem(item: unknown, split: string): string | un
  * export find samples by id); a repeated id fails the later sample.
  */
 export class SampleChecker {
-  private readonly ids = new Set<string>();
+  private readonly ids = new IdFingerprints();
 
   /** `source` names where samples come from in messages (the plugin, or the dataset folder). */
   constructor(
@@ -76,21 +128,21 @@ export class SampleChecker {
     private readonly split: string,
   ) {}
 
-  check(item: unknown, position: number): Sample | SampleError {
+  /** `annotations: false` skips checking that annotation records store as JSON (costly; for samples not published). */
+  check(item: unknown, position: number, options: { annotations?: boolean } = {}): Sample | SampleError {
     if (item instanceof SampleError) return item;
-    const problem = sampleContractProblem(item, this.split);
+    const problem = sampleContractProblem(item, this.split, options);
     const id = isRecord(item) && nonEmptyString(item.id) ? item.id : undefined;
     if (problem !== undefined) {
-      return new SampleError(this.source, `position ${position} of split "${this.split}": ${problem}`, { ...(id ? { sampleId: id } : {}), code: 'SAMPLE_MALFORMED' });
+      return new SampleError(this.source, `position ${position} of split "${this.split}": ${problem.message}`, { ...(id ? { sampleId: id } : {}), code: 'SAMPLE_MALFORMED' });
     }
     const sample = item as unknown as Sample;
-    if (this.ids.has(sample.id)) {
+    if (!this.ids.add(sample.id)) {
       return new SampleError(this.source, `position ${position} of split "${this.split}": sample id ${sample.id} was already used by an earlier sample of this split`, {
         sampleId: sample.id,
         code: 'DUPLICATE_SAMPLE_ID',
       });
     }
-    this.ids.add(sample.id);
     return sample;
   }
 }

@@ -34,7 +34,7 @@ export type ItemSnapshot =
 /** Something a plugin did that the contract forbids, seen while taking a snapshot. */
 export interface Violation {
   /** The check it belongs to, when not `errors`. */
-  readonly check?: 'samples';
+  readonly check?: 'samples' | 'unique-ids';
   readonly split?: string;
   readonly sampleId?: string;
   readonly message: string;
@@ -134,7 +134,8 @@ export async function snapshotReader(plugin: DatasetPlugin, root: string, openOp
         }
         const malformed = sampleContractProblem(item, split);
         if (malformed !== undefined) {
-          violations.push({ check: 'samples', split, message: `a malformed sample, which the engine fails: ${malformed}` });
+          const check = malformed.kind === 'repeated-object-id' ? 'unique-ids' : 'samples';
+          violations.push({ check, split, message: `a malformed sample, which the engine fails: ${malformed.message}` });
           continue;
         }
         const where = { split, sampleId: item.id };

@@ -6,8 +6,8 @@ import type { RgbImage } from '../image/types.js';
 import { rleDecode, rleFromString, rleToString, rleUnion } from '../masks/index.js';
 import type { Rle } from '../masks/types.js';
 import type { NoiseBudget } from '../noise/types.js';
-import type { DatasetReader, Sample } from '../plugin/types.js';
-import { inPrompt, type PromptSelection } from '../engine/prompt.js';
+import type { Category, DatasetReader, Sample } from '../plugin/types.js';
+import { inPrompt, resolvePromptSelection, type PromptSelection } from '../engine/prompt.js';
 import { budgetViolation, measureNoise } from '../engine/verify.js';
 import { nodeShardFs } from '../shards/fs.js';
 import { parseShardName } from '../shards/naming.js';
@@ -81,7 +81,9 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   const problem = (p: VerifyProblem) => problems.push(p);
 
   let manifest: ManifestLike | undefined;
-  if (names.includes('manifest.json')) {
+  // A large run's folder holds hundreds of thousands of files: look names up, never scan.
+  const present = new Set(names);
+  if (present.has('manifest.json')) {
     try {
       manifest = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dir}/manifest.json`))) as ManifestLike;
     } catch (err) {
@@ -107,14 +109,15 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
     const p = parseShardName(n);
     return p !== undefined && !p.isStats;
   });
+  const dataFileSet = new Set(dataFiles);
   for (const n of names) {
     const p = parseShardName(n);
-    if (p?.isStats && !names.includes(p.dataFile)) {
+    if (p?.isStats && !present.has(p.dataFile)) {
       problem({ file: n, split: p.split, kind: 'MISSING_DATA', message: `stats file for ${p.dataFile}, which is missing` });
     }
   }
   for (const f of inManifest.keys()) {
-    if (!dataFiles.includes(f)) problem({ file: 'manifest.json', kind: 'MISSING_DATA', message: `lists ${f}, which is missing` });
+    if (!dataFileSet.has(f)) problem({ file: 'manifest.json', kind: 'MISSING_DATA', message: `lists ${f}, which is missing` });
   }
 
   // Rows to compare with originals, by split and position.
@@ -126,8 +129,8 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   for (const file of dataFiles) {
     const parsed = parseShardName(file)!;
     const before = problems.length;
-    const stats: ShardStats | undefined = names.includes(`${file}.stats.json`) ? await readShardStats(fs, `${dir}/${file}.stats.json`) : undefined;
-    if (!names.includes(`${file}.stats.json`)) {
+    const stats: ShardStats | undefined = present.has(`${file}.stats.json`) ? await readShardStats(fs, `${dir}/${file}.stats.json`) : undefined;
+    if (!present.has(`${file}.stats.json`)) {
       problem({ file, split: parsed.split, kind: 'MISSING_STATS', message: 'no stats file: the shard is not committed (a killed run, or the stats were deleted)' });
     } else if (!stats) {
       problem({ file: `${file}.stats.json`, split: parsed.split, kind: 'STATS', message: 'stats file does not parse or is not a stats file' });
@@ -190,6 +193,13 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
   for (const split of Array.isArray(asked) ? asked : []) {
     if (typeof split === 'string' && !wanted.has(split)) wanted.set(split, new Map());
   }
+  // The prompt as the run matched it: its entries made exact against the dataset's categories.
+  let matched = prompt;
+  if (prompt.kind === 'categories') {
+    const categories: Category[] = [];
+    for (const split of wanted.keys()) if (available.has(split)) categories.push(...(await reader.categories(split).catch(() => [])));
+    matched = resolvePromptSelection(prompt, categories, reader.root);
+  }
   for (const [split, rows] of wanted) {
     if (!available.has(split)) {
       problem({ file: dir, split, kind: 'SPLIT', message: `the dataset ${reader.root} has no split "${split}"` });
@@ -207,13 +217,13 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
       if (!entry && !failed?.has(p) && missing++ < 10) firstMissing.push(p);
       if (entry) {
         const shard = shardRows.get(entry.file)!;
-        const found = await checkRow(entry.row, item, budget, prompt, options.limitInputPixels);
+        const found = await checkRow(entry.row, item, budget, matched, options.limitInputPixels);
         // An original that cannot be read now was not compared (its problem says so).
         if (!found.problems.some(([kind]) => kind === 'ORIGINAL')) {
           imagesChecked++;
           shard.checked++;
+          if (found.maxAbsFg === 0 && found.maxAbsBg === 0) unchanged++;
         }
-        if (found.maxAbsFg === 0 && found.maxAbsBg === 0) unchanged++;
         if (found.maxAbsFg !== undefined) shard.maxAbsFg = Math.max(shard.maxAbsFg, found.maxAbsFg);
         if (found.maxAbsBg !== undefined) shard.maxAbsBg = Math.max(shard.maxAbsBg, found.maxAbsBg);
         for (const [kind, message] of found.problems) {
