@@ -8,6 +8,25 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const sa1b = path.resolve(here, '../../../plugin-sa1b/src/test-fixtures/sa1b');
 const coco = path.resolve(here, '../../../../samples/coco-facades-mini');
 
+describe('a rerun of a folder whose earlier run had failures', () => {
+  it('exits 2 and says so, although it had nothing left to do', async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-rerun-'));
+    try {
+      const data = path.join(tmp, 'coco');
+      await fs.cp(coco, data, { recursive: true });
+      const json = JSON.parse(await fs.readFile(path.join(data, 'train/_annotations.coco.json'), 'utf8')) as { images: { file_name: string }[] };
+      await fs.writeFile(path.join(data, 'train', json.images[0]!.file_name), 'not an image');
+      const args = ['run', 'coco', '--in', data, '--out', path.join(tmp, 'out'), '--noise', 'uniform', '--progress', 'none'];
+      expect((await cliInProcess(args)).code).toBe(2);
+      const rerun = await cliInProcess(args);
+      expect(rerun.code).toBe(2);
+      expect(rerun.stderr).toMatch(/0 failed, 4 already done[\s\S]*and 1 failed in an earlier run of this folder/);
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('run notes', () => {
   let tmp: string;
   beforeAll(async () => {

@@ -156,10 +156,14 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
     }
     for (const f of summary.failures.slice(0, 20)) log(`  failed: ${f.file}: ${f.reason}`);
     if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more (see manifest.json)`);
+    if (summary.failedBefore > 0) {
+      log(`  and ${summary.failedBefore} failed in an earlier run of this folder (in shards it completed; listed in manifest.json): fix them and publish them into a new folder, or accept them`);
+    }
     log(`output: ${summary.outDir} (manifest.json lists every shard and failure)`);
     if (summary.interrupted) return 130;
-    // A manifest that could not be written is a failure with no sample attached.
-    return summary.failed > 0 || summary.failures.length > 0 ? 2 : 0;
+    // A manifest that could not be written is a failure with no sample attached; samples an
+    // earlier run failed are still unpublished, so a rerun with nothing left to do exits 2 too.
+    return summary.failed > 0 || summary.failures.length > 0 || summary.failedBefore > 0 ? 2 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -62,7 +62,8 @@ describe('runDataset', () => {
     expect((await rows(dir)).map((r) => r.position)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9]);
     await fs.rm(path.join(dir, 'manifest.json'), { recursive: true });
     const rerun = await runDataset(await options(10));
-    expect(rerun).toMatchObject({ published: 0, skipped: 10 });
+    // Position 5 failed in the first run: still unpublished, the rerun says so.
+    expect(rerun).toMatchObject({ published: 0, skipped: 10, failed: 0, failedBefore: 1 });
     expect(rerun.failures.map((f) => f.code)).not.toContain('MANIFEST_WRITE');
     const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
     expect(manifest.totals).toMatchObject({ rows: 9, failures: 1, shards: 3 });

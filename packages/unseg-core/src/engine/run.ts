@@ -36,6 +36,11 @@ export interface RunDatasetSummary extends RunSummary {
   readonly failures: readonly FailureRecord[];
   /** True when the run stopped early on the signal; a rerun resumes it. */
   readonly interrupted: boolean;
+  /**
+   * Samples that shards completed by an earlier run record as failed: skipped now, still not
+   * published, so a rerun that had nothing left to do has not published everything either.
+   */
+  readonly failedBefore: number;
 }
 
 /** The splits an earlier run into `outDir` recorded in its manifest (none when there is none). */
@@ -100,6 +105,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   let published = 0;
   let failed = 0;
   let skipped = 0;
+  let failedBefore = 0;
   let interrupted = false;
   const failures: FailureRecord[] = [];
   // The manifest is an index rebuilt from the shards' stats files at each commit, so a write that
@@ -167,6 +173,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       // still holds what it was made from.
       const checkUnchanged = (shard: number) => {
         const stats = writer.completed.get(shard);
+        failedBefore += stats?.failures.length ?? 0;
         const now = digests.take(shard);
         if (stats?.inputDigest && now !== stats.inputDigest) {
           throw new ConfigError(
@@ -271,6 +278,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
     outDir,
     failures,
     interrupted,
+    failedBefore,
     conversions,
   };
   listener?.onEnd?.(summary);
