@@ -25,6 +25,12 @@ describe('refuseChangedSettings and the generator weights', () => {
     await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/g', weightsSha256: 'aa' }) })).resolves.toBeUndefined();
   });
 
+  it('resumes with the same weights installed elsewhere or on another backend', async () => {
+    await writeManifest({ modelDir: '/repo/packages/unseg-core/models/default', weightsSha256: 'aa', backend: 'wasm' });
+    const moved = noise({ modelDir: '/app/node_modules/@unseg/core/models/default', weightsSha256: 'aa', backend: 'tensorflow' });
+    await expect(refuseChangedSettings(dir, undefined, { args, noise: moved })).resolves.toBeUndefined();
+  });
+
   it('resumes a folder written before the fingerprint was recorded', async () => {
     await writeManifest({ modelDir: '/g' });
     await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/g', weightsSha256: 'bb' }) })).resolves.toBeUndefined();

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { stableJson } from '../json.js';
+import { comparableNoiseSettings } from '../noise/comparable.js';
 import { DEFAULT_JPEG_QUALITY } from '../image/codec.js';
 import { manifestFileName } from '../shards/index.js';
 import type { WorkerSpec } from '../shards/index.js';
@@ -28,12 +29,12 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
     ...(['plugin', 'input', 'noise', 'seed', 'prompt', 'shardSize', 'format', 'limit'] as const).map(
       (k) => [`--${k === 'shardSize' ? 'shard-size' : k}`, previous.args?.[k] ?? null, run.args[k] ?? null] as [string, unknown, unknown],
     ),
-    ['noise settings', previous.noise?.settings ?? null, sinceRecorded(previous.noise?.settings, run.noise.settings) ?? null],
+    ['noise settings', comparableNoiseSettings(previous.noise?.settings ?? null), comparableNoiseSettings(sinceRecorded(previous.noise?.settings, run.noise.settings) ?? null)],
     ['--eps-fg', steps(previous.noise?.epsFgSteps), steps(run.noise.epsFgSteps)],
     ['--eps-bg', steps(previous.noise?.epsBgSteps), steps(run.noise.epsBgSteps)],
     ['--encode', publishedPixels(previous.noise?.encode), publishedPixels(run.noise.encode)],
   ];
-  const changed = compared.filter(([, a, b]) => stableJson(withoutBackend(a)) !== stableJson(withoutBackend(b)));
+  const changed = compared.filter(([, a, b]) => stableJson(a) !== stableJson(b));
   if (changed.length === 0) return;
   const what = changed.map(([name, a, b]) => `${name} was ${shortened(stableJson(a))}, now ${shortened(stableJson(b))}`).join('; ');
   throw new ConfigError(
@@ -71,13 +72,6 @@ function sinceRecorded(previous: unknown, now: unknown): unknown {
   if (!now || typeof now !== 'object' || Array.isArray(now) || !previous || typeof previous !== 'object') return now;
   if ('weightsSha256' in previous) return now;
   const { weightsSha256: _weights, ...rest } = now as Record<string, unknown>;
-  return rest;
-}
-
-/** The generator's tfjs backend changes float rounding, not the protection: a resume may use another. */
-function withoutBackend(value: unknown): unknown {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
-  const { backend: _backend, ...rest } = value as Record<string, unknown>;
   return rest;
 }
 

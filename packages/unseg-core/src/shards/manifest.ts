@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { stableJson } from '../json.js';
+import { comparableNoiseSettings } from '../noise/comparable.js';
+import { isRecord } from '../plugin/validate.js';
 import type { ShardFormat } from './encoders.js';
 import { isTempOf, nodeShardFs, writeFileAtomic, type ShardFs } from './fs.js';
 import { parseShardName, sameWorker, workerTag, type WorkerSpec } from './naming.js';
@@ -275,8 +278,11 @@ export async function mergeManifests(
   }
   let noise = run.noise;
   if (noise === undefined && workerRuns.length > 0) {
-    const first = JSON.stringify(workerRuns[0]!.m.noise ?? null);
-    const other = workerRuns.find((w) => JSON.stringify(w.m.noise ?? null) !== first);
+    // Compared as a resume compares them: a worker on another backend or install path, with the
+    // same generator weights, made the same noise.
+    const comparable = (noise: unknown) => stableJson(isRecord(noise) ? { ...noise, settings: comparableNoiseSettings(noise.settings) } : noise ?? null);
+    const first = comparable(workerRuns[0]!.m.noise);
+    const other = workerRuns.find((w) => comparable(w.m.noise) !== first);
     if (other) throw new ConfigError(`workers disagree on noise settings: ${workerRuns[0]!.file} and ${other.file}`);
     noise = workerRuns[0]!.m.noise ?? undefined;
   }

@@ -294,6 +294,22 @@ describe('manifest', () => {
     }
   });
 
+  test('workers with the same generator weights agree although installed or run differently; other weights do not', () =>
+    withDir(async (dir) => {
+      const settings = (modelDir: string, weightsSha256: string, backend: string) => ({ source: 'unseg', epsFg: 8 / 255, settings: { modelDir, weightsSha256, backend } });
+      const noises = [settings('/repo/models/default', 'aa', 'wasm'), settings('/app/models/default', 'aa', 'tensorflow')];
+      for (const index of [0, 1]) {
+        const worker = { index, count: 2 };
+        const w = await ShardWriter.open({ outDir: dir, split: 'train', shardSize: 2, worker });
+        await feed(w, range(0, 4).filter((p) => Math.floor(p / 2) % 2 === index), new Set());
+        await w.finish();
+        await writeManifest(dir, { noise: noises[index] }, { worker });
+      }
+      expect((await mergeManifests([dir])).totals.rows).toBe(4);
+      await writeManifest(dir, { noise: settings('/app/models/default', 'bb', 'wasm') }, { worker: { index: 1, count: 2 } });
+      await expect(mergeManifests([dir])).rejects.toThrow(/workers disagree on noise settings/);
+    }));
+
   test('readShardSummary lists shards, failures, schema and noise settings', () =>
     withDir(async (dir) => {
       const w = await ShardWriter.open({ outDir: dir, split: 'train', shardSize: 2, onShardCommitted: () => writeManifest(dir, { noise: { source: 'none' } }).then(() => undefined) });
