@@ -189,12 +189,28 @@ export function createPipeline(options: PipelineOptions): {
 
   async function addNoise(batch: Stage<Prepared>[]): Promise<Stage<{ prepared: Prepared; protectedImage: RgbImage }>[]> {
     const ready = batch.filter((s): s is { ok: true; value: Prepared } => s.ok);
-    let directions: Float32Array[] = [];
+    let directions: (Float32Array | { readonly error: unknown })[] = [];
     if (ready.length > 0) {
       const started = performance.now();
-      directions = await noise.generate(
-        ready.map((s) => ({ id: s.value.sample.id, image: s.value.image, prompt: s.value.prompt, labels: s.value.labels })),
-      );
+      const requests = ready.map((s) => ({ id: s.value.sample.id, image: s.value.image, prompt: s.value.prompt, labels: s.value.labels }));
+      try {
+        directions = await noise.generate(requests);
+      } catch (batchError) {
+        // One image the source cannot handle (a shape its network cannot take) must fail alone,
+        // not the run: the batch is tried again one image at a time.
+        directions = [];
+        for (const request of requests) {
+          if (requests.length === 1) {
+            directions.push({ error: batchError });
+            break;
+          }
+          try {
+            directions.push(...(await noise.generate([request])));
+          } catch (error) {
+            directions.push({ error });
+          }
+        }
+      }
       listener?.onNoiseBatch?.({ images: ready.length, ms: performance.now() - started });
       timed?.('noise', started, ready.length);
     }
@@ -204,6 +220,10 @@ export function createPipeline(options: PipelineOptions): {
       const direction = directions[k++];
       try {
         if (!direction) throw new Error(`noise source ${noise.name} returned no noise for this image`);
+        if (!(direction instanceof Float32Array)) {
+          const why = direction.error instanceof Error ? direction.error.message : String(direction.error);
+          throw new UnsegError('NOISE_FAILED', `noise source ${noise.name} failed on this image (${s.value.image.width}x${s.value.image.height}): ${why}`);
+        }
         const t0 = performance.now();
         const { width, height } = s.value.image;
         const into = protectedPixels.take(width * height * 3);
@@ -215,7 +235,8 @@ export function createPipeline(options: PipelineOptions): {
       }
     });
     // applyBudgetedNoise copied what it needed: the directions are never read again.
-    if (directions.length > 0) noise.release?.(directions);
+    const made = directions.filter((d): d is Float32Array => d instanceof Float32Array);
+    if (made.length > 0) noise.release?.(made);
     return out;
   }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createUniformNoiseSource } from '../noise/baseline.js';
 import { runDataset, type RunDatasetOptions } from './run.js';
+import type { NoiseSource } from '../noise/types.js';
 import type { Sample } from '../plugin/types.js';
 import { tinyReader } from './test-helpers/tiny-dataset.js';
 
@@ -226,6 +227,22 @@ describe('runDataset', () => {
     const after = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
     expect(after.lostShards).toEqual([]);
     expect(after.totals).toMatchObject({ rows: 9, failures: 1, shards: 3 });
+  });
+
+  it('an image the noise source fails on fails alone; the rest of its batch is published', async () => {
+    const uniform = createUniformNoiseSource({ seed: 3 });
+    const picky: NoiseSource = {
+      ...uniform,
+      name: 'picky',
+      generate: async (batch) => {
+        if (batch.some((r) => r.id === 'img002')) throw new RangeError('memory access out of bounds');
+        return uniform.generate(batch);
+      },
+    };
+    const summary = await runDataset({ ...(await options(6)), reader: await tinyReader({ count: 6 }), noise: picky });
+    expect(summary).toMatchObject({ published: 5, failed: 1 });
+    expect(summary.failures[0]).toMatchObject({ position: 2, code: 'NOISE_FAILED' });
+    expect(summary.failures[0]!.reason).toMatch(/noise source picky failed on this image \(24x16\): memory access out of bounds/);
   });
 
   it('refuses a split the dataset does not have, leaving no output folder behind', async () => {

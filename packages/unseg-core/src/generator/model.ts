@@ -93,10 +93,17 @@ export function createGenerator(config: GeneratorConfig, seed: number): Generato
   return buildGenerator(config, initUNet(generatorSpec(config), GENERATOR_PREFIX, seed));
 }
 
-/** The working size for an image: short side = workingSize, both sides divisible by the U-Net's stride. */
+/** How much longer than workingSize a working image's long side may be (a 4:1 panorama at most). */
+export const MAX_WORKING_ASPECT = 4;
+
+/**
+ * The working size for an image: short side = workingSize, both sides divisible by the U-Net's
+ * stride; for an image longer than 4:1 the long side is held at 4 x workingSize instead (an
+ * 8000x50 strip would otherwise run the network at 20480x128 and exhaust its memory).
+ */
 export function workingShape(config: GeneratorConfig, width: number, height: number): [number, number] {
   const d = unetDivisor(generatorSpec(config));
-  const s = config.workingSize / Math.min(width, height);
+  const s = Math.min(config.workingSize / Math.min(width, height), (MAX_WORKING_ASPECT * config.workingSize) / Math.max(width, height));
   const round = (v: number) => Math.max(d, Math.round((v * s) / d) * d);
   return [round(height), round(width)];
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { NoiseRequest } from '../noise/types.js';
 import { selectBackend } from './backend.js';
-import { buildGenerator, createGenerator, defaultGeneratorConfig } from './model.js';
+import { buildGenerator, createGenerator, defaultGeneratorConfig, workingShape } from './model.js';
 import { createGeneratorNoiseSource, DEFAULT_GENERATOR_DIR, generateNoise, loadGenerator, saveGenerator } from './source.js';
 
 function request(id: string, w: number, h: number, seed: number): NoiseRequest {
@@ -132,6 +132,16 @@ describe('generator checkpoint and noise source', () => {
     const source = await createGeneratorNoiseSource({ backend: 'cpu' });
     expect(source.name).toBe('unseg');
     await source.dispose?.();
+  });
+
+  it('holds a very long image to a 4:1 working shape, so a strip does not exhaust the network', async () => {
+    const config = defaultGeneratorConfig({ widths: [4, 8], workingSize: 16 });
+    expect(workingShape(config, 8000, 50)).toEqual([2, 64]);
+    expect(workingShape(config, 1024, 768)).toEqual([16, 22]);
+    const g = createGenerator(config, 1);
+    const [noise] = generateNoise(g, [request('strip', 400, 6, 1)]);
+    expect(noise).toHaveLength(400 * 6 * 3);
+    g.dispose();
   });
 
   it('rejects a config that is not an unseg generator', async () => {
