@@ -72,6 +72,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description('protect a dataset and write shards')
     .argument('<plugin>', `dataset format: ${Object.keys(BUILTIN_PLUGINS).join(', ')}, an npm package name, or a path to a plugin module`)
     .requiredOption('--in <dir>', 'the dataset folder')
+    .option('--follow-symlinks', 'follow symbolic links that lead outside the dataset folder (a Hugging Face or DVC cache links its files into a blob store); refused by default')
     .requiredOption('--out <dir>', 'output folder for shards and manifest.json (a rerun resumes)')
       .option('--split <names>', 'only these splits (repeat or comma-separate); default: all', collect),
   )
@@ -149,6 +150,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description('check a shard folder before publishing: the run finished, shards vs stats and manifest (rows, sha256), every sample of the original published or recorded as failed, every image vs its original (budget per region)')
     .argument('<shards>', 'an output folder of `run`')
     .requiredOption('--against <dir>', 'the original dataset the shards were made from')
+    .option('--follow-symlinks', 'follow symbolic links that lead outside the dataset folder (a Hugging Face or DVC cache links its files into a blob store); refused by default')
     .option('--plugin <name>', 'dataset format (default: the plugin recorded in manifest.json)')
     .option('--eps-fg <budget>', 'budget inside the prompt (default: from manifest.json; a tighter one checks against it)')
     .option('--eps-bg <budget>', 'budget outside the prompt (default: from manifest.json)')
@@ -183,6 +185,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description('one picture of one sample: original | protected | noise amplified | prompt mask, with budget and PSNR')
     .argument('<plugin>', 'dataset format, as for run')
     .requiredOption('--in <dir>', 'the dataset folder')
+    .option('--follow-symlinks', 'follow symbolic links that lead outside the dataset folder (a Hugging Face or DVC cache links its files into a blob store); refused by default')
     .requiredOption('--id <id>', 'the sample id')
     .requiredOption('--out <file>', 'the PNG to write')
       .option('--split <name>', 'the split to look in (default: all)'),

@@ -9,6 +9,8 @@ import { datasetRoot } from '../dataset-root.js';
 const MAX_PANEL_WIDTH = 4096;
 
 export interface PreviewCommandOptions extends NoiseCommandOptions {
+  /** Follow symbolic links leading outside the dataset folder. */
+  followSymlinks?: boolean;
   in: string;
   id: string;
   out: string;
@@ -31,7 +33,7 @@ export async function previewCommand(pluginSpec: string, o: PreviewCommandOption
   await checkOutputFile(o.out, '--out');
   const plugin = await resolvePlugin(pluginSpec);
   const root = await datasetRoot(plugin, o.in, '--in');
-  const reader = await plugin.open(root);
+  const reader = await plugin.open(root, { followSymlinks: o.followSymlinks === true });
   const splits = o.split ? [o.split] : await reader.splits();
   let sample: Sample | undefined;
   for (const split of splits) {

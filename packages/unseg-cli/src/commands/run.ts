@@ -24,6 +24,8 @@ import { jsonLinesProgress, terminalProgress } from '../progress.js';
 import { SUPERVISED_VARIABLE, workerFromEnvironment } from '../worker.js';
 
 export interface RunCommandOptions extends NoiseCommandOptions {
+  /** Follow symbolic links leading outside the dataset folder. */
+  followSymlinks?: boolean;
   in: string;
   out: string;
   split?: string[];
@@ -62,7 +64,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   const shardSize = parsePositiveInt(o.shardSize, '--shard-size');
   const limit = o.limit === undefined ? undefined : parseNonNegativeInt(o.limit, '--limit');
   const concurrency = parsePositiveInt(o.concurrency, '--concurrency');
-  const reader = await plugin.open(root);
+  const reader = await plugin.open(root, { followSymlinks: o.followSymlinks === true });
   const noise = await createNoiseSourceFromOptions(o, seed);
   const useTty = o.progress === 'auto' ? Boolean(process.stderr.isTTY) : o.progress === 'bar';
   const log = (line: string) => process.stderr.write(`${line}\n`);

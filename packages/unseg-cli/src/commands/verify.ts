@@ -6,6 +6,8 @@ import { datasetRoot } from '../dataset-root.js';
 import { checkShardFolder } from '../shard-folder.js';
 
 export interface VerifyCommandOptions {
+  /** Follow symbolic links leading outside the dataset folder. */
+  followSymlinks?: boolean;
   against: string;
   plugin?: string;
   epsFg?: string;
@@ -36,7 +38,7 @@ export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promi
     ...(o.epsFg !== undefined ? { epsFg: parseEps(o.epsFg, '--eps-fg') } : {}),
     ...(o.epsBg !== undefined ? { epsBg: parseEps(o.epsBg, '--eps-bg') } : {}),
   };
-  const report = await verifyShards({ dir: shards, reader: await plugin.open(root), budget });
+  const report = await verifyShards({ dir: shards, reader: await plugin.open(root, { followSymlinks: o.followSymlinks === true }), budget });
   process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
   return report.problems.length > 0 ? 2 : 0;
 }

@@ -56,7 +56,7 @@ export async function resolveInsideRoot(root: string, base: string, name: unknow
     if (!isInsideRoot(realRoot, real)) {
       return {
         ok: false,
-        reason: `${absolute} is a symbolic link leading outside the dataset root (to ${real}); refused (set followSymlinks to allow)`,
+        reason: `${absolute} is a symbolic link leading outside the dataset root (to ${real}); refused (the CLI's --follow-symlinks, or OpenOptions.followSymlinks, allows it)`,
       };
     }
   }
