@@ -40,4 +40,12 @@ describe('a shard folder given to inspect, verify or export', () => {
     expect(r.stdout).toMatch(/0 shards, 0 rows, 0 failures/);
     expect(r.stdout).toMatch(/uncommitted \(ignored; a killed or running job\): train-00000\.parquet/);
   });
+
+  it('that holds only worker manifests is said to need merge-manifest before verify', async () => {
+    await fs.writeFile(path.join(tmp, 'manifest-w0of2.json'), '{}');
+    await fs.writeFile(path.join(tmp, 'manifest-w1of2.json'), '{}');
+    const r = await cliInProcess(['verify', tmp, '--against', 'x']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/holds worker manifests \(manifest-w0of2\.json, manifest-w1of2\.json\) but no manifest\.json: merge them first with `unseg-pipeline merge-manifest/);
+  });
 });
