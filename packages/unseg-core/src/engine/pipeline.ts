@@ -36,6 +36,8 @@ export interface PipelineInput {
   readonly position: number;
   readonly split: string;
   readonly item: Sample | SampleError;
+  /** The published file name, when the caller has made names unique (runDataset does); else derived from the source path. */
+  readonly outputName?: string;
 }
 
 export type PipelineOutput =
@@ -87,7 +89,7 @@ function publishedRle(rle: Rle, file: string, sampleId: string, objectId: string
   return text;
 }
 
-function imageFile(sample: Sample): string {
+export function imageFile(sample: Sample): string {
   return sample.image.kind === 'file' ? sample.image.path : sample.image.name;
 }
 
@@ -235,7 +237,9 @@ export function createPipeline(options: PipelineOptions): {
       }
     });
     // applyBudgetedNoise copied what it needed: the directions are never read again.
-    const made = directions.filter((d): d is Float32Array => d instanceof Float32Array);
+    const isMade = (d: Float32Array | { readonly error: unknown }): d is Float32Array => d instanceof Float32Array;
+    // The source's own batch array when all of it came back (a source may recognise it).
+    const made = directions.every(isMade) ? directions : directions.filter(isMade);
     if (made.length > 0) noise.release?.(made);
     return out;
   }
@@ -274,7 +278,7 @@ export function createPipeline(options: PipelineOptions): {
           split: input.split,
           width: protectedImage.width,
           height: protectedImage.height,
-          image: { bytes, path: outputImageName(prepared.sourcePath, sample.id, encodedExtension(encode)) },
+          image: { bytes, path: input.outputName ?? outputImageName(prepared.sourcePath, sample.id, encodedExtension(encode)) },
           sourcePath: prepared.sourcePath,
           objects: prepared.objects,
           noise: stats,

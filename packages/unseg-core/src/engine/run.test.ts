@@ -229,6 +229,32 @@ describe('runDataset', () => {
     expect(after.totals).toMatchObject({ rows: 9, failures: 1, shards: 3 });
   });
 
+  it('publishes every sample under its own file name: other scripts kept, clashes given the id', async () => {
+    const named = (name: string) => (s: Sample) => ({ ...s, image: { ...s.image, name } });
+    const tamper = new Map<number, (s: Sample) => unknown>([
+      [0, named('images/日本.png')],
+      [1, named('images/中国.png')],
+      [2, named('images/x.jpg')],
+      [3, named('images/x.png')],
+      [4, named('images/x.gif')],
+      [5, named('images/x y.png')],
+      [6, named('images/x_y.png')],
+    ]);
+    await runDataset({ ...(await options(7)), reader: await tinyReader({ count: 7, tamper }), shardSize: 2 });
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    const r = await c.runAndReadAll(`select image.path as path from read_parquet('${dir}/*.parquet') order by position`);
+    expect((r.getRowObjectsJson() as { path: string }[]).map((x) => x.path)).toEqual([
+      'images/日本.png',
+      'images/中国.png',
+      'images/x.png',
+      'images/x~img003.png',
+      'images/x~img004.png',
+      'images/x_y.png',
+      'images/x_y~img006.png',
+    ]);
+  });
+
   it('an image the noise source fails on fails alone; the rest of its batch is published', async () => {
     const uniform = createUniformNoiseSource({ seed: 3 });
     const picky: NoiseSource = {

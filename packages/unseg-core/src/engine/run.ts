@@ -1,13 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SampleError } from '../errors.js';
 import type { DatasetReader } from '../plugin/types.js';
 import { acquireOutputLock, ShardWriteError, ShardWriter, writeManifest } from '../shards/index.js';
 import { manifestFileName, removeStaleManifestTemps, type ManifestLostShard, type ManifestRunInfo } from '../shards/manifest.js';
 import type { ShardFormat, WorkerSpec } from '../shards/index.js';
 import type { FailureRecord } from '../shards/types.js';
 import { combineListeners, type RunSummary } from './events.js';
-import { createPipeline, type PipelineInput, type PipelineOptions } from './pipeline.js';
+import { createPipeline, imageFile, type PipelineInput, type PipelineOptions } from './pipeline.js';
+import { OutputNames, relativeSourcePath } from './names.js';
+import { DEFAULT_ENCODE, encodedExtension } from '../image/codec.js';
 import { InputDigests } from './input-digest.js';
 import { resolvePromptSelection } from './prompt.js';
 import { SampleChecker } from './sample-check.js';
@@ -187,12 +189,16 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         let position = 0;
         let rereading: number | undefined;
         const checker = new SampleChecker(samplesSource, split);
+        const names = new OutputNames();
+        const extension = encodedExtension(options.encode ?? DEFAULT_ENCODE);
         for await (const raw of reader.samples(split)) {
           const p = position++;
           if (options.limit !== undefined && p >= options.limit) break;
           // Checked at every position, this worker's or not, so that a repeated id fails the same
           // sample whatever the number of workers; annotations (the costly part) only where read.
           const item = checker.check(raw, p, { annotations: mine(p) });
+          // Named at every position too, so that a name taken by another worker's sample is known.
+          const outputName = item instanceof SampleError ? undefined : names.name(relativeSourcePath(imageFile(item), options.root), item.id, extension, p);
           if (!mine(p)) continue;
           const shard = writer.shardIndexOf(p);
           if (rereading !== undefined && shard !== rereading) {
@@ -210,7 +216,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
             return;
           }
           lastShard = shard;
-          yield { position: p, split, item };
+          yield { position: p, split, item, ...(outputName !== undefined ? { outputName } : {}) };
         }
         if (rereading !== undefined) checkUnchanged(rereading);
       }

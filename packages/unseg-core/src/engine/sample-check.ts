@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { SampleError } from '../errors.js';
+import { StringFingerprints } from './fingerprints.js';
 import type { Sample } from '../plugin/types.js';
 import { isPositiveInt, isRecord } from '../plugin/validate.js';
 
@@ -70,48 +70,6 @@ export function sampleContractProblem(item: unknown, split: string, options: { a
 }
 
 /**
- * The ids seen in a split, as 64-bit fingerprints in an open-addressing table: a split can hold
- * tens of millions of samples (SA-1B is one split of 11M), more than a Set of strings holds in a
- * worker's memory (and past V8's 2^24 entries per Set). 16 bytes per id at most half full; two
- * different ids share a fingerprint with odds of about n^2 / 2^65 (3e-6 for 11M ids).
- */
-class IdFingerprints {
-  private table = new Uint32Array(2 * 1024);
-  private count = 0;
-
-  /** Adds the id; false when it was there already. */
-  add(id: string): boolean {
-    const digest = createHash('sha1').update(id).digest();
-    // 0/0 marks an empty slot, so the fingerprint never takes it.
-    const hi = digest.readUInt32LE(0) || 1;
-    const lo = digest.readUInt32LE(4);
-    if (2 * (this.count + 1) > this.table.length / 2) this.grow();
-    return this.insert(hi, lo);
-  }
-
-  private insert(hi: number, lo: number): boolean {
-    const slots = this.table.length / 2;
-    for (let i = ((hi ^ lo) >>> 0) % slots; ; i = (i + 1) % slots) {
-      const h = this.table[2 * i];
-      if (h === 0) {
-        this.table[2 * i] = hi;
-        this.table[2 * i + 1] = lo;
-        this.count++;
-        return true;
-      }
-      if (h === hi && this.table[2 * i + 1] === lo) return false;
-    }
-  }
-
-  private grow(): void {
-    const old = this.table;
-    this.table = new Uint32Array(old.length * 2);
-    this.count = 0;
-    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.insert(old[i]!, old[i + 1]!);
-  }
-}
-
-/**
  * Checks what a plugin yields against the Sample contract before anything else reads it: a
  * malformed sample (a numeric id, a missing flag, a cyclic annotation) would otherwise fail far
  * from its cause, in the shard writer, taking the other samples of its shard with it, or stop
@@ -120,7 +78,7 @@ class IdFingerprints {
  * export find samples by id); a repeated id fails the later sample.
  */
 export class SampleChecker {
-  private readonly ids = new IdFingerprints();
+  private readonly ids = new StringFingerprints();
 
   /** `source` names where samples come from in messages (the plugin, or the dataset folder). */
   constructor(
