@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import type { NoiseRequest, NoiseSource } from '../noise/types.js';
 import { selectBackend, type BackendName } from './backend.js';
-import { loadTensors, paramsFromTensors, saveTensors } from './checkpoint.js';
+import { loadTensors, paramsFromTensors, saveTensors, type WeightsFile } from './checkpoint.js';
 import { buildGenerator, carrierSign, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
 import { bilinearResize, resampleTo } from './resample.js';
 import { directionPool } from '../pixels/pool.js';
@@ -24,8 +24,17 @@ export async function saveGenerator(dir: string, generator: Generator): Promise<
   await writeFile(path.join(dir, GENERATOR_CONFIG_FILE), JSON.stringify(generator.config, null, 2) + '\n');
 }
 
-async function fileSha256(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+/**
+ * sha256 over the weights as loadTensors reads them: `model.json` and each file its manifest
+ * lists (one `model.weights.bin` for what saveGenerator writes).
+ */
+async function weightsSha256(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  const json = await readFile(path.join(dir, `${GENERATOR_WEIGHTS_STEM}.json`));
+  hash.update(json);
+  const manifest = (JSON.parse(json.toString('utf8')) as WeightsFile).weightsManifest;
+  for (const group of manifest) for (const p of group.paths) hash.update(await readFile(path.join(dir, p)));
+  return hash.digest('hex');
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -217,7 +226,7 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
       modelDir: path.resolve(dir),
       // Two generators with one generator.json (weights copied over, retrained in place) publish
       // different noise: a resume must tell them apart.
-      weightsSha256: await fileSha256(path.join(dir, `${GENERATOR_WEIGHTS_STEM}.weights.bin`)),
+      weightsSha256: await weightsSha256(dir),
       widths: generator.config.widths,
       workingSize: generator.config.workingSize,
       ...(generator.config.carrier ? { carrier: generator.config.carrier } : {}),
