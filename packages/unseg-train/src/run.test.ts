@@ -1,4 +1,4 @@
-import { ConfigError, SampleError } from '@unseg/core';
+import { ConfigError, SampleError, acquireOutputLock } from '@unseg/core';
 import { selectBackend } from '@unseg/core/generator';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -80,6 +80,16 @@ describe('trainGenerator: the output folder', () => {
     const again = trainGenerator({ sources: [untouchable], out, epochs: 2, size: 16, trainer: TRAINER, print: () => undefined });
     await expect(again).rejects.toThrow(ConfigError);
     await expect(again).rejects.toThrow(`--out ${out} holds a generator and a checkpoint; pass --resume to continue it, or use another --out`);
+  });
+
+  it('refuses a second training into a folder another one is writing', async () => {
+    const out = path.join(tmp, 'busy');
+    const held = await acquireOutputLock(out);
+    try {
+      await expect(trainGenerator({ sources: [untouchable], out, epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(/in use|lock/i);
+    } finally {
+      await held.release();
+    }
   });
 
   it('refuses --resume where there is no checkpoint', async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DatasetReader } from '@unseg/core';
 import { selectBackend, type BackendName } from '@unseg/core/generator';
-import { ConfigError } from '@unseg/core';
+import { ConfigError, acquireOutputLock } from '@unseg/core';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,6 +92,16 @@ async function checkOutFolder(out: string, ckpt: string, resume: boolean, settin
  * folder are checked before any data is read.
  */
 export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGeneratorResult> {
+  // Two trainings into one folder would swap each other's checkpoints and interleave their logs.
+  const lock = await acquireOutputLock(o.out);
+  try {
+    return await trainInFolder(o);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainInFolder(o: TrainGeneratorOptions): Promise<TrainGeneratorResult> {
   const print = o.print ?? ((l: string) => process.stdout.write(l + '\n'));
   const options: TrainerOptions = { ...PAPER_OPTIONS, ...o.trainer };
   const size = o.size ?? 128;
