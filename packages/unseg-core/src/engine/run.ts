@@ -118,6 +118,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   // from here until a rerun writes them.
   const lostShards: ManifestLostShard[] = [];
   const loseShard = (writer: ShardWriter, split: string, error: ShardWriteError): void => {
+    if (lostShards.some((l) => l.split === split && l.file === error.file)) return;
     const positions = writer.shardRange(error.shardIndex);
     lostShards.push({ split, file: error.file, positions, code: error.code, reason: error.message });
     failures.push({ position: positions.start, split, id: undefined, file: error.file, code: error.code, reason: error.message });
@@ -263,6 +264,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         await writer.abort();
         throw error;
       }
+      // A write can fail on two shards at once (the previous one's commit and this one's first
+      // flush) and throw only one error: the writer remembers every shard it lost.
+      for (const error of writer.failedShards.values()) loseShard(writer, split, error);
       // What was handed over and is in no committed shard was lost with its shard (the shard's
       // error is in `failures` and the manifest's lostShards).
       const committedRows = writer.committed.reduce((sum, s) => sum + s.rows, 0);
