@@ -57,3 +57,21 @@ test('an annotation PNG replaced since the run is refused, naming the file; --fr
   dirs.push(rebuilt);
   expect((await exportShards({ dir: fixture.shards, out: rebuilt, plugin, original: null })).splits[split]?.images).toBe(fixture.rows.length);
 }, 120_000);
+
+test('an image published under another name than its source (a space made "_") exports with its original annotation', async () => {
+  const copy = await tempDir('unseg-ade-renamed-');
+  dirs.push(copy);
+  await fs.cp(input, copy, { recursive: true });
+  const rename = async (dir: string, ext: string) =>
+    fs.rename(path.join(copy, dir, split, `ADE_val_00000001.${ext}`), path.join(copy, dir, split, `ADE val 00000001.${ext}`));
+  await rename('images', 'jpg');
+  await rename('annotations', 'png');
+  const fixture = await protectFixture(plugin, copy);
+  dirs.push(fixture.shards);
+  expect(fixture.rows.map((r) => r.image.path)).toContain(`images/${split}/ADE_val_00000001.png`);
+  const out = await tempDir('unseg-export-');
+  dirs.push(out);
+  await exportShards({ dir: fixture.shards, out, plugin, original: copy });
+  const exported = await fs.readFile(path.join(out, 'annotations', split, 'ADE_val_00000001.png'));
+  expect(Buffer.compare(exported, await fs.readFile(path.join(copy, 'annotations', split, 'ADE val 00000001.png')))).toBe(0);
+}, 120_000);

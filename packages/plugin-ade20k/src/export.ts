@@ -2,12 +2,16 @@ import sharp from 'sharp';
 import { ConfigError, describeError, rleDecode, rleFromString, type DatasetExportHook, type ExportRow } from '@unseg/core';
 import { decodeClassIndexPng } from './label-png.js';
 
-/** `[prefix/]images/<split>/<name>.png` -> the annotation PNG's path beside it in the ADE20K layout. */
-function annotationPath(row: ExportRow, split: string): string {
-  const parts = row.image.path.split('/');
+/**
+ * `[prefix/]images/<split>/<name>.<ext>` -> the annotation PNG's path beside it in the ADE20K
+ * layout. For the published image (whose name may differ from the source's: characters made
+ * `_`, a clash given the id) and for the source image (where the original annotation is).
+ */
+function annotationPath(imagePath: string, row: ExportRow, split: string): string {
+  const parts = imagePath.split('/');
   const n = parts.length;
   if (n < 3 || parts[n - 3] !== 'images' || parts[n - 2] !== split) {
-    throw new ConfigError(`image ${row.id}: published path ${JSON.stringify(row.image.path)} is not images/${split}/<name>`);
+    throw new ConfigError(`image ${row.id}: path ${JSON.stringify(imagePath)} is not images/${split}/<name>`);
   }
   const stem = (parts[n - 1] as string).replace(/\.[^.]+$/, '');
   return [...parts.slice(0, n - 3), 'annotations', split, `${stem}.png`].join('/');
@@ -58,14 +62,15 @@ async function originalDiffers(png: Uint8Array, row: ExportRow, labels: Uint8Arr
 export const ade20kExport: DatasetExportHook = async (job) => {
   let images = 0;
   for await (const row of job.rows) {
-    const ann = annotationPath(row, job.split);
+    const ann = annotationPath(row.image.path, row, job.split);
     const labels = labelMap(row);
     await job.out.write(row.image.path, row.image.bytes);
     if (job.original !== undefined) {
-      const original = await job.out.readOriginal(ann);
+      const source = annotationPath(row.sourcePath, row, job.split);
+      const original = await job.out.readOriginal(source);
       const why = await originalDiffers(original, row, labels);
       if (why !== undefined) {
-        throw new ConfigError(`image ${row.id}: the original ${ann} changed since the run (${why}); pass --from-shards to rebuild it from the shards`);
+        throw new ConfigError(`image ${row.id}: the original ${source} changed since the run (${why}); pass --from-shards to rebuild it from the shards`);
       }
       await job.out.write(ann, original);
     } else {

@@ -174,6 +174,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .requiredOption('--out <dir>', 'the export folder (created; must be empty)')
     .option('--original <dir>', 'the original dataset, for the annotations the shards do not hold (default: the run\'s --in, from manifest.json)')
     .option('--from-shards', 'rebuild the annotations from the shards alone, without the original')
+    .option('--follow-symlinks', 'follow symbolic links that lead outside the original dataset folder (as run --follow-symlinks)')
     .option('--plugin <name>', 'dataset format (default: the plugin recorded in manifest.json)')
     .option('--split <names>', 'only these splits (repeat or comma-separate)', collect)
     .option('--json', 'print the report as JSON')

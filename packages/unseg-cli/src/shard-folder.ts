@@ -20,3 +20,18 @@ export async function checkShardFolder(dir: string): Promise<void> {
     throw new ConfigError(`${folder} holds no unseg output: no shards and no manifest.json (give the --out folder of a run)`);
   }
 }
+
+/**
+ * A folder that workers wrote into holds one manifest per worker until `merge-manifest` makes
+ * the manifest.json that verify and export read: say so, rather than that no plugin or budget is recorded.
+ */
+export async function refuseUnmergedWorkers(dir: string): Promise<void> {
+  const files = await fs.readdir(dir);
+  if (files.includes('manifest.json')) return;
+  const workers = files.filter((f) => /^manifest-w\d+of\d+\.json$/.test(f)).sort();
+  if (workers.length === 0) return;
+  throw new ConfigError(
+    `${dir} holds worker manifests (${workers.slice(0, 3).join(', ')}${workers.length > 3 ? ', ...' : ''}) but no manifest.json: ` +
+      `merge them first with \`unseg-pipeline merge-manifest ${dir} --out ${dir}\``,
+  );
+}

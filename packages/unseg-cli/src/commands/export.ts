@@ -2,13 +2,15 @@ import path from 'node:path';
 import { ConfigError, exportShards, manifestPluginName } from '@unseg/core';
 import { checkOutputFolder } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
-import { checkShardFolder } from '../shard-folder.js';
+import { checkShardFolder, refuseUnmergedWorkers } from '../shard-folder.js';
 
 export interface ExportCommandOptions {
   out: string;
   plugin?: string;
   original?: string;
   fromShards?: boolean;
+  /** Follow symbolic links leading outside the original dataset folder. */
+  followSymlinks?: boolean;
   split?: string[];
   json?: boolean;
 }
@@ -21,6 +23,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
   const shards = path.resolve(dir);
   if (o.fromShards && o.original !== undefined) throw new ConfigError('give --original or --from-shards, not both');
   await checkShardFolder(shards);
+  await refuseUnmergedWorkers(shards);
   await checkOutputFolder(o.out, '--out');
   const recorded = await manifestPluginName(shards);
   const spec = o.plugin ?? recorded.plugin;
@@ -32,6 +35,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
     out: o.out,
     plugin,
     original: o.fromShards ? null : o.original,
+    followSymlinks: o.followSymlinks === true,
     ...(o.split ? { splits: o.split } : {}),
   });
   if (o.json) {

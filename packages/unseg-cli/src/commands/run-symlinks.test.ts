@@ -29,6 +29,9 @@ describe('a dataset whose files are links into a store outside it (a Hugging Fac
       expect(followed.stderr).toMatch(/done: 4 images published, 0 failed/);
       const verified = await cliInProcess(['verify', path.join(tmp, 'b'), '--against', data, '--follow-symlinks']);
       expect(verified.code).toBe(0);
+      // COCO's export reads the annotation JSON, not the images: it needs no links followed.
+      const exported = await cliInProcess(['export', path.join(tmp, 'b'), '--out', path.join(tmp, 'e'), '--follow-symlinks']);
+      expect(exported.code).toBe(0);
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }

@@ -1,10 +1,9 @@
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, formatVerifyReport, manifestPluginName, verifyShards } from '@unseg/core';
 import { parseEps } from '../options.js';
 import { resolvePlugin } from '../plugins.js';
 import { datasetRoot } from '../dataset-root.js';
-import { checkShardFolder } from '../shard-folder.js';
+import { checkShardFolder, refuseUnmergedWorkers } from '../shard-folder.js';
 
 export interface VerifyCommandOptions {
   /** Follow symbolic links leading outside the dataset folder. */
@@ -23,7 +22,7 @@ export interface VerifyCommandOptions {
 export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promise<number> {
   const shards = path.resolve(dir);
   await checkShardFolder(shards);
-  await refuseUnmerged(shards);
+  await refuseUnmergedWorkers(shards);
   // The plugin the run used is recorded in its manifest; --plugin overrides it.
   let recorded: string | undefined;
   try {
@@ -43,19 +42,4 @@ export async function verifyCommand(dir: string, o: VerifyCommandOptions): Promi
   const report = await verifyShards({ dir: shards, reader: await plugin.open(root, { followSymlinks: o.followSymlinks === true }), budget });
   process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`);
   return report.problems.length > 0 ? 2 : 0;
-}
-
-/**
- * A folder that workers wrote into holds one manifest per worker until `merge-manifest` makes
- * the manifest.json that verify reads: say so, rather than that no plugin or budget is recorded.
- */
-async function refuseUnmerged(dir: string): Promise<void> {
-  const files = await readdir(dir);
-  if (files.includes('manifest.json')) return;
-  const workers = files.filter((f) => /^manifest-w\d+of\d+\.json$/.test(f)).sort();
-  if (workers.length === 0) return;
-  throw new ConfigError(
-    `${dir} holds worker manifests (${workers.slice(0, 3).join(', ')}${workers.length > 3 ? ', ...' : ''}) but no manifest.json: ` +
-      `merge them first with \`unseg-pipeline merge-manifest ${dir} --out ${dir}\`, then verify`,
-  );
 }

@@ -8,8 +8,8 @@ export function relativeSourcePath(file: string, root: string | undefined): stri
   return (rel.startsWith('..') || path.isAbsolute(rel) ? file : rel).split(path.sep).join('/');
 }
 
-/** A path segment reduced to letters and digits of any script, `.`, `_` and `-`. */
-const safeSegment = (part: string): string => part.replace(/[^\p{L}\p{N}._-]/gu, '_');
+/** A path segment reduced to letters (with their combining marks) and digits of any script, `.`, `_` and `-`. */
+const safeSegment = (part: string): string => part.replace(/[^\p{L}\p{M}\p{N}._-]/gu, '_');
 
 /**
  * The published file name: the source's relative path with the new extension, reduced to safe

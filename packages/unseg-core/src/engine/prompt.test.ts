@@ -42,7 +42,7 @@ describe('--prompt category names', () => {
   });
 
   it('refuse a synonym that several names share, listing them, and an unknown name, quoting names whole', () => {
-    expect(() => selected('screen')).toThrow(/"screen", which is a synonym in 2 categories of \/ade: 59 "screen door, screen", 131 "screen, silver screen, projection screen"; give the id or the whole name/);
+    expect(() => selected('screen')).toThrow(/"screen", which is a synonym in 2 categories of \/ade: 59 "screen door, screen", 131 "screen, silver screen, projection screen"; give the id of the one you mean/);
     expect(() => selected('bed,sofa')).toThrow(/--prompt names "sofa", which the dataset \/ade has no category of; it has: "floor, flooring", bed, "person, individual/);
   });
 });

@@ -66,7 +66,7 @@ export function resolvePromptSelection(selection: PromptSelection, categories: r
     if (matches.length > 1) {
       throw new ConfigError(
         `--prompt names "${entry}", which is a synonym in ${matches.length} categories of ${root}: ` +
-          `${matches.map((c) => `${c.id} ${JSON.stringify(c.name.trim())}`).join(', ')}; give the id or the whole name`,
+          `${matches.map((c) => `${c.id} ${JSON.stringify(c.name.trim())}`).join(', ')}; give the id of the one you mean`,
       );
     }
     unknown.push(entry);

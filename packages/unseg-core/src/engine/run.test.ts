@@ -255,6 +255,28 @@ describe('runDataset', () => {
     ]);
   });
 
+  it("names a sample the same with any number of workers, also when another sample's annotation fails", async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const tamper = new Map<number, (s: Sample) => unknown>([
+      [0, (s) => ({ ...s, image: { ...s.image, name: 'images/x.jpg' }, objects: [{ ...s.objects[0], annotation: cyclic }] })],
+      [1, (s) => ({ ...s, image: { ...s.image, name: 'images/x.png' } })],
+    ]);
+    const paths = async (outDir: string) => {
+      const db = await DuckDBInstance.create(':memory:');
+      const r = await (await db.connect()).runAndReadAll(`select position::integer as p, image.path as path from read_parquet('${outDir}/*.parquet') order by position`);
+      return r.getRowObjectsJson();
+    };
+    const single = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-names-'));
+    await runDataset({ ...(await options(4)), reader: await tinyReader({ count: 4, tamper }), shardSize: 1, outDir: single });
+    for (const index of [0, 1]) {
+      await runDataset({ ...(await options(4)), reader: await tinyReader({ count: 4, tamper }), shardSize: 1, worker: { index, count: 2 } });
+    }
+    expect(await paths(dir)).toEqual(await paths(single));
+    expect((await paths(single))[0]).toEqual({ p: 1, path: 'images/x~img001.png' });
+    await fs.rm(single, { recursive: true, force: true });
+  });
+
   it('an image the noise source fails on fails alone; the rest of its batch is published', async () => {
     const uniform = createUniformNoiseSource({ seed: 3 });
     const picky: NoiseSource = {

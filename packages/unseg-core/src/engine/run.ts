@@ -195,12 +195,13 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         for await (const raw of reader.samples(split)) {
           const p = position++;
           if (options.limit !== undefined && p >= options.limit) break;
-          // Checked at every position, this worker's or not, so that a repeated id fails the same
-          // sample whatever the number of workers; annotations (the costly part) only where read.
-          const item = checker.check(raw, p, { annotations: mine(p) });
-          // Named at every position too, so that a name taken by another worker's sample is known.
-          const outputName = item instanceof SampleError ? undefined : names.name(relativeSourcePath(imageFile(item), options.root), item.id, extension, p);
+          // Checked and named at every position, this worker's or not, so that a repeated id fails,
+          // and a clashing name is renamed, in the same sample whatever the number of workers;
+          // annotations (the costly part, which no other worker's result depends on) only where read.
+          const shaped = checker.check(raw, p, { annotations: false });
+          const outputName = shaped instanceof SampleError ? undefined : names.name(relativeSourcePath(imageFile(shaped), options.root), shaped.id, extension, p);
           if (!mine(p)) continue;
+          const item = shaped instanceof SampleError ? shaped : checker.checkAnnotations(shaped, p);
           const shard = writer.shardIndexOf(p);
           if (rereading !== undefined && shard !== rereading) {
             checkUnchanged(rereading);

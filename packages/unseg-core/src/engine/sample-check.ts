@@ -86,7 +86,17 @@ export class SampleChecker {
     private readonly split: string,
   ) {}
 
-  /** `annotations: false` skips checking that annotation records store as JSON (costly; for samples not published). */
+  /**
+   * Checks that each object's annotation record stores as JSON: the costly part of the check,
+   * for the samples a worker publishes, after `check(..., { annotations: false })`.
+   */
+  checkAnnotations(sample: Sample, position: number): Sample | SampleError {
+    const problem = sampleContractProblem(sample, this.split);
+    if (problem === undefined) return sample;
+    return new SampleError(this.source, `position ${position} of split "${this.split}": ${problem.message}`, { sampleId: sample.id, code: 'SAMPLE_MALFORMED' });
+  }
+
+  /** `annotations: false` skips checking that annotation records store as JSON (see checkAnnotations). */
   check(item: unknown, position: number, options: { annotations?: boolean } = {}): Sample | SampleError {
     if (item instanceof SampleError) return item;
     const problem = sampleContractProblem(item, this.split, options);

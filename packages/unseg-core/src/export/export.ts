@@ -24,6 +24,8 @@ export interface ExportShardsOptions {
   readonly original?: string | null;
   /** Only these splits (default: every split with shards). */
   readonly splits?: readonly string[];
+  /** Follow symbolic links out of the original dataset (as the run did with it). */
+  readonly followSymlinks?: boolean;
 }
 
 export interface ExportReport {
@@ -100,7 +102,7 @@ export async function exportShards(options: ExportShardsOptions): Promise<Export
   }
   if (bySplit.size === 0) throw new ConfigError(`${dir} holds no committed shards${options.splits ? ` for ${options.splits.join(', ')}` : ''}`);
 
-  const target = await createExportTarget(options.out, original);
+  const target = await createExportTarget(options.out, original, { followSymlinks: options.followSymlinks === true });
   const splits: Record<string, ExportSplitResult> = {};
   for (const [split, shards] of [...bySplit].sort(([a], [b]) => compareStrings(a, b))) {
     // Workers' shards interleave by position range; the hook sees one ordered stream.

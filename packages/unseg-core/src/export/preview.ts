@@ -9,6 +9,9 @@ import { SampleError } from '../errors.js';
 import type { Sample } from '../plugin/types.js';
 import type { NoiseStats } from '../shards/types.js';
 
+/** The tallest panel drawn, in pixels. */
+const MAX_PANEL_HEIGHT = 4096;
+
 export interface PreviewOptions extends PipelineOptions {
   /** Width of each of the four panels in pixels (default 256). */
   readonly panelWidth?: number;
@@ -63,7 +66,8 @@ export async function renderPreview(sample: Sample, options: PreviewOptions): Pr
   const maskRgb = new Uint8Array(width * height * 3);
   for (let i = 0; i < mask.length; i++) maskRgb.fill(mask[i] ? 255 : 0, i * 3, i * 3 + 3);
 
-  const pw = options.panelWidth ?? 256;
+  // A tall, narrow image would make panels of its width hundreds of thousands of pixels high.
+  const pw = Math.max(1, Math.min(options.panelWidth ?? 256, Math.round((MAX_PANEL_HEIGHT * width) / height)));
   const ph = Math.max(1, Math.round((height * pw) / width));
   const panels = await Promise.all(
     [original, published, { width, height, data: noise }, { width, height, data: maskRgb }].map((im) => panel(im, pw).png().toBuffer()),

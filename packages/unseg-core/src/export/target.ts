@@ -34,7 +34,11 @@ export function checkRelativePath(root: string, rel: unknown): string {
  * The export folder. It must be empty (or absent): every file is then created by this process
  * with O_EXCL, so a planted symbolic link or a second row naming the same file fails loudly.
  */
-export async function createExportTarget(outDir: string, original: string | undefined): Promise<ExportTarget & { readonly written: () => number }> {
+export async function createExportTarget(
+  outDir: string,
+  original: string | undefined,
+  options: { readonly followSymlinks?: boolean } = {},
+): Promise<ExportTarget & { readonly written: () => number }> {
   const root = path.resolve(outDir);
   await fs.mkdir(root, { recursive: true });
   const existing = await fs.readdir(root);
@@ -65,7 +69,7 @@ export async function createExportTarget(outDir: string, original: string | unde
   async function readOriginal(originalRel: string): Promise<Buffer> {
     if (original === undefined) throw new ExportPathError(`cannot read ${originalRel}: the original dataset is not available`);
     if (typeof originalRel !== 'string' || originalRel.includes('\\')) throw new ExportPathError(`original path ${JSON.stringify(originalRel)} refused`);
-    const src = await resolveInsideRoot(original, original, originalRel);
+    const src = await resolveInsideRoot(original, original, originalRel, options.followSymlinks === true);
     if (!src.ok) throw new ExportPathError(`original ${originalRel}: ${src.reason}`);
     return fs.readFile(src.path);
   }
