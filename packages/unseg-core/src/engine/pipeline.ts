@@ -1,4 +1,5 @@
 import { SampleError, UnsegError } from '../errors.js';
+import { describeError } from '../plugin/validate.js';
 import { decodeRgb, DEFAULT_ENCODE, encodeRgb, encodedExtension, type DecodeInfo, type EncodeOptions } from '../image/codec.js';
 import type { RgbImage } from '../image/types.js';
 import { rleArea, rleDecode, rleFromString, rleToBbox, rleToString, rleUnion } from '../masks/index.js';
@@ -201,15 +202,14 @@ export function createPipeline(options: PipelineOptions): {
         // One image the source cannot handle (a shape its network cannot take) must fail alone,
         // not the run: the batch is tried again one image at a time.
         directions = [];
-        for (const request of requests) {
-          if (requests.length === 1) {
-            directions.push({ error: batchError });
-            break;
-          }
-          try {
-            directions.push(...(await noise.generate([request])));
-          } catch (error) {
-            directions.push({ error });
+        if (requests.length === 1) directions.push({ error: batchError });
+        else {
+          for (const request of requests) {
+            try {
+              directions.push(...(await noise.generate([request])));
+            } catch (error) {
+              directions.push({ error });
+            }
           }
         }
       }
@@ -223,8 +223,7 @@ export function createPipeline(options: PipelineOptions): {
       try {
         if (!direction) throw new Error(`noise source ${noise.name} returned no noise for this image`);
         if (!(direction instanceof Float32Array)) {
-          const why = direction.error instanceof Error ? direction.error.message : String(direction.error);
-          throw new UnsegError('NOISE_FAILED', `noise source ${noise.name} failed on this image (${s.value.image.width}x${s.value.image.height}): ${why}`);
+          throw new UnsegError('NOISE_FAILED', `noise source ${noise.name} failed on this image (${s.value.image.width}x${s.value.image.height}): ${describeError(direction.error)}`);
         }
         const t0 = performance.now();
         const { width, height } = s.value.image;
