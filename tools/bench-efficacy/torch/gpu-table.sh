@@ -5,6 +5,8 @@
 # packed into one archive in $OUT (the device returns at most 8 files), with the merged tables
 # printed, so a run cut by its time budget still returns what finished. EXTRA adds train.py
 # options to every run (a CPU smoke test: EXTRA='--device cpu --limit 16 --limit-valid 8').
+# DEFENSES picks the defended runs (default 'gray jpeg75 blur1'; '' for none), so that longer runs
+# fit one call.
 #
 #   tools/bench-efficacy/torch/gpu-table.sh BUNDLE ROW BUDGET_S ARCH:EPOCHS:SEEDS ...
 #   e.g. tools/bench-efficacy/torch/gpu-table.sh out/torch-bundle-c20 c20 330 deeplabv3_resnet50:40:1,2 lraspp_mobilenet_v3_large:30:1,2,3
@@ -24,7 +26,7 @@ for spec in "$@"; do
   P=(${PYTHON:-python3} "$here/train.py" --bundle "$bundle" --arch "$arch" --epochs "$epochs" --time-budget-s "$budget" ${EXTRA:-})
   "${P[@]}" --rows "none,$row" --seeds "$seeds" --parallel --out "$work/$arch" >"$work/$arch.log" 2>&1 &
   pids+=($!)
-  for defense in gray jpeg75 blur1; do
+  for defense in ${DEFENSES-gray jpeg75 blur1}; do
     "${P[@]}" --rows "$row" --seeds "$first_seed" --defense "$defense" --out "$work/$arch-$defense" >"$work/$arch-$defense.log" 2>&1 &
     pids+=($!)
   done
