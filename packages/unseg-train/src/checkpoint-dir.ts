@@ -1,4 +1,5 @@
-import { access, rename, rm } from 'node:fs/promises';
+import { access, open, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 
 /**
  * A checkpoint is a folder of files (weights, Adam moments, state.json with epoch and step)
@@ -6,7 +7,9 @@ import { access, rename, rm } from 'node:fs/promises';
  * does not belong to the weights beside it. So it is written whole into `<dir>.next`, and only
  * then swapped in: `<dir>` -> `<dir>.previous`, `<dir>.next` -> `<dir>`, `<dir>.previous`
  * removed. At every moment one complete checkpoint exists under one of those names, and
- * `recoverCheckpoint` knows which from the names alone.
+ * `recoverCheckpoint` knows which from the names alone. The new folder's files are fsynced
+ * before the swap and the parent folder after it, so the rename order also holds after a power
+ * loss, not only after a killed process.
  */
 export const nextOf = (dir: string): string => `${dir}.next`;
 export const previousOf = (dir: string): string => `${dir}.previous`;
@@ -20,6 +23,37 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** fsync on a folder: some file systems refuse it, and the rename is then atomic but not durable. */
+async function syncFolder(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
+  } finally {
+    await h.close();
+  }
+}
+
+/** fsyncs every file under `dir`, then `dir` itself. */
+export async function syncTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      await syncTree(p);
+    } else if (entry.isFile()) {
+      const h = await open(p, 'r');
+      try {
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+    }
+  }
+  await syncFolder(dir);
+}
+
 /**
  * Writes a checkpoint with `write` (into a fresh folder it is given) and puts it in place of
  * `dir`. `beforeSwap` runs between the two renames (tests throw there to simulate a crash).
@@ -29,12 +63,14 @@ export async function replaceCheckpoint(dir: string, write: (into: string) => Pr
   const previous = previousOf(dir);
   await rm(next, { recursive: true, force: true });
   await write(next);
+  await syncTree(next);
   // A rename cannot replace a non-empty folder: move the old one aside first, and drop it only
   // once the new one is in place.
   const hadOne = await exists(dir);
   if (hadOne) await rename(dir, previous);
   await beforeSwap?.();
   await rename(next, dir);
+  await syncFolder(path.dirname(dir));
   if (hadOne) await rm(previous, { recursive: true, force: true });
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
@@ -10,6 +10,7 @@ import { loadTensors, paramsFromTensors, saveTensors, type WeightsFile } from '.
 import { buildGenerator, carrierSign, GENERATOR_PREFIX, generatorSpec, workingShape, type Generator, type GeneratorConfig } from './model.js';
 import { bilinearResize, resampleTo } from './resample.js';
 import { directionPool } from '../pixels/pool.js';
+import { isFile } from '../plugin/safe-paths.js';
 import { unetParamShapes } from './unet.js';
 
 /** The generator shipped with @unseg/core (packages/unseg-core/models/default). */
@@ -37,15 +38,6 @@ async function weightsSha256(dir: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Loads a trained generator. A missing or incomplete directory is a ConfigError: running the
  * pipeline with untrained weights would publish "protected" data that is not protected.
@@ -53,7 +45,7 @@ async function exists(file: string): Promise<boolean> {
 export async function loadGenerator(dir: string): Promise<Generator> {
   const configFile = path.join(dir, GENERATOR_CONFIG_FILE);
   const weightsFile = path.join(dir, `${GENERATOR_WEIGHTS_STEM}.json`);
-  if (!(await exists(configFile)) || !(await exists(weightsFile))) {
+  if (!(await isFile(configFile)) || !(await isFile(weightsFile))) {
     const what = path.resolve(dir) === path.resolve(DEFAULT_GENERATOR_DIR) ? 'no default generator is installed' : 'no trained generator found';
     throw new ConfigError(
       `${what} at ${dir} (expected ${GENERATOR_CONFIG_FILE} and ${GENERATOR_WEIGHTS_STEM}.json): ` +
@@ -204,7 +196,7 @@ export async function createGeneratorNoiseSource(options: GeneratorNoiseSourceOp
   const dir = options.modelDir ?? DEFAULT_GENERATOR_DIR;
   // Check the files before starting a backend, so a missing model fails fast and clearly.
   const generator = await (async () => {
-    if (!(await exists(path.join(dir, GENERATOR_CONFIG_FILE)))) return loadGenerator(dir);
+    if (!(await isFile(path.join(dir, GENERATOR_CONFIG_FILE)))) return loadGenerator(dir);
     const backend = await selectBackend(options.backend ?? 'auto');
     const g = await loadGenerator(dir);
     try {
