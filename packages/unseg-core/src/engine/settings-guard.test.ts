@@ -37,3 +37,28 @@ describe('refuseChangedSettings and the generator weights', () => {
     await expect(refuseChangedSettings(dir, undefined, { args, noise: noise({ modelDir: '/other', weightsSha256: 'bb' }) })).rejects.toThrow(/noise settings/);
   });
 });
+
+describe('refuseChangedSettings and a moved dataset', () => {
+  const moved = { ...args, input: '/mnt/elsewhere/data' };
+  const writeStats = (file: string, stats: Record<string, unknown>) => fs.writeFile(path.join(dir, `${file}.stats.json`), JSON.stringify({ file, rows: 1, ...stats }));
+
+  it('resumes from another path when every completed shard records its input digest (the content is checked shard by shard)', async () => {
+    await writeManifest({});
+    await writeStats('train-00000.parquet', { inputDigest: 'ab' });
+    await writeStats('train-00001.parquet', { inputDigest: 'cd' });
+    await expect(refuseChangedSettings(dir, undefined, { args: moved, noise: noise({}) })).resolves.toBeUndefined();
+  });
+
+  it('refuses another path when a shard was written before input digests existed', async () => {
+    await writeManifest({});
+    await writeStats('train-00000.parquet', { inputDigest: 'ab' });
+    await writeStats('train-00001.parquet', {});
+    await expect(refuseChangedSettings(dir, undefined, { args: moved, noise: noise({}) })).rejects.toThrow(/--input was "\/data", now "\/mnt\/elsewhere\/data"/);
+  });
+
+  it('still refuses other changed settings beside a moved dataset', async () => {
+    await writeManifest({});
+    await writeStats('train-00000.parquet', { inputDigest: 'ab' });
+    await expect(refuseChangedSettings(dir, undefined, { args: { ...moved, seed: 2 }, noise: noise({}) })).rejects.toThrow(/--seed was 1, now 2/);
+  });
+});

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { stableJson } from '../json.js';
 import { comparableNoiseSettings } from '../noise/comparable.js';
 import { DEFAULT_JPEG_QUALITY } from '../image/codec.js';
-import { manifestFileName } from '../shards/index.js';
+import { manifestFileName, statsFileName } from '../shards/index.js';
 import type { WorkerSpec } from '../shards/index.js';
 
 /**
@@ -12,7 +12,9 @@ import type { WorkerSpec } from '../shards/index.js';
  * the first run did: with other noise, budgets, prompt, codec, shard size or input, the folder
  * would hold two protections under one manifest, and with another `--limit` a hole (the
  * limited run commits its last shard although the split goes on). Refuse instead, naming what
- * changed.
+ * changed. The input folder is the exception where the shards can vouch for it: a dataset moved
+ * to another mount or path is the same dataset, and each completed shard's input digest (paths
+ * relative to the dataset root) is checked against it on resume anyway.
  */
 export async function refuseChangedSettings(outDir: string, worker: WorkerSpec | undefined, run: { args: Record<string, unknown>; noise: Record<string, unknown> }): Promise<void> {
   let previous: { args?: Record<string, unknown>; noise?: Record<string, unknown> };
@@ -25,8 +27,9 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
     return;
   }
   if (!previous.args) return;
+  const inputMoved = previous.args.input !== run.args.input && (await shardsCarryInputDigests(outDir));
   const compared: [string, unknown, unknown][] = [
-    ...(['plugin', 'input', 'noise', 'seed', 'prompt', 'shardSize', 'format', 'limit'] as const).map(
+    ...(['plugin', ...(inputMoved ? [] : ['input' as const]), 'noise', 'seed', 'prompt', 'shardSize', 'format', 'limit'] as const).map(
       (k) => [`--${k === 'shardSize' ? 'shard-size' : k}`, previous.args?.[k] ?? null, run.args[k] ?? null] as [string, unknown, unknown],
     ),
     ['noise settings', comparableNoiseSettings(previous.noise?.settings ?? null), comparableNoiseSettings(sinceRecorded(previous.noise?.settings, run.noise.settings) ?? null)],
@@ -41,6 +44,25 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
     `${outDir} holds shards of a run with other settings (${what}); ` +
       'resuming would mix two protections in one dataset or leave gaps: use a new --out folder, or the same settings',
   );
+}
+
+/**
+ * True when every completed shard in `outDir` records the digest of the samples it was made
+ * from (folders written before digests existed do not), so that a resume can tell by content,
+ * not by path, whether the dataset is the one they came from.
+ */
+async function shardsCarryInputDigests(outDir: string): Promise<boolean> {
+  const names = await fs.readdir(outDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.endsWith(statsFileName(''))) continue;
+    try {
+      const stats = JSON.parse(await fs.readFile(path.join(outDir, name), 'utf8')) as { inputDigest?: unknown };
+      if (typeof stats.inputDigest !== 'string') return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** A generator's settings run to kilobytes (its training record); the start is enough to see what changed. */
