@@ -22,7 +22,7 @@ export interface TrainGeneratorOptions {
   readonly size?: number;
   readonly resume?: boolean;
   readonly backend?: BackendName;
-  /** Stop after this many minutes (at a step boundary), checkpointing and exporting what exists. */
+  /** Stop after this many minutes (at a step boundary), checkpointing and exporting what exists; a resume continues at the next step. */
   readonly maxMinutes?: number;
   readonly maxImages?: number;
   readonly minArea?: number;

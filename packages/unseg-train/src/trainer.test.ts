@@ -138,6 +138,34 @@ describe('BilevelTrainer', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('a run stopped in the middle of an epoch resumes at its next step, as an uninterrupted run', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'unseg-train-'));
+    const opts = { ...TINY_OPTIONS, stepsPerEpoch: 3, schedule: { unit: 'step' as const, surrogate: 1, generator: 1 } };
+    const collect = (into: { step: number; epoch: number; loss: number }[]) => (r: LogRecord) => {
+      if (r.kind === 'step') into.push({ step: r.step, epoch: r.epoch, loss: r.loss });
+    };
+    const full: { step: number; epoch: number; loss: number }[] = [];
+    const a = new BilevelTrainer(tinySet(), opts);
+    await a.train({ epochs: 2, onLog: collect(full) });
+    const part: { step: number; epoch: number; loss: number }[] = [];
+    const b = new BilevelTrainer(tinySet(), opts);
+    let steps = 0;
+    // Stopped after the second step of epoch 1 (steps 0-2 are epoch 0).
+    await b.train({ epochs: 2, onLog: collect(part), shouldStop: () => ++steps === 5 });
+    expect(b.epoch).toBe(1);
+    await b.saveCheckpoint(dir);
+    b.dispose();
+    const c = new BilevelTrainer(tinySet(), opts);
+    await c.loadCheckpoint(dir);
+    await c.train({ epochs: 2, onLog: collect(part) });
+    expect(part.map((r) => [r.step, r.epoch])).toEqual(full.map((r) => [r.step, r.epoch]));
+    for (let i = 0; i < full.length; i++) expect(part[i]!.loss).toBeCloseTo(full[i]!.loss, 5);
+    expect(Array.from(c.generator.params.get('G/head/w')!.dataSync())).toEqual(Array.from(a.generator.params.get('G/head/w')!.dataSync()));
+    a.dispose();
+    c.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('stops at the first non-finite loss or weight, naming the epoch, the step and the learning rate to lower', async () => {
     const opts = { ...TINY_OPTIONS, stepsPerEpoch: 2, schedule: { unit: 'step' as const, surrogate: 1, generator: 1 } };
     const t = new BilevelTrainer(tinySet(), opts);

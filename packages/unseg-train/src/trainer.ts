@@ -203,6 +203,13 @@ export class BilevelTrainer {
   rng: Rng;
   step = 0;
   epoch = 0;
+  /**
+   * Where the current epoch stands: its image order and the steps of it done. Kept in the
+   * checkpoint, so that a run stopped in the middle of an epoch (--max-minutes) resumes at the
+   * next step of the same order instead of starting the epoch again with another shuffle.
+   */
+  private epochOrder: number[] | undefined;
+  private stepInEpoch = 0;
   private diagBatch: (Batch & { uniform: tf.Tensor4D; sign: tf.Tensor4D }) | undefined;
 
   constructor(data: TrainingSet, options: TrainerOptions, generatorConfig?: Partial<GeneratorConfig>) {
@@ -407,8 +414,9 @@ export class BilevelTrainer {
     const every = this.options.diagnosticEvery;
     const B = this.options.batchSize;
     while (this.epoch < run.epochs) {
-      const order = this.rng.shuffle([...this.data.images.keys()]);
-      for (let k = 0; k < this.stepsPerEpoch; k++) {
+      const order = (this.epochOrder ??= this.rng.shuffle([...this.data.images.keys()]));
+      for (; this.stepInEpoch < this.stepsPerEpoch; ) {
+        const k = this.stepInEpoch;
         const idx: number[] = [];
         for (let j = 0; j < B; j++) idx.push(order[(k * B + j) % order.length]!);
         const phase = this.phaseOf(this.step, this.epoch);
@@ -419,9 +427,12 @@ export class BilevelTrainer {
         this.checkFinite(phase, loss);
         run.onLog?.({ kind: 'step', step: this.step, epoch: this.epoch, phase, loss, ms: Math.round(performance.now() - t0) });
         this.step++;
+        this.stepInEpoch++;
         if (every > 0 && this.step % every === 0) run.onLog?.(this.diagnose());
         if (run.shouldStop?.()) return;
       }
+      this.epochOrder = undefined;
+      this.stepInEpoch = 0;
       this.epoch++;
       await run.onEpoch?.(this.epoch);
     }
@@ -487,13 +498,25 @@ export class BilevelTrainer {
       await afterFile?.(stem);
     }
     const adamPowers = { adamG: betaPowers(this.optG), adamS: betaPowers(this.optS) };
-    const state = { step: this.step, epoch: this.epoch, rng: this.rng.state, options: this.options, generator: this.generator.config, adamPowers };
+    const inEpoch = this.epochOrder ? { epochOrder: this.epochOrder, stepInEpoch: this.stepInEpoch } : {};
+    const state = { step: this.step, epoch: this.epoch, rng: this.rng.state, ...inEpoch, options: this.options, generator: this.generator.config, adamPowers };
     await writeFile(path.join(dir, 'state.json'), JSON.stringify(state, null, 1));
     await afterFile?.('state.json');
   }
 
   async loadCheckpoint(dir: string): Promise<void> {
-    const state = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as { step: number; epoch: number; rng: number; adamPowers?: Record<string, [number, number]> };
+    const state = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as {
+      step: number;
+      epoch: number;
+      rng: number;
+      epochOrder?: number[];
+      stepInEpoch?: number;
+      adamPowers?: Record<string, [number, number]>;
+    };
+    const n = this.data.images.length;
+    if (state.epochOrder && (state.epochOrder.length !== n || state.epochOrder.some((i) => !Number.isInteger(i) || i < 0 || i >= n))) {
+      throw new Error(`checkpoint ${dir} was stopped in an epoch over ${state.epochOrder.length} training images, and ${n} are loaded now: the training data changed`);
+    }
     for (const [stem, params] of [['G', this.generator.params], ['S', this.surrogate.params]] as const) {
       const tensors = await loadTensors(dir, stem);
       for (const [name, v] of params) {
@@ -512,6 +535,9 @@ export class BilevelTrainer {
     }
     this.step = state.step;
     this.epoch = state.epoch;
+    // Checkpoints written at an epoch's end (all of them before mid-epoch stops were kept) start the next epoch afresh.
+    this.epochOrder = state.epochOrder;
+    this.stepInEpoch = state.epochOrder ? (state.stepInEpoch ?? 0) : 0;
     this.rng = new Rng(0);
     this.rng.state = state.rng;
   }
