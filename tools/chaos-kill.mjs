@@ -19,20 +19,40 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 
+import { parseToolArgs } from './lib/args.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(here, '../packages/unseg-cli/dist/bin.js');
 const sharp = createRequire(path.join(here, '../packages/unseg-core/package.json'))('sharp');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const IMAGES = Number(opt('images', 60));
-const SHARD = Number(opt('shard-size', 5));
-const KILLS = Number(opt('kills', 24));
-let seed = Number(opt('seed', 1));
-const jsonOut = opt('json', path.join(os.tmpdir(), 'unseg-chaos-kill.json'));
+const { values: opt } = parseToolArgs({
+  name: 'chaos-kill',
+  usage: `
+SIGKILLs the built CLI at many moments of a run on a generated COCO dataset, reruns after each
+kill, and checks that the rows match an uninterrupted run (exit 1 when they do not).
+
+usage: node tools/chaos-kill.mjs [options]
+
+options:
+  --images N       images in the generated dataset [60]
+  --shard-size N   the CLI's --shard-size [5]
+  --kills N        runs killed before the final, uninterrupted one [24]
+  --seed N         seed of the kill moments [1]
+  --json FILE      where the summary JSON goes [$TMPDIR/unseg-chaos-kill.json]
+  -h, --help       this text`,
+  options: {
+    images: { type: 'string', default: '60' },
+    'shard-size': { type: 'string', default: '5' },
+    kills: { type: 'string', default: '24' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'string', default: path.join(os.tmpdir(), 'unseg-chaos-kill.json') },
+  },
+});
+const IMAGES = Number(opt.images);
+const SHARD = Number(opt['shard-size']);
+const KILLS = Number(opt.kills);
+let seed = Number(opt.seed);
+const jsonOut = opt.json;
 if (!existsSync(BIN)) {
   console.error(`chaos-kill: ${BIN} is missing; build first (npx nx run-many -t build)`);
   process.exit(2);

@@ -6,6 +6,19 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseToolArgs } from './lib/args.mjs';
+
+parseToolArgs({
+  name: 'check-packages',
+  usage: `
+Checks that every workspace package is ready to publish: npm pack --dry-run (dist/ in, no
+tests, fixtures or src/), publint --strict and attw (esm-only). Run after \`npm run build\`; exit 1 on any problem.
+
+usage: node tools/check-packages.mjs
+
+options:
+  -h, --help   this text`,
+});
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dirs = ['packages', 'examples']

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { fail, parseToolArgs } from './lib/args.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 // sharp and apache-arrow are dependencies of @unseg/core, so resolve them from there.
@@ -25,10 +26,21 @@ const coreRequire = createRequire(join(here, '../packages/unseg-core/package.jso
 const sharp = coreRequire('sharp');
 const arrow = await import(coreRequire.resolve('apache-arrow'));
 
+const USAGE = `
+Checks a shard folder written by \`unseg-pipeline run\` the way a user would read it (DuckDB,
+apache-arrow, sharp): files against stats and manifest, positions, images, noise budgets and
+the huggingface metadata. Prints a table; exit 1 on any problem.
+
+usage: node tools/check-shards.mjs <shards dir> [--budget-fg 8/255] [--budget-bg 2/255] [--quiet]
+
+options:
+  --budget-fg B   max |delta| allowed inside the prompt, a fraction of 255 (8/255) or a number [not checked]
+  --budget-bg B   the same outside the prompt [not checked]
+  --quiet         print the table only when there is a problem [off]
+  -h, --help      this text`;
+
 function usage(msg) {
-  if (msg) console.error(`check-shards: ${msg}`);
-  console.error('usage: node tools/check-shards.mjs <shards dir> [--budget-fg 8/255] [--budget-bg 2/255] [--quiet]');
-  process.exit(2);
+  fail('check-shards', `${msg} (see --help)`);
 }
 
 /** "8/255" or "0.0314" -> the budget in 0..255 units, the unit of the stored noise stats. */
@@ -40,22 +52,18 @@ function parseBudget(text) {
   return v * 255;
 }
 
-const args = process.argv.slice(2);
-let dir;
-let budgetFg;
-let budgetBg;
-let quiet = false;
-for (let i = 0; i < args.length; i++) {
-  const a = args[i];
-  if (a === '--budget-fg') budgetFg = parseBudget(args[++i]);
-  else if (a === '--budget-bg') budgetBg = parseBudget(args[++i]);
-  else if (a === '--quiet') quiet = true;
-  else if (a === '--help' || a === '-h') usage();
-  else if (a.startsWith('-')) usage(`unknown option ${a}`);
-  else if (dir === undefined) dir = resolve(a);
-  else usage(`unexpected argument ${a}`);
-}
-if (!dir) usage('no shards dir given');
+const { values, positionals } = parseToolArgs({
+  name: 'check-shards',
+  usage: USAGE,
+  options: { 'budget-fg': { type: 'string' }, 'budget-bg': { type: 'string' }, quiet: { type: 'boolean', default: false } },
+  allowPositionals: true,
+});
+if (positionals.length === 0) usage('no shards dir given');
+if (positionals.length > 1) usage(`unexpected argument ${positionals[1]}`);
+const dir = resolve(positionals[0]);
+const budgetFg = values['budget-fg'] === undefined ? undefined : parseBudget(values['budget-fg']);
+const budgetBg = values['budget-bg'] === undefined ? undefined : parseBudget(values['budget-bg']);
+const quiet = values.quiet;
 
 const NAME_RE = /^([A-Za-z0-9][A-Za-z0-9._-]*?)-(\d{5,})(?:-w(\d+)of(\d+))?\.(parquet|arrow)$/;
 // Stored stats are rounded differences of 8-bit pixels; allow float noise only.

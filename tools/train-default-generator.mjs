@@ -20,12 +20,51 @@
 //   *train* split (first 3/4), 4x downscaled, and scores it on the clean last 1/4 of that split.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { loadTrainingSet, sanityEfficacy, summarizeLog, trainGenerator, DEFAULT_PHOTOMETRIC, PAPER_OPTIONS } from '@unseg/train';
 import { loadGenerator, selectBackend } from '@unseg/core/generator';
+import { fail, parseToolArgs } from './lib/args.mjs';
 
-const { values } = parseArgs({
+const USAGE = `
+Trains the default UnSeg generator (packages/unseg-core/models/default) on SA-1B / COCO data,
+optionally followed by a protection sanity check. Needs the built packages.
+
+usage: node tools/train-default-generator.mjs --data sa1b:<dir> [--data coco:<dir>] --out <dir> [options]
+       node tools/train-default-generator.mjs --out <trained dir> --sanity coco:<dir> --sanity-only
+
+options:
+  --data KIND:DIR          a training source (sa1b or coco; repeatable); required unless --sanity-only
+  --out DIR                the generator folder to write (a fresh one, or with --resume); required
+  --seed N                 training seed [1]
+  --epochs N               training epochs [400]
+  --max-minutes M          stop training after M minutes [no limit]
+  --resume                 go on from the checkpoint in --out [off]
+  --backend B              auto, tensorflow, wasm or cpu [auto]
+  --size N                 training images are resized to N x N [128]
+  --batch N                batch size [8]
+  --lr-g X, --lr-s X       generator / surrogate learning rates [1e-3 each; 1e-4 with --paper]
+  --mean-penalty W         weight of the noise-mean penalty [10; 0 with --paper]
+  --warmup N               surrogate warm-up steps [120; 0 with --paper]
+  --schedule S             epoch:S:G or step:S:G [step:1:1; epoch:1:3 with --paper]
+  --paper                  the trainer's PAPER_OPTIONS instead of this tool's CPU defaults [off]
+  --no-lm                  no label modification [off]
+  --no-eg                  no epsilon generalization [off]
+  --photometric            photometric jitter of x + noise before the surrogate [off]
+  --noise-channels C       rgb or luma [rgb]
+  --max-images N           cap on training images [all]
+  --steps-per-epoch N      [one pass over the images]
+  --diag-every N           diagnostic every N steps, 0: never [10]
+  --sanity coco:DIR        after training, train small U-Nets on clean / sign / G-noised copies
+                           of that train split and score them on its clean last quarter
+  --sanity-only            skip training: only curves.md and the sanity check on --out [off]
+  --sanity-images N        images read for the sanity check [200]
+  --sanity-epochs N        U-Net epochs of the sanity check [8]
+  --sanity-seeds N         sanity seeds 1..N [1]
+  -h, --help               this text`;
+
+const { values } = parseToolArgs({
+  name: 'train-default-generator',
+  usage: USAGE,
   options: {
     data: { type: 'string', multiple: true },
     out: { type: 'string' },
@@ -58,10 +97,8 @@ const { values } = parseArgs({
     'sanity-seeds': { type: 'string', default: '1' },
   },
 });
-if ((!values.data?.length && !values['sanity-only']) || !values.out) {
-  console.error('usage: train-default-generator.mjs --data sa1b:<dir> [--data coco:<dir>] --out <dir> [options]');
-  process.exit(2);
-}
+if (!values.out) fail('train-default-generator', 'no --out given (see --help)');
+if (!values.data?.length && !values['sanity-only']) fail('train-default-generator', 'no --data given (see --help)');
 
 // Decodes COCO's compressed RLE string (LEB128-like, 5 bits a character, deltas from the
 // count two back). Used only when @unseg/plugin-sa1b is not available.
@@ -154,7 +191,7 @@ if (values['no-lm']) trainer.labelModification = false;
 if (values['no-eg']) trainer.epsilonGeneralization = false;
 if (values['mean-penalty']) trainer.meanPenalty = Number(values['mean-penalty']);
 if (values.photometric) trainer.photometric = DEFAULT_PHOTOMETRIC;
-if (!['rgb', 'luma'].includes(values['noise-channels'])) throw new Error(`--noise-channels ${values['noise-channels']}: expected rgb or luma`);
+if (!['rgb', 'luma'].includes(values['noise-channels'])) fail('train-default-generator', `--noise-channels ${values['noise-channels']}: expected rgb or luma`);
 trainer.generatorNoise = values['noise-channels'];
 if (values.warmup) trainer.surrogateWarmupSteps = Number(values.warmup);
 if (values['steps-per-epoch']) trainer.stepsPerEpoch = Number(values['steps-per-epoch']);

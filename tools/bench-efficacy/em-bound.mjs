@@ -15,7 +15,6 @@
 //   node tools/bench-efficacy/em-bound.mjs --work out/bench-efficacy/coco-facades --width 16 --epochs 12
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { tf, initBackend, repoRoot } from './lib/tf.mjs';
 import { classMap, loadSplit } from './lib/data.mjs';
 import { ARCHS } from './lib/models.mjs';
@@ -23,8 +22,46 @@ import { rng } from './lib/augment.mjs';
 import { IGNORE } from './lib/labels.mjs';
 import { evaluate, makeBatch, MEAN, normalise, STD, trainModel, trainStep } from './lib/train.mjs';
 import { applyJitter, DEFAULT_PHOTOMETRIC, drawJitter, Rng } from '@unseg/train';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
-const { values: opt } = parseArgs({
+const USAGE = `
+Upper-bound diagnostic: sample-wise error-minimising noise crafted against the benchmark's own
+DeepLab (with the labels), then scored like a row. Reads the clean copies run.mjs published.
+
+usage: node tools/bench-efficacy/em-bound.mjs [options]
+   e.g. node tools/bench-efficacy/em-bound.mjs --work out/bench-efficacy/coco-facades --width 16 --epochs 12
+
+options:
+  --work DIR           run.mjs's shard folders [out/bench-efficacy/coco-facades]
+  --train-split S      [train]
+  --eval-split S       [valid]
+  --size N             base resolution [128]
+  --crop N             [96]
+  --width N            channels of the first level [16]
+  --batch N            [8]
+  --lr X               [2e-3]
+  --epochs N           [12]
+  --seed N             [1]
+  --eps-fg N           budget inside objects, in 1/255 steps [8]
+  --eps-bg N           budget outside, in 1/255 steps [2]
+  --rounds N           min-min rounds [6]
+  --model-steps N      net steps per round [25]
+  --noise-steps N      signed-gradient steps per image per round [1]
+  --alpha X            step in units of the budget [0.4]
+  --cell N             noise cells this many pixels wide (1: per pixel) [1]
+  --eot                noise steps through the trainer's augmentation [off]
+  --max-minutes M      stop crafting when the next round would end later (0: no limit) [0]
+  --limit N            train images used [all]
+  --no-photometric     train without PhotoMetricDistortion [off]
+  --name NAME          results file results/NAME.json [em-bound]
+  --save-noise DIR     write the first crafted directions as PNGs [off]
+  --clean-from FILE    results file with the clean none/deeplab runs [facades-strong-merged.json]
+  --train-clean        train the clean reference here even if --clean-from has it [off]
+  -h, --help           this text`;
+
+const { values: opt } = parseToolArgs({
+  name: 'em-bound',
+  usage: USAGE,
   options: {
     work: { type: 'string', default: path.join(repoRoot, 'out/bench-efficacy/coco-facades') },
     'train-split': { type: 'string', default: 'train' },
@@ -71,12 +108,12 @@ const cfg = {
   eot: Boolean(opt.eot), maxMinutes: num('max-minutes'),
 };
 const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
+const trainDir = path.join(cfg.work, `${opt['train-split']}-none`);
+const evalDir = path.join(cfg.work, `${opt['eval-split']}-none`);
+for (const d of [trainDir, evalDir]) if (!fs.existsSync(d)) fail('em-bound', `${d} is missing: run run.mjs with the none row first (or pass --work)`);
 const backend = await initBackend('wasm');
 log(`tfjs ${tf.version.tfjs}, backend ${backend}; config ${JSON.stringify(cfg)}`);
 
-const trainDir = path.join(cfg.work, `${opt['train-split']}-none`);
-const evalDir = path.join(cfg.work, `${opt['eval-split']}-none`);
-for (const d of [trainDir, evalDir]) if (!fs.existsSync(d)) throw new Error(`${d} is missing: run run.mjs with the none row first`);
 const { classNames, classes, classOf, classKey } = await classMap([trainDir, evalDir]);
 let train = await loadSplit(trainDir, { size: cfg.size, classOf, classKey, log });
 if (opt.limit) train = train.slice(0, Number(opt.limit));

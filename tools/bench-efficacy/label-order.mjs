@@ -9,10 +9,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { rleFromSegmentation } from '@unseg/core';
 import { paintLabels } from './lib/labels.mjs';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
-const dir = process.argv[2] ?? '../shared/data/coco-facades/train';
-const limit = Number(process.argv[3] ?? 60);
-const coco = JSON.parse(fs.readFileSync(path.join(dir, '_annotations.coco.json'), 'utf8'));
+const { positionals } = parseToolArgs({
+  name: 'label-order',
+  usage: `
+How often the painting order of overlapping objects changes a pixel's class: annotation order
+(the last listed wins) against largest first; share of object pixels that differ, top swaps.
+
+usage: node tools/bench-efficacy/label-order.mjs [split dir] [images]
+
+arguments:
+  split dir    a COCO split folder holding _annotations.coco.json [../shared/data/coco-facades/train]
+  images       how many images, in file order [60]
+options:
+  -h, --help   this text`,
+  allowPositionals: true,
+});
+if (positionals.length > 2) fail('label-order', `unexpected argument '${positionals[2]}' (see --help)`);
+const dir = positionals[0] ?? '../shared/data/coco-facades/train';
+const limit = Number(positionals[1] ?? 60);
+const annotations = path.join(dir, '_annotations.coco.json');
+if (!fs.existsSync(annotations)) fail('label-order', `${annotations} not found: pass a COCO split folder as the first argument`);
+const coco = JSON.parse(fs.readFileSync(annotations, 'utf8'));
 const names = new Map(coco.categories.map((c) => [c.id, c.name]));
 const byImage = new Map();
 for (const a of coco.annotations) {

@@ -3,18 +3,40 @@
 // difference to the clean copy after the same resize, inside objects and outside, in 0..255
 // steps. Noise that lives at the finest scale is averaged away by the resize before any
 // network sees it. Usage: node tools/bench-efficacy/noise-survival.mjs <work dir> [size] [n]
+import fs from 'node:fs';
 import path from 'node:path';
 import { listShards, readShard, prepareSample } from './lib/data.mjs';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
-const [work, sizeArg, nArg] = process.argv.slice(2);
-if (!work) throw new Error('usage: noise-survival.mjs <work dir, e.g. out/bench-efficacy/coco-facades> [size=128] [images=16]');
+const { positionals } = parseToolArgs({
+  name: 'noise-survival',
+  usage: `
+How much of each published copy's noise is left at the training resolution: mean |difference|
+to the clean copy after the same resize, inside objects and outside, in 1/255 steps.
+
+usage: node tools/bench-efficacy/noise-survival.mjs <work dir> [size] [images]
+
+arguments:
+  work dir     run.mjs's shard folders (train-none, train-uniform, ...), e.g. out/bench-efficacy/coco-facades
+  size         training resolution [128]
+  images       images per folder [16]
+options:
+  -h, --help   this text`,
+  allowPositionals: true,
+});
+const [work, sizeArg, nArg] = positionals;
+if (!work) fail('noise-survival', 'no work dir given (see --help)');
+if (positionals.length > 3) fail('noise-survival', `unexpected argument '${positionals[3]}' (see --help)`);
+const cleanDir = path.join(work, 'train-none');
+if (!fs.existsSync(cleanDir)) fail('noise-survival', `${cleanDir} not found: run run.mjs with the none row first, or pass its --work folder`);
 const size = Number(sizeArg ?? 128);
 const n = Number(nArg ?? 16);
 const first = async (dir) => (await readShard(listShards(dir)[0])).slice(0, n);
-const clean = await first(path.join(work, 'train-none'));
+const clean = await first(cleanDir);
 const classOf = (id) => (id > 0 ? 1 : undefined); // object vs background is all that matters here
 const base = await Promise.all(clean.map((r) => prepareSample(r, { size, classOf })));
 const full = await Promise.all(clean.map((r) => prepareSample(r, { size: Math.max(r.width, r.height), classOf })));
+let measured = 0;
 for (const dir of ['train-uniform', 'train-sign', 'train-classwise', 'train-unseg']) {
   let rows;
   try {
@@ -22,6 +44,7 @@ for (const dir of ['train-uniform', 'train-sign', 'train-classwise', 'train-unse
   } catch {
     continue;
   }
+  measured++;
   const stat = async (s, ref) => {
     const sums = { fg: 0, bg: 0, nfg: 0, nbg: 0 };
     for (let i = 0; i < rows.length; i++) {
@@ -37,3 +60,4 @@ for (const dir of ['train-uniform', 'train-sign', 'train-classwise', 'train-unse
   };
   console.log(`${dir}: mean |noise| at publish res: ${await stat(rows[0].width, full)}; at ${size}px: ${await stat(size, base)} (steps of 1/255, ${rows.length} images)`);
 }
+if (measured === 0) fail('noise-survival', `${work} holds none of train-uniform, train-sign, train-classwise, train-unseg: nothing to compare with ${cleanDir}`);

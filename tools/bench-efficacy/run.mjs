@@ -6,14 +6,52 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { tf, initBackend, repoRoot } from './lib/tf.mjs';
 import { classMap, loadSplit } from './lib/data.mjs';
 import { trainModel, evaluate } from './lib/train.mjs';
 import { summarise, markdownTable } from './lib/report.mjs';
 import { parseRow, planRuns } from './lib/plan.mjs';
+import { parseToolArgs } from '../lib/args.mjs';
 
-const { values: opt } = parseArgs({
+const USAGE = `
+Efficacy benchmark: publishes the train split once per row with the real CLI, trains
+segmentation nets from scratch on the published copy and scores them on the clean eval split.
+See tools/bench-efficacy/README.md.
+
+usage: node tools/bench-efficacy/run.mjs [options]            # the full table on ../shared/data/coco-facades
+       node tools/bench-efficacy/run.mjs --quick [options]    # smoke run on the ADE20K sample
+
+options (defaults in brackets; --quick's where it differs):
+  --dataset DIR        [../shared/data/coco-facades; --quick: ../shared/data/ade20k-sample/ADEChallengeData2016]
+  --format F           the CLI's plugin [coco; --quick: ade20k]
+  --train-split S      [train; --quick: validation]
+  --eval-split S       [valid; --quick: validation]
+  --rows R,...         noise[@generatorDir][+defense] rows
+                       [none,uniform,classwise,sign,unseg,unseg+jpeg75,unseg+gray,unseg+blur1,none+jpeg75,none+gray,none+blur1;
+                        --quick: none,sign,sign+jpeg75]
+  --archs A,...        [unet,deeplab]
+  --seeds N,...        training seeds for the --seeded-rows [1,2; --quick: 1]
+  --seeded-rows R,...  rows run with every seed (the others with the first) [none,unseg]
+  --epochs N           [6; --quick: 2]
+  --size N             base resolution, long side [128; --quick: 64]
+  --crop N             [96; --quick: 48]
+  --batch N            [8; --quick: 2]
+  --width N            channels of the first level [12]
+  --lr X               [2e-3]
+  --limit N            images per split, for trials [all]
+  --eps-fg B           [8/255]
+  --eps-bg B           [2/255]
+  --work DIR           shard folders [out/bench-efficacy/<name>]
+  --name NAME          results file results/NAME.json [the dataset folder's name; --quick: quick]
+  --backend B          tfjs backend [wasm]
+  --quick              the smoke-run defaults above [off]
+  --no-photometric     train without PhotoMetricDistortion (scale, crop and flip stay) [off]
+  --fresh              ignore earlier results in results/NAME.json [off]
+  -h, --help           this text`;
+
+const { values: opt } = parseToolArgs({
+  name: 'bench-efficacy',
+  usage: USAGE,
   options: {
     dataset: { type: 'string' },
     format: { type: 'string' }, // the CLI's plugin: coco, ade20k, ...

@@ -5,13 +5,27 @@
 // Files are merged only when their training recipes agree; a (row, arch, seed) present in
 // several files is taken from the first.
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { markdownTable, summarise } from './lib/report.mjs';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
 const RECIPE = ['dataset', 'trainSplit', 'evalSplit', 'epochs', 'size', 'crop', 'batch', 'width', 'lr', 'limit', 'epsFg', 'epsBg'];
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' } } });
-if (positionals.length === 0) throw new Error('usage: table.mjs <results json> [more results json] [--out merged.json]');
+const { values, positionals } = parseToolArgs({
+  name: 'table',
+  usage: `
+Prints the markdown table of one or more bench-efficacy results files, merged when their
+training recipes agree (a (row, arch, seed) in several files is taken from the first).
+
+usage: node tools/bench-efficacy/table.mjs <results json> [more results json] [--out merged.json]
+
+options:
+  --out FILE   also write the merged runs there as one results file [off]
+  -h, --help   this text`,
+  options: { out: { type: 'string' } },
+  allowPositionals: true,
+});
+if (positionals.length === 0) fail('table', 'no results file given (see --help)');
+for (const f of positionals) if (!fs.existsSync(f)) fail('table', `${f} not found`);
 
 const files = positionals.map((f) => ({ file: f, data: JSON.parse(fs.readFileSync(f, 'utf8')) }));
 const base = files[0].data;
@@ -19,8 +33,8 @@ for (const { file, data } of files.slice(1)) {
   const photometric = (c) => c?.photometric ?? true; // files from before the option trained with it
   const differs = RECIPE.filter((k) => JSON.stringify(data.config?.[k]) !== JSON.stringify(base.config?.[k]));
   if (photometric(data.config) !== photometric(base.config)) differs.push('photometric');
-  if (differs.length) throw new Error(`${file} was trained with another recipe than ${files[0].file} (${differs.join(', ')}): not merged`);
-  if (JSON.stringify(data.classNames) !== JSON.stringify(base.classNames)) throw new Error(`${file}: other class names than ${files[0].file}`);
+  if (differs.length) fail('table', `${file} was trained with another recipe than ${files[0].file} (${differs.join(', ')}): not merged`);
+  if (JSON.stringify(data.classNames) !== JSON.stringify(base.classNames)) fail('table', `${file}: other class names than ${files[0].file}`);
 }
 const seen = new Set();
 const runs = [];

@@ -7,12 +7,26 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { applyBudgetedNoise, budgetSteps, createUniformNoiseSource, decodeRgb, measureNoise, rleDecode, rleEncode } from '@unseg/core';
 
+import { fail, parseToolArgs } from '../lib/args.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { values: opt } = parseArgs({
+const { values: opt } = parseToolArgs({
+  name: 'hot-path',
+  usage: `
+Times the per-image passes of the pipeline's hot path on one 1024x1024 image: core's functions
+next to the plain-JavaScript loops they replaced, fresh against reused output arrays. Writes
+a table, and JSON in <out>/hot-path-<date>.json.
+
+usage: node tools/bench-throughput/hot-path.mjs [--image FILE] [--reps 30] [--out DIR]
+
+options:
+  --image FILE   the image [the first JPEG of ../shared/data/coco-facades/train]
+  --reps N       calls per pass, median taken after a warm-up [30]
+  --out DIR      where the JSON goes [tools/bench-throughput/results]
+  -h, --help     this text`,
   options: {
     image: { type: 'string' },
     reps: { type: 'string', default: '30' },
@@ -21,10 +35,12 @@ const { values: opt } = parseArgs({
 });
 const file = opt.image ?? (() => {
   const dir = path.resolve(here, '../../../shared/data/coco-facades/train');
+  if (!fs.existsSync(dir)) fail('hot-path', `${dir} not found: pass --image`);
   const first = fs.readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).sort()[0];
-  if (!first) throw new Error(`no JPEG in ${dir}: pass --image`);
+  if (!first) fail('hot-path', `no JPEG in ${dir}: pass --image`);
   return path.join(dir, first);
 })();
+if (!fs.existsSync(file)) fail('hot-path', `${file} not found`);
 const reps = Number(opt.reps);
 
 // ---- the loops the WebAssembly kernels replaced (core before 2026-11-25 18:20 UTC) ----------

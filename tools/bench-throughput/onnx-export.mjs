@@ -5,6 +5,9 @@
 //
 // Field numbers follow onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
 // TensorProto, ValueInfoProto, TypeProto, TensorShapeProto, OperatorSetIdProto).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
 const enc = new TextEncoder();
 
@@ -179,4 +182,16 @@ export function exportGeneratorToOnnx(config, weights) {
   graph.msg(12, valueInfo('noise', ['N', 3, 'H', 'W']));
   const model = new Msg().int(1, 8).str(2, 'unseg').msg(7, graph).msg(8, new Msg().str(1, '').int(2, 13));
   return model.toBytes();
+}
+
+// A module, not a command: run directly, it says so (and where the command is) instead of
+// exiting silently.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const usage = `
+A module, not a command: exportGeneratorToOnnx(config, weights) writes an unseg generator as an
+ONNX model (opset 13, NCHW). The command that uses it:
+
+usage: node tools/bench-throughput/onnx-generator.mjs --help`;
+  parseToolArgs({ name: 'onnx-export', usage });
+  fail('onnx-export', 'a module, not a command: run node tools/bench-throughput/onnx-generator.mjs (see --help)');
 }

@@ -13,12 +13,29 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_GENERATOR_DIR, generateNoise, loadGenerator, selectBackend } from '@unseg/core/generator';
 import { exportGeneratorToOnnx } from './onnx-export.mjs';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
-const { values: opt } = parseArgs({
+const { values: opt } = parseToolArgs({
+  name: 'onnx-generator',
+  usage: `
+Weighs an onnxruntime-node inference path for the generator against tfjs: exports it to ONNX,
+checks parity, times G's forward pass on both, and the whole generateNoise call at full size.
+Needs onnxruntime-node (not a dependency; see the comment at the top of this file).
+
+usage: node tools/bench-throughput/onnx-generator.mjs [--ort-from DIR] [options]
+
+options:
+  --generator DIR   the generator folder [packages/unseg-core/models/default]
+  --ort-from DIR    folder whose node_modules holds onnxruntime-node [resolved from here]
+  --batches N,...   batch sizes timed [1,8]
+  --runs N          timed runs per batch size, median taken [15]
+  --threads N,...   onnxruntime intra-op thread counts [1,2]
+  --full-size N     side of the generateNoise inputs [1024]
+  --out FILE        the JSON result [tools/bench-throughput/results/onnx-<date>.json]
+  -h, --help        this text`,
   options: {
     generator: { type: 'string', default: DEFAULT_GENERATOR_DIR },
     'ort-from': { type: 'string' },
@@ -40,6 +57,7 @@ try {
   process.exit(2);
 }
 
+if (!fs.existsSync(opt.generator)) fail('onnx-generator', `${opt.generator} not found: pass --generator`);
 const backend = await selectBackend('wasm');
 const generator = await loadGenerator(opt.generator);
 const { config } = generator;

@@ -9,11 +9,25 @@
 //   node tools/bench-throughput/png-cost.mjs [--dir ../shared/data/coco-facades/train] [--images 6] [--encoders sharp:1,sharp:3,unseg]
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { applyBudgetedNoise, createUniformNoiseSource, decodeRgb, encodeRgb } from '@unseg/core';
 import { sharpPng } from './sharp-png.mjs';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
-const { values: opt } = parseArgs({
+const { values: opt } = parseToolArgs({
+  name: 'png-cost',
+  usage: `
+What noise and the PNG encoder cost the codecs: per encoder, CPU time to encode a clean and a
+uniformly noised (8/255) image, to decode both again, and the bytes, on the first images of a folder.
+
+usage: node tools/bench-throughput/png-cost.mjs [--dir DIR] [--images 6] [--encoders sharp:1,sharp:3,unseg] [--json FILE]
+
+options:
+  --dir DIR        folder of JPEG/PNG images [../shared/data/coco-facades/train]
+  --images N       how many, in name order [6]
+  --encoders E,... sharp:L (sharp's PNG at zlib level L), unseg (core's encodeRgb) or
+                   unseg:L (core's at zlib level L) [sharp:1,sharp:3,unseg]
+  --json FILE      also write the rows as JSON there [off]
+  -h, --help       this text`,
   options: {
     dir: { type: 'string', default: '../shared/data/coco-facades/train' },
     images: { type: 'string', default: '6' },
@@ -23,7 +37,7 @@ const { values: opt } = parseArgs({
 });
 const encoders = opt.encoders.split(',').map((name) => {
   const m = /^(sharp|unseg)(?::(\d))?$/.exec(name);
-  if (!m || (m[1] === 'sharp' && m[2] === undefined)) throw new Error(`--encoders ${name}: expected sharp:<0-9>, unseg or unseg:<0-9>`);
+  if (!m || (m[1] === 'sharp' && m[2] === undefined)) fail('png-cost', `--encoders ${name}: expected sharp:<0-9>, unseg or unseg:<0-9>`);
   const level = m[2] === undefined ? undefined : Number(m[2]);
   const encode =
     m[1] === 'sharp'
@@ -31,8 +45,9 @@ const encoders = opt.encoders.split(',').map((name) => {
       : (image) => encodeRgb(image, level === undefined ? { format: 'png' } : { format: 'png', compressionLevel: level });
   return { name, encode };
 });
+if (!fs.existsSync(opt.dir)) fail('png-cost', `${opt.dir} not found: pass --dir`);
 const files = fs.readdirSync(opt.dir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().slice(0, Number(opt.images));
-if (files.length === 0) throw new Error(`no images in ${opt.dir}`);
+if (files.length === 0) fail('png-cost', `no images in ${opt.dir}: pass --dir`);
 const source = createUniformNoiseSource({ seed: 1 });
 const cpuMs = async (f) => {
   const c0 = process.cpuUsage();

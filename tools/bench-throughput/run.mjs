@@ -14,8 +14,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { sharpPng } from './sharp-png.mjs';
+import { parseToolArgs } from '../lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -24,7 +24,10 @@ const DEFAULT_GENERATOR = path.join(repo, 'packages/unseg-core/models/default');
 const STAGES = ['decode', 'masks', 'noise', 'apply', 'encode', 'verify', 'write'];
 const LABELS = { codec: '(a) codec limit', 'codec-unseg': "(a') our codecs", uniform: '(b) uniform', unseg: '(c) unseg' };
 
-const { values: args } = parseArgs({
+// --help prints the README's opening section (the commands and what the rows are).
+const { values: args } = parseToolArgs({
+  name: 'bench-throughput',
+  usage: () => readFileSync(path.join(here, 'README.md'), 'utf8').split('\n## ')[0],
   options: {
     child: { type: 'string' },
     data: { type: 'string', default: path.resolve(repo, '../shared/data/coco-facades') },
@@ -47,7 +50,6 @@ const { values: args } = parseArgs({
     'png-level': { type: 'string' },
     'codec-level': { type: 'string', default: '1' },
     out: { type: 'string', default: path.join(here, 'results') },
-    help: { type: 'boolean', default: false },
   },
 });
 
@@ -567,10 +569,6 @@ async function parent() {
 // Dispatch last: the helpers above are `const`s, not hoisted.
 if (args.child) {
   await child(JSON.parse(args.child));
-  process.exit(0);
-}
-if (args.help) {
-  process.stdout.write((await fs.readFile(path.join(here, 'README.md'), 'utf8')).split('\n## ')[0] + '\n');
   process.exit(0);
 }
 await parent();
