@@ -103,10 +103,10 @@ export function buildProgram(exit: (code: number) => void): Command {
     .command('train')
     .description('train a noise generator (bilevel min-min against a from-scratch surrogate) and write it to a folder')
     .requiredOption('--data <plugin:dir[@split]>', 'training data, repeatable: sa1b:<dir>, coco:<dir>@train (held-out splits are skipped unless named)', collectSpec)
-    .requiredOption('--out <dir>', 'generator folder (model.json, weights, generator.json, train-log.jsonl, checkpoint/)')
+    .requiredOption('--out <dir>', 'generator folder (model.json, weights, generator.json, train-log.jsonl, checkpoint/): new or empty, or a training folder with --resume')
     .option('--seed <n>', 'random seed (the run is deterministic for a seed and backend)', '1')
-    .option('--epochs <n>', 'epochs (one pass over the images each)', '100')
-    .option('--resume', 'continue from <out>/checkpoint, with the same settings (without it, an --out holding a generator or checkpoint is refused)')
+    .option('--epochs <n>', 'epochs in all, counting those of earlier runs of --out (each one pass over the images, or --steps-per-epoch steps)', '100')
+    .option('--resume', "continue from <out>/checkpoint with the same settings and the same data (compared by content: the data may have moved; without --resume an --out holding a generator or checkpoint is refused)")
     .addOption(backendOption('tfjs backend (a resume may use another)'))
     .option('--size <px>', 'working resolution (square side) of G and S: a multiple of 4, at least 16', '128')
     .option('--batch <n>', 'batch size', '8')
@@ -134,7 +134,10 @@ export function buildProgram(exit: (code: number) => void): Command {
       '\nThe shipped default generator (packages/unseg-core/models/default/CARD.md):\n' +
         '  unseg-pipeline train --data sa1b:../shared/data/sa1b-facades --out out/train-default --seed 1 --epochs 1000 --max-minutes 38 \\\n' +
         '      --lr-g 1e-3 --lr-s 1e-3 --mean-penalty 10 --warmup 120 --schedule step:1:1\n' +
-        '\nExit status: 0 trained, 1 error (bad option, --out misuse, training diverged).',
+        '\nCtrl-C or SIGTERM saves a checkpoint after the step in flight and stops (again: at once, back to the last checkpoint);\n' +
+        '--resume then continues from the next step, as --max-minutes does.\n' +
+        '\nExit status: 0 trained (or stopped by --max-minutes, which it says), 1 error (bad option, --out misuse, changed data\n' +
+        'or settings on --resume, training diverged), 130 stopped by a signal.',
     )
     .action(async (options: TrainCommandOptions) => exit(await trainCommand(options)));
 

@@ -1,5 +1,6 @@
 import type { DatasetReader, Rle, Sample } from '@unseg/core';
 import { ConfigError, SampleChecker, SampleError } from '@unseg/core';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import sharp from 'sharp';
 
@@ -169,4 +170,23 @@ export async function loadTrainingSet(
     throw new ConfigError(`no usable training samples in ${sources.map((s) => `${s.reader.root}@${s.split}`).join(', ')} (${skipped.length} skipped as unreadable; the rest have no object of a usable size)`);
   }
   return set;
+}
+
+/**
+ * sha256 of what training sees: every kept image's id, its pixels and its object masks at the
+ * working size, in order. A resume compares it with the checkpoint's, so that data changed under
+ * the same path (images repaired or replaced, masks redrawn) is refused, and the same data at
+ * another path is accepted.
+ */
+export function trainingDataDigest(set: TrainingSet): string {
+  const hash = createHash('sha256');
+  hash.update(`${set.size}\n`);
+  set.images.forEach((image, i) => {
+    hash.update(`${set.ids[i]}\n`);
+    hash.update(new Uint8Array(image.buffer, image.byteOffset, image.byteLength));
+    const masks = set.masks[i]!;
+    hash.update(`${masks.length}\n`);
+    for (const m of masks) hash.update(m);
+  });
+  return hash.digest('hex');
 }

@@ -1,6 +1,6 @@
 import { ConfigError, SampleError, acquireOutputLock } from '@unseg/core';
 import { selectBackend } from '@unseg/core/generator';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { tinyReader, tinySamples } from './test-helpers/reader.js';
@@ -82,6 +82,45 @@ describe('trainGenerator: the output folder', () => {
     await expect(again).rejects.toThrow(`--out ${out} holds a generator and a checkpoint; pass --resume to continue it, or use another --out`);
   });
 
+  it('refuses a folder of other files, a file, or a path through a file, and leaves no folder behind when refused', async () => {
+    const foreign = path.join(tmp, 'shards');
+    await mkdir(foreign);
+    await writeFile(path.join(foreign, 'train-00000.parquet'), 'x');
+    await expect(trainGenerator({ sources: [untouchable], out: foreign, epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(
+      `--out ${foreign} is not empty (it holds train-00000.parquet): train into a new or empty folder`,
+    );
+    const file = path.join(foreign, 'train-00000.parquet');
+    await expect(trainGenerator({ sources: [untouchable], out: file, epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(`--out ${file} is a file, not a folder`);
+    await expect(trainGenerator({ sources: [untouchable], out: path.join(file, 'sub'), epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(/a part of the path is a file/);
+    const fresh = path.join(tmp, 'fresh');
+    await expect(trainGenerator({ sources: [untouchable], out: fresh, epochs: 1, size: 7, trainer: TRAINER, print: () => undefined })).rejects.toThrow(ConfigError);
+    await expect(trainGenerator({ sources: [{ reader: tinyReader([]), split: 'train' }], out: fresh, epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(/no usable training samples/);
+    expect(await readdir(tmp)).not.toContain('fresh');
+  });
+
+  it('starts afresh in a folder where a training died before its first checkpoint (only its log and lock are there)', async () => {
+    const out = path.join(tmp, 'died');
+    await mkdir(out);
+    await writeFile(path.join(out, 'train-log.jsonl'), '{"kind":"step"}\n');
+    await train(out, { epochs: 1 });
+    expect((await logOf(out)).length).toBeGreaterThan(1);
+  });
+
+  it('keeps the command of every run of a folder, and leaves a folder that has reached --epochs untouched', async () => {
+    const out = path.join(tmp, 'g');
+    await train(out, { epochs: 1, provenance: { command: 'first' } });
+    await train(out, { epochs: 2, resume: true, provenance: { command: 'second' } });
+    const generator = () => readFile(path.join(out, 'generator.json'), 'utf8');
+    const training = (JSON.parse(await generator()) as { training: { command: string; commands: string[]; epochs: number } }).training;
+    expect(training).toMatchObject({ command: 'second', commands: ['first', 'second'], epochs: 2 });
+    const before = await generator();
+    const lines: string[] = [];
+    const result = await trainGenerator({ sources: [{ reader: tinyReader(await tinySamples()), split: 'train' }], out, epochs: 2, size: 16, trainer: TRAINER, resume: true, provenance: { command: 'third' }, print: (l) => lines.push(l) });
+    expect(result).toMatchObject({ alreadyDone: true, epochs: 2 });
+    expect(lines.join('\n')).toMatch(/nothing to train: the checkpoint has reached epoch 2 .* and --epochs is 2/);
+    expect(await generator()).toBe(before);
+  });
+
   it('refuses a second training into a folder another one is writing', async () => {
     const out = path.join(tmp, 'busy');
     const held = await acquireOutputLock(out);
@@ -106,7 +145,51 @@ describe('trainGenerator: the output folder', () => {
       trainGenerator({ sources: [{ reader: tinyReader([], '/tiny-data'), split: 'train' }], out, epochs: 2, size: 16, trainer: TRAINER, resume: true, print: () => undefined, ...extra });
     await expect(resume({ size: 32 })).rejects.toThrow(/was trained with other settings \(--size was 16, now 32\)/);
     await expect(resume({ trainer: { ...TRAINER, seed: 4, meanPenalty: 2 } })).rejects.toThrow(/--mean-penalty was 0, now 2; --seed was 3, now 4/);
-    await expect(resume({ sources: [{ reader: tinyReader([], '/other-data'), split: 'train' }] })).rejects.toThrow(/--data was \["\/tiny-data@train"\], now \["\/other-data@train"\]/);
+  });
+
+  it('resumes on the same data at another path, and refuses changed data at the same path', async () => {
+    const out = path.join(tmp, 'g');
+    await train(out, { epochs: 1 });
+    const lines: string[] = [];
+    const resume = (reader: ReturnType<typeof tinyReader>) =>
+      trainGenerator({ sources: [{ reader, split: 'train' }], out, epochs: 2, size: 16, trainer: TRAINER, resume: true, print: (l) => lines.push(l) });
+    const samples = await tinySamples();
+    // One image repaired, replaced or dropped: the path is the same, the data is not.
+    await expect(resume(tinyReader(samples.slice(1)))).rejects.toThrow(/--resume: the training data differs from what the checkpoint .* was trained on/);
+    await expect(resume(tinyReader(samples, '/moved/tiny-data'))).resolves.toMatchObject({ epochs: 2 });
+    expect(lines).toContain('data: the same training data as the checkpoint\'s, now at /moved/tiny-data@train (was /tiny-data@train)');
+  });
+});
+
+describe('trainGenerator: stopping early', () => {
+  it('an aborted signal stops at the next step with a checkpoint, and --resume then matches an uninterrupted run', async () => {
+    const full = path.join(tmp, 'full');
+    await train(full, { epochs: 2 });
+    const out = path.join(tmp, 'stopped');
+    const controller = new AbortController();
+    const lines: string[] = [];
+    let steps = 0;
+    const reader = tinyReader(await tinySamples());
+    // Aborted when the first diagnostic line (step 2, the end of epoch 1) is printed.
+    const result = await trainGenerator({
+      sources: [{ reader, split: 'train' }],
+      out,
+      epochs: 2,
+      size: 16,
+      trainer: TRAINER,
+      signal: controller.signal,
+      print: (l) => {
+        lines.push(l);
+        if (l.startsWith('step ') && ++steps === 1) controller.abort();
+      },
+    });
+    expect(result.stopped).toBe('signal');
+    expect(result.steps).toBe(2);
+    expect(lines.join('\n')).toMatch(/stopped by the signal at step 2, after epoch 1 of 2: checkpoint and generator saved; rerun the same command with --resume/);
+    const resumed = await trainGenerator({ sources: [{ reader, split: 'train' }], out, epochs: 2, size: 16, trainer: TRAINER, resume: true, print: () => undefined });
+    expect(resumed.stopped).toBeUndefined();
+    expect(await readFile(path.join(out, 'model.weights.bin'))).toEqual(await readFile(path.join(full, 'model.weights.bin')));
+    expect(await logOf(out)).toEqual(await logOf(full));
   });
 });
 

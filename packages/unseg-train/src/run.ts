@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DatasetReader } from '@unseg/core';
 import { selectBackend, type BackendName } from '@unseg/core/generator';
-import { ConfigError, acquireOutputLock } from '@unseg/core';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { ConfigError, acquireOutputLock, lockFileName, stableJson } from '@unseg/core';
+import { appendFile, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
-import { DEFAULT_MIN_AREA, loadTrainingSet } from './data.js';
+import { DEFAULT_MIN_AREA, loadTrainingSet, trainingDataDigest } from './data.js';
 import { changedSettings, checkNumbers, checkTrainingSize, trainerSettings, trainingSettings, type TrainingSettings } from './settings.js';
 import { truncateLog } from './train-log.js';
 import { BilevelTrainer, PAPER_OPTIONS, TrainingDivergedError, type DiagnosticRecord, type LogRecord, type TrainerOptions } from './trainer.js';
@@ -26,7 +26,9 @@ export interface TrainGeneratorOptions {
   readonly maxMinutes?: number;
   readonly maxImages?: number;
   readonly minArea?: number;
-  /** Free-form provenance stored in generator.json (e.g. the command line). */
+  /** Stops at the next step boundary once aborted (Ctrl-C, SIGTERM), checkpointing and exporting as --max-minutes does. */
+  readonly signal?: AbortSignal;
+  /** Free-form provenance stored in generator.json; its `command`, if any, is kept with those of earlier runs of the folder (`commands`). */
   readonly provenance?: Record<string, unknown>;
   readonly print?: (line: string) => void;
   /**
@@ -42,6 +44,10 @@ export interface TrainGeneratorResult {
   readonly epochs: number;
   readonly seconds: number;
   readonly lastDiagnostic?: DiagnosticRecord;
+  /** Why training ended before `epochs`: the time limit or the signal; absent when it reached them. */
+  readonly stopped?: 'max-minutes' | 'signal';
+  /** Nothing was trained: the checkpoint had already reached `epochs`. */
+  readonly alreadyDone?: boolean;
 }
 
 
@@ -49,9 +55,13 @@ export interface TrainGeneratorResult {
 interface RunMeta {
   readonly seconds?: number;
   readonly settings?: TrainingSettings;
+  /** The command of every run that trained this checkpoint, first to last. */
+  readonly commands?: string[];
 }
 
 const GENERATOR_FILES = ['generator.json', 'model.json'];
+/** What a training that died before its first checkpoint leaves: a fresh start may reuse such a folder. */
+const TRAINING_LEFTOVERS = new Set(['train-log.jsonl', lockFileName()]);
 
 /**
  * Refuses to train over a generator or checkpoint without --resume (it would be replaced epoch
@@ -66,6 +76,13 @@ async function checkOutFolder(out: string, ckpt: string, resume: boolean, settin
       ...(hasCheckpoint ? ['a checkpoint'] : []),
     ];
     if (held.length) throw new ConfigError(`--out ${out} holds ${held.join(' and ')}; pass --resume to continue it, or use another --out`);
+    // A new training writes and truncates files of its own names: never among someone else's (a
+    // dataset, published shards).
+    const foreign = (await readdir(out).catch(() => [] as string[])).filter((name) => !TRAINING_LEFTOVERS.has(name));
+    if (foreign.length) {
+      const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? `, ... (${foreign.length} entries)` : '');
+      throw new ConfigError(`--out ${out} is not empty (it holds ${shown}): train into a new or empty folder`);
+    }
     return undefined;
   }
   if (!hasCheckpoint) {
@@ -86,18 +103,48 @@ async function checkOutFolder(out: string, ckpt: string, resume: boolean, settin
 }
 
 /**
+ * A resume must continue on the data the checkpoint was trained on. Checkpoints that recorded
+ * their data's digest are held to it (and may find their data at another path); older ones were
+ * held to the paths by checkOutFolder.
+ */
+function checkSameData(meta: RunMeta, settings: TrainingSettings, digest: string, ckpt: string, print: (line: string) => void): void {
+  const before = meta.settings;
+  if (!before?.dataDigest) return;
+  if (before.dataDigest !== digest) {
+    throw new ConfigError(
+      `--resume: the training data differs from what the checkpoint in ${ckpt} was trained on (images, masks or which samples are readable changed in ${settings.data.join(', ')}); ` +
+        'continuing it would make a generator trained on two datasets: restore the data, or train into another --out',
+    );
+  }
+  if (stableJson(before.data) !== stableJson(settings.data)) print(`data: the same training data as the checkpoint's, now at ${settings.data.join(', ')} (was ${before.data.join(', ')})`);
+}
+
+/**
  * The whole training run behind `unseg-pipeline train` and tools/train-default-generator.mjs:
  * pre-decode the data, train, log every step as JSON lines, checkpoint and export the
  * generator after every epoch, resume from the checkpoint when asked. Settings and the output
  * folder are checked before any data is read.
  */
 export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGeneratorResult> {
+  const existed = await stat(o.out).then(
+    (st) => {
+      if (!st.isDirectory()) throw new ConfigError(`--out ${o.out} is a file, not a folder`);
+      return true;
+    },
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      if (err.code === 'ENOTDIR') throw new ConfigError(`--out ${o.out}: a part of the path is a file, not a folder`);
+      throw err;
+    },
+  );
   // Two trainings into one folder would swap each other's checkpoints and interleave their logs.
   const lock = await acquireOutputLock(o.out);
   try {
     return await trainInFolder(o);
   } finally {
     await lock.release();
+    // A run refused before it wrote anything leaves no empty folder behind.
+    if (!existed) await rmdir(o.out).catch(() => undefined);
   }
 }
 
@@ -121,6 +168,9 @@ async function trainInFolder(o: TrainGeneratorOptions): Promise<TrainGeneratorRe
   const nObjects = data.masks.reduce((a, m) => a + m.length, 0);
   const skipped = data.skipped?.length ? `, ${data.skipped.length} samples skipped (listed above)` : '';
   print(`data: ${data.images.length} images, ${nObjects} objects at ${size}x${size}${skipped} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const dataDigest = trainingDataDigest(data);
+  if (resumed) checkSameData(resumed, settings, dataDigest, ckpt, print);
+  const settingsWithData: TrainingSettings = { ...settings, dataDigest };
   await mkdir(o.out, { recursive: true });
   const trainer = new BilevelTrainer(data, options);
   try {
@@ -135,7 +185,13 @@ async function trainInFolder(o: TrainGeneratorOptions): Promise<TrainGeneratorRe
     } else {
       await writeFile(logFile, '');
     }
-    return await runTraining(o, { trainer, data, nObjects, backend, size, options, settings, ckpt, logFile, previousSeconds, print });
+    if (trainer.epoch >= o.epochs) {
+      print(`nothing to train: the checkpoint has reached epoch ${trainer.epoch} (step ${trainer.step}) and --epochs is ${o.epochs}; ${o.out} is left as it was (raise --epochs to train on)`);
+      return { backend, steps: trainer.step, epochs: trainer.epoch, seconds: previousSeconds, alreadyDone: true };
+    }
+    const command = typeof o.provenance?.command === 'string' ? [o.provenance.command] : [];
+    const commands = [...(resumed?.commands ?? []), ...command];
+    return await runTraining(o, { trainer, data, nObjects, backend, size, options, settings: settingsWithData, commands, ckpt, logFile, previousSeconds, print });
   } finally {
     trainer.dispose();
   }
@@ -152,6 +208,7 @@ async function runTraining(
     size: number;
     options: TrainerOptions;
     settings: TrainingSettings;
+    commands: string[];
     ckpt: string;
     logFile: string;
     previousSeconds: number;
@@ -168,15 +225,22 @@ async function runTraining(
     pending = [];
   };
   let sumS = 0, nS = 0, sumG = 0, nG = 0;
+  // The epoch's mean losses, printed with each checkpoint whatever --diag-every is.
+  const epochLoss = { S: 0, nS: 0, G: 0, nG: 0 };
+  const mean = (sum: number, n: number) => (n ? (sum / n).toFixed(4) : '-');
   const onLog = (rec: LogRecord) => {
     pending.push(JSON.stringify(rec) + '\n');
     if (rec.kind === 'step') {
       if (rec.phase === 'S') {
         sumS += rec.loss;
         nS++;
+        epochLoss.S += rec.loss;
+        epochLoss.nS++;
       } else {
         sumG += rec.loss;
         nG++;
+        epochLoss.G += rec.loss;
+        epochLoss.nG++;
       }
     } else {
       last = rec;
@@ -190,6 +254,7 @@ async function runTraining(
   };
   const provenance = () => ({
     ...o.provenance,
+    ...(r.commands.length ? { commands: r.commands } : {}),
     seed: options.seed,
     epochs: trainer.epoch,
     steps: trainer.step,
@@ -212,7 +277,7 @@ async function runTraining(
       ckpt,
       async (into) => {
         await trainer.saveCheckpoint(into, o.checkpointHooks?.afterFile);
-        const meta: RunMeta = { seconds: seconds(), settings: r.settings };
+        const meta: RunMeta = { seconds: seconds(), settings: r.settings, ...(r.commands.length ? { commands: r.commands } : {}) };
         await writeFile(path.join(into, 'run.json'), JSON.stringify(meta));
         await o.checkpointHooks?.afterFile?.('run.json');
       },
@@ -228,11 +293,13 @@ async function runTraining(
       onLog,
       onEpoch: async (e) => {
         await save();
-        print(`epoch ${e} done, checkpoint saved (${seconds().toFixed(0)} s, ${tf.memory().numTensors} tensors)`);
+        print(`epoch ${e} done: S loss ${mean(epochLoss.S, epochLoss.nS)} G loss ${mean(epochLoss.G, epochLoss.nG)}, checkpoint saved (${seconds().toFixed(0)} s, ${tf.memory().numTensors} tensors)`);
+        Object.assign(epochLoss, { S: 0, nS: 0, G: 0, nG: 0 });
       },
-      shouldStop: () => Date.now() > deadline,
+      shouldStop: () => Date.now() > deadline || Boolean(o.signal?.aborted),
     });
-    await save();
+    // A stop between epochs was saved by onEpoch.
+    if (saved?.step !== trainer.step) await save();
   } catch (error) {
     // Nothing is saved from a diverged epoch (its log lines included): the folder stays as the last save left it.
     if (error instanceof TrainingDivergedError) {
@@ -244,5 +311,13 @@ async function runTraining(
     }
     throw error;
   }
-  return { backend: r.backend, steps: trainer.step, epochs: trainer.epoch, seconds: seconds(), ...(last ? { lastDiagnostic: last } : {}) };
+  const stopped = trainer.epoch < o.epochs ? (o.signal?.aborted ? 'signal' : 'max-minutes') : undefined;
+  if (stopped) {
+    print(
+      `stopped by ${stopped === 'signal' ? 'the signal' : `--max-minutes ${o.maxMinutes}`} at step ${trainer.step}, ` +
+        `${trainer.stepsIntoEpoch > 0 ? `in epoch ${trainer.epoch + 1}` : `after epoch ${trainer.epoch}`} of ${o.epochs}: ` +
+        `checkpoint and generator saved; rerun the same command with --resume to continue from the next step`,
+    );
+  }
+  return { backend: r.backend, steps: trainer.step, epochs: trainer.epoch, seconds: seconds(), ...(last ? { lastDiagnostic: last } : {}), ...(stopped ? { stopped } : {}) };
 }

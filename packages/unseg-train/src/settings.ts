@@ -16,6 +16,8 @@ export interface TrainingSettings {
   readonly maxImages: number | null;
   readonly minArea: number;
   readonly trainer: Record<string, unknown>;
+  /** trainingDataDigest of the loaded data; known only once it is read (checkpoints before it lack it). */
+  readonly dataDigest?: string;
 }
 
 export function trainingSettings(s: { size: number; data: readonly string[]; maxImages?: number; minArea: number; trainer: TrainerOptions }): TrainingSettings {
@@ -65,7 +67,10 @@ const FLAGS: Record<string, string> = {
  */
 export function changedSettings(before: Partial<TrainingSettings>, now: TrainingSettings): string[] {
   const pairs: [string, unknown, unknown][] = [];
-  for (const key of ['size', 'data', 'maxImages', 'minArea'] as const) if (key in before) pairs.push([key, before[key], now[key]]);
+  // Where the checkpoint knows its data's content, the content decides (trainingDataDigest,
+  // compared once the data is read), not the folders' paths.
+  const keys = before.dataDigest ? (['size', 'maxImages', 'minArea'] as const) : (['size', 'data', 'maxImages', 'minArea'] as const);
+  for (const key of keys) if (key in before) pairs.push([key, before[key], now[key]]);
   if (before.trainer) {
     const keys = new Set([...Object.keys(before.trainer), ...Object.keys(now.trainer)]);
     for (const key of [...keys].sort()) pairs.push([key, before.trainer[key], now.trainer[key]]);

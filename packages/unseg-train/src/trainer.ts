@@ -210,6 +210,11 @@ export class BilevelTrainer {
    */
   private epochOrder: number[] | undefined;
   private stepInEpoch = 0;
+
+  /** Steps done of the current epoch (0 between epochs). */
+  get stepsIntoEpoch(): number {
+    return this.stepInEpoch;
+  }
   private diagBatch: (Batch & { uniform: tf.Tensor4D; sign: tf.Tensor4D }) | undefined;
 
   constructor(data: TrainingSet, options: TrainerOptions, generatorConfig?: Partial<GeneratorConfig>) {
@@ -429,12 +434,14 @@ export class BilevelTrainer {
         this.step++;
         this.stepInEpoch++;
         if (every > 0 && this.step % every === 0) run.onLog?.(this.diagnose());
-        if (run.shouldStop?.()) return;
+        // A stop at an epoch's last step still closes the epoch (onEpoch: its checkpoint) first.
+        if (this.stepInEpoch < this.stepsPerEpoch && run.shouldStop?.()) return;
       }
       this.epochOrder = undefined;
       this.stepInEpoch = 0;
       this.epoch++;
       await run.onEpoch?.(this.epoch);
+      if (this.epoch < run.epochs && run.shouldStop?.()) return;
     }
   }
 

@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { ConfigError } from '@unseg/core';
+import { ConfigError, isDirectory } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
 // Types only: @unseg/train (and TensorFlow.js) is loaded when `train` runs, not at every CLI start.
 import type { TrainerOptions } from '@unseg/train';
 import { parseEps, parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { checkOutputFolder } from '../out-path.js';
 import { resolvePlugin } from '../plugins.js';
 
 export interface TrainCommandOptions {
@@ -129,30 +130,50 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   const epochs = parsePositiveInt(o.epochs, '--epochs');
   const maxMinutes = o.maxMinutes === undefined ? undefined : parseNumber(o.maxMinutes, '--max-minutes', { above: 0 });
   const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
+  await checkOutputFolder(o.out, '--out');
   const sources = [];
   for (const spec of o.data) {
     const { plugin: name, dir, split } = parseDataSpec(spec);
+    if (!(await isDirectory(path.resolve(dir)))) throw new ConfigError(`--data ${spec}: ${path.resolve(dir)} is not a folder (missing, or a file)`);
     const plugin = await resolvePlugin(name);
     const reader = await plugin.open(path.resolve(dir));
     const splits = split ? [split] : (await reader.splits()).filter((s) => !HELD_OUT.test(s));
     if (splits.length === 0) throw new ConfigError(`--data ${spec}: no training split (held-out splits are never used unless named)`);
     for (const s of splits) sources.push({ reader, split: s });
   }
-  const result = await trainGenerator({
-    sources,
-    out: path.resolve(o.out),
-    epochs,
-    trainer,
-    size,
-    resume: Boolean(o.resume),
-    backend: o.backend,
-    maxMinutes,
-    maxImages,
-    provenance: { command: ['unseg-pipeline', ...process.argv.slice(2)].join(' ') },
-    print: (line) => process.stderr.write(`${line}\n`),
-  });
-  process.stderr.write(
-    `trained ${result.steps} steps (${result.epochs} epochs) in ${result.seconds.toFixed(0)} s on ${result.backend}; generator written to ${path.resolve(o.out)}\n`,
-  );
-  return 0;
+  // As in `run`: Ctrl-C or a job runner's SIGTERM ends training at the next step with a
+  // checkpoint to resume from; the same signal again stops at once (back to the last checkpoint).
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : signal}: saving a checkpoint after this step, then stopping (press Ctrl-C again to stop now)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await trainGenerator({
+      sources,
+      out: path.resolve(o.out),
+      epochs,
+      trainer,
+      size,
+      resume: Boolean(o.resume),
+      backend: o.backend,
+      maxMinutes,
+      maxImages,
+      signal: controller.signal,
+      provenance: { command: ['unseg-pipeline', ...process.argv.slice(2)].join(' ') },
+      print: (line) => process.stderr.write(`${line}\n`),
+    });
+    if (!result.alreadyDone) {
+      process.stderr.write(
+        `trained ${result.steps} steps (${result.epochs} epochs) in ${result.seconds.toFixed(0)} s on ${result.backend}; generator written to ${path.resolve(o.out)}\n`,
+      );
+    }
+    return result.stopped === 'signal' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
