@@ -126,7 +126,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .addOption(new Option('--noise-channels <kind>', "G's noise: rgb (three channels) or luma (one grey channel, kept by hue/saturation jitter and grayscale)").choices(['rgb', 'luma']).default('rgb'))
     .option('--carrier <px>', "G's output multiplies a fixed +-1 stripe texture this many working pixels wide, made at the image's own size (default: none)")
     .option('--max-minutes <m>', 'stop after m minutes at a step boundary, saving a checkpoint that --resume continues from the next step, mid-epoch too (default: no limit)')
-    .option('--max-images <n>', 'use at most n images (default: all)')
+    .option('--max-images <n>', 'use at most n images: the first n usable ones, in --data order (default: all)')
     .option('--steps-per-epoch <n>', 'steps per epoch (default: one pass over the images)')
     .option('--diag-every <n>', 'log the diagnostic every n steps (0: never)', '10')
     .addHelpText(
