@@ -140,12 +140,14 @@ export async function loadTrainingSet(
     skipped.push(error);
     options.log?.(`skipped ${error.message}`);
   };
+  let seen = 0;
   for (const { reader, split } of sources) {
     // The engine's own check of a sample's shape: a malformed one is skipped and named here too.
     const checker = new SampleChecker(`dataset ${reader.root}`, split);
     let position = 0;
     for await (const raw of reader.samples(split)) {
       if (options.maxImages !== undefined && set.images.length >= options.maxImages) break;
+      seen++;
       const sample = checker.check(raw, position++);
       if (sample instanceof SampleError) {
         skip(sample);
@@ -167,7 +169,9 @@ export async function loadTrainingSet(
     }
   }
   if (set.images.length === 0) {
-    throw new ConfigError(`no usable training samples in ${sources.map((s) => `${s.reader.root}@${s.split}`).join(', ')} (${skipped.length} skipped as unreadable; the rest have no object of a usable size)`);
+    const where = sources.map((s) => `${s.reader.root}@${s.split}`).join(', ');
+    const why = seen === 0 ? 'it yields no samples' : seen === skipped.length ? `all ${seen} skipped as unreadable (listed above)` : `${skipped.length} of ${seen} skipped as unreadable; the rest have no object of a usable size`;
+    throw new ConfigError(`no usable training samples in ${where} (${why})`);
   }
   return set;
 }

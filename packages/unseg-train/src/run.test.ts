@@ -254,5 +254,16 @@ describe('loadTrainingSet through trainGenerator: bad samples', () => {
     expect(text).toContain('skipped ann.json: annotation 1: bad segmentation: truncated');
     expect(text).toContain('skipped c.json: no image beside it');
     expect(text).toContain('data: 2 images, 2 objects at 16x16, 4 samples skipped (listed above)');
+    const training = (JSON.parse(await readFile(path.join(tmp, 'skip', 'generator.json'), 'utf8')) as { training: { images: number; skippedSamples: number; skipped: { file: string }[] } }).training;
+    expect(training.images).toBe(2);
+    expect(training.skippedSamples).toBe(4);
+    expect(training.skipped.map((e) => e.file)).toEqual(expect.arrayContaining(['bad.jpg', 'ann.json', 'c.json']));
+  });
+
+  it('says why no sample is usable: all unreadable, or none yielded', async () => {
+    const start = (items: Parameters<typeof tinyReader>[0]) =>
+      trainGenerator({ sources: [{ reader: tinyReader(items), split: 'train' }], out: path.join(tmp, 'none'), epochs: 1, size: 16, trainer: TRAINER, print: () => undefined });
+    await expect(start([new SampleError('a.json', 'truncated')])).rejects.toThrow(/no usable training samples in \/tiny-data@train \(all 1 skipped as unreadable/);
+    await expect(start([])).rejects.toThrow(/no usable training samples in \/tiny-data@train \(it yields no samples\)/);
   });
 });

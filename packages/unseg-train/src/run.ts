@@ -202,7 +202,7 @@ async function runTraining(
   o: TrainGeneratorOptions,
   r: {
     trainer: BilevelTrainer;
-    data: { images: readonly unknown[] };
+    data: { images: readonly unknown[]; skipped?: readonly { file: string; reason: string }[] };
     nObjects: number;
     backend: string;
     size: number;
@@ -263,6 +263,10 @@ async function runTraining(
     machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`,
     trainerOptions: options,
     images: r.data.images.length,
+    // What was left out, so that a generator says what it was trained on without its log.
+    ...(r.data.skipped?.length
+      ? { skippedSamples: r.data.skipped.length, skipped: r.data.skipped.slice(0, 100).map((e) => ({ file: e.file, reason: e.reason })) }
+      : {}),
     objects: r.nObjects,
     size: r.size,
   });

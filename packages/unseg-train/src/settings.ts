@@ -77,7 +77,12 @@ export function changedSettings(before: Partial<TrainingSettings>, now: Training
   }
   return pairs
     .filter(([, a, b]) => stableJson(a) !== stableJson(b))
-    .map(([key, a, b]) => `${FLAGS[key] ?? key} was ${stableJson(a)}, now ${stableJson(b)}`);
+    .map(([key, a, b]) => `${FLAGS[key] ?? key} was ${shown(a)}, now ${shown(b)}`);
+}
+
+/** A setting as a user gave it; an option left out is recorded as null. */
+function shown(v: unknown): string {
+  return v === null || v === undefined ? 'not given (its default)' : stableJson(v);
 }
 
 
