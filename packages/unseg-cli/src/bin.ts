@@ -15,11 +15,26 @@ function goOnWithout(stream: NodeJS.WriteStream, notice?: string): void {
 goOnWithout(process.stdout, 'unseg-pipeline: stdout was closed; going on without it\n');
 goOnWithout(process.stderr);
 
+let settled = false;
+// Node exits when nothing is left to wait for, even while main() awaits a promise that can never
+// settle (a plugin's reader, mask or open() waiting on nothing): without this, that run would end
+// with exit 0 and no output.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  process.stderr.write(
+    'unseg-pipeline: stopped unfinished: the command was waiting for work that can never finish (a promise that never settles, ' +
+      'most likely in a plugin: its open(), samples() or a mask()); what is written so far is intact and a rerun resumes it\n',
+  );
+  process.exitCode = 1;
+});
 main(process.argv).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (error: unknown) => {
+    settled = true;
     process.stderr.write(`unseg-pipeline: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   },

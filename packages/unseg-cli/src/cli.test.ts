@@ -30,6 +30,26 @@ afterEach(async () => {
 });
 
 describe('unseg-pipeline (built CLI)', () => {
+  it('exits 1 with a message, not 0 in silence, when a plugin awaits a promise that never settles', async () => {
+    const plugin = path.join(out, 'stuck.mjs');
+    await fs.writeFile(
+      plugin,
+      `export default {
+        name: 'stuck', version: '1.0.0', contract: 1,
+        detect: async () => true,
+        open: async (root) => ({
+          root,
+          splits: async () => ['train'],
+          categories: async () => [{ id: 1, name: 'thing', isThing: true }],
+          async *samples() { await new Promise(() => {}); },
+        }),
+      };\n`,
+    );
+    const r = await cli(['run', plugin, '--in', out, '--out', path.join(out, 'shards'), '--noise', 'uniform', '--progress', 'none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unseg-pipeline: stopped unfinished: the command was waiting for work that can never finish .*samples\(\)/);
+  });
+
   it('protects the bundled sample, prints a summary, and resumes on a rerun', async () => {
     const args = ['run', 'coco', '--in', sample, '--out', out, '--noise', 'uniform', '--shard-size', '2', '--progress', 'json'];
     const first = await cli(args);
