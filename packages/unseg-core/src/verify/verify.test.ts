@@ -5,7 +5,7 @@ import { runDataset } from '../engine/run.js';
 import { tinyReader } from '../engine/test-helpers/tiny-dataset.js';
 import { createUniformNoiseSource } from '../noise/baseline.js';
 import type { NoiseSource } from '../noise/types.js';
-import { verifyShards } from './verify.js';
+import { formatVerifyReport, verifyShards } from './verify.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -24,6 +24,17 @@ describe('verifyShards', () => {
     const report = await verifyShards({ dir, reader: await tinyReader({ count: 6 }) });
     expect(report.problems).toEqual([]);
     expect(report.imagesChecked).toBe(6);
+    expect(report.failedSamples).toBe(0);
+    expect(formatVerifyReport(report)).not.toMatch(/failed in the run/);
+  });
+
+  it('says how many samples the run failed, which the published copy lacks, though they are no problem of the folder', async () => {
+    const reader = () => tinyReader({ count: 6, corrupt: [1], readerErrors: [4] });
+    await runDataset({ reader: await reader(), outDir: dir, shardSize: 4, noise: createUniformNoiseSource({ seed: 1 }), budget: { epsFg: 8 / 255, epsBg: 2 / 255 } });
+    const report = await verifyShards({ dir, reader: await reader() });
+    expect(report.problems).toEqual([]);
+    expect(report.failedSamples).toBe(2);
+    expect(formatVerifyReport(report)).toMatch(/2 sample\(s\) failed in the run and are not in the published copy \(manifest.json lists each with its reason\)\nno problems found/);
   });
 
   it('reports a copy in which no image carries any noise (a generator that makes none)', async () => {

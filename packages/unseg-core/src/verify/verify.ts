@@ -43,6 +43,11 @@ export interface VerifyReport {
   readonly problems: readonly VerifyProblem[];
   /** Published images whose pixels were compared with their original. */
   readonly imagesChecked: number;
+  /**
+   * Samples the run recorded as failed (manifest totals): not problems of the folder, which holds
+   * every one of them in its failure list, but images the published copy lacks.
+   */
+  readonly failedSamples: number;
 }
 
 export interface VerifyOptions {
@@ -61,7 +66,7 @@ interface ManifestLike {
   run?: { endedAt?: string | null; args?: { limit?: number | null; splits?: unknown } };
   lostShards?: { split?: string; file?: string; reason?: string }[];
   shards?: { file?: string; rows?: number; sha256?: string; bytes?: number }[];
-  totals?: { rows?: number };
+  totals?: { rows?: number; failures?: number };
   noise?: { source?: string; epsFg?: number; epsBg?: number; prompt?: PromptSelection };
 }
 
@@ -256,7 +261,7 @@ export async function verifyShards(options: VerifyOptions): Promise<VerifyReport
       message: `none of the ${imagesChecked} published images differs from its original: the noise source "${source}" added nothing, so this copy is not protected`,
     });
   }
-  return { dir, budget, shards: [...shardRows.values()], problems, imagesChecked };
+  return { dir, budget, shards: [...shardRows.values()], problems, imagesChecked, failedSamples: manifest?.totals?.failures ?? 0 };
 }
 
 async function checkRow(
@@ -335,6 +340,9 @@ export function formatVerifyReport(report: VerifyReport): string {
   const fg = Math.floor(report.budget.epsFg * 255 + 1e-9);
   const bg = Math.floor(report.budget.epsBg * 255 + 1e-9);
   out.push(`${report.shards.length} shards, ${report.imagesChecked} images compared with their originals; budget fg ${fg}/255, bg ${bg}/255`);
+  if (report.failedSamples > 0) {
+    out.push(`${report.failedSamples} sample(s) failed in the run and are not in the published copy (manifest.json lists each with its reason)`);
+  }
   if (report.problems.length === 0) out.push('no problems found');
   else {
     out.push('', `${report.problems.length} problem(s):`);
