@@ -174,22 +174,35 @@ function fullDisk(match: RegExp, budget: number): ShardFs {
   };
 }
 
+describe('commit timing', () => {
+  test("a shard is committed as soon as its last position is in, before the next shard's first sample arrives", () =>
+    withDir(async (dir) => {
+      const w = await ShardWriter.open({ outDir: dir, split: 'train', shardSize: 2 });
+      await w.write(await makeRecord(0));
+      expect(w.committed).toHaveLength(0);
+      await w.fail({ position: 1, split: 'train', id: 'x', file: 'x.jpg', code: 'SAMPLE_INVALID', reason: 'broken' });
+      expect(w.committed.map((s) => [s.shardIndex, s.rows, s.failures.length])).toEqual([[0, 1, 1]]);
+      expect((await readdir(dir)).sort()).toEqual(['train-00000.parquet', 'train-00000.parquet.stats.json']);
+      await w.write(await makeRecord(2));
+      expect((await w.finish()).map((s) => s.shardIndex)).toEqual([0, 1]);
+    }));
+});
+
 describe('write errors', () => {
   test('ENOSPC fails only that shard; committed shards stay intact and later shards are written', () =>
     withDir(async (dir) => {
       const w = await ShardWriter.open({ outDir: dir, split: 'train', shardSize: 2, fs: fullDisk(/train-00001\.parquet\.\d/, 0) });
       await feed(w, range(0, 2));
       await w.write(await makeRecord(2));
-      await w.write(await makeRecord(3));
-      // Entering shard 2 commits shard 1, whose first byte hits the full disk.
-      const err = await w.write(await makeRecord(4)).catch((e: unknown) => e);
+      // The shard's last position commits it, and its first byte hits the full disk.
+      const err = await w.write(await makeRecord(3)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ShardWriteError);
       expect((err as ShardWriteError).message).toMatch(/train-00001\.parquet: ENOSPC/);
       expect((err as ShardWriteError).shardIndex).toBe(1);
+      await w.write(await makeRecord(4));
       await w.write(await makeRecord(5));
       const stats = await w.finish();
       expect(stats.map((s) => s.shardIndex)).toEqual([0, 2]);
-      // Position 4 went to shard 2 despite the error reported with it.
       expect(stats[1]!.rows).toBe(2);
       expect(await readdir(dir).then((fs) => fs.sort())).toEqual([
         'train-00000.parquet',
@@ -204,8 +217,9 @@ describe('write errors', () => {
   test('a failing stats write leaves no data file visible', () =>
     withDir(async (dir) => {
       const w = await ShardWriter.open({ outDir: dir, split: 'train', shardSize: 2, fs: fullDisk(/stats\.json/, 0) });
-      await feed(w, range(0, 2));
-      await expect(w.finish()).rejects.toBeInstanceOf(ShardWriteError);
+      // The shard's last position commits it: the stats write fails there.
+      await expect(feed(w, range(0, 2))).rejects.toBeInstanceOf(ShardWriteError);
+      await expect(w.finish()).resolves.toEqual([]);
       expect(await readdir(dir)).toEqual([]);
     }));
 });

@@ -172,6 +172,7 @@ export class ShardWriter {
       });
     }
     if (previousError) throw previousError;
+    await this.commitIfLast(record.position);
   }
 
   /** Records a sample that could not be published; it is listed in its shard's stats. */
@@ -179,6 +180,19 @@ export class ShardWriter {
     const { shard, previousError } = await this.enter(failure.position, failure.split);
     shard?.failures.push(toShardFailure(failure));
     if (previousError) throw previousError;
+    await this.commitIfLast(failure.position);
+  }
+
+  /**
+   * Commits the open shard as soon as its last position is in, not when the next shard's first
+   * sample arrives: a reader that stalls (a slow or stuck plugin, a network mount) would otherwise
+   * hold a finished shard in a temp file, lost to a hard stop.
+   */
+  private async commitIfLast(position: number): Promise<void> {
+    const shard = this.current;
+    if (!shard || position !== this.shardRange(shard.index).end - 1) return;
+    this.current = undefined;
+    await this.commit(shard);
   }
 
   /**
