@@ -292,7 +292,9 @@ export function createPipeline(options: PipelineOptions): {
 
   async function* run(inputs: AsyncIterable<PipelineInput>): AsyncGenerator<PipelineOutput> {
     const prepared = mapOrdered(inputs, prepare, concurrency);
-    const noised = mapOrdered(batches(prepared, batch), addNoise, 1);
+    // A partial noise batch goes on after a second without input: a stalled reader must not hold
+    // back images that are ready (and the shard they complete).
+    const noised = mapOrdered(batches(prepared, batch, 1000), addNoise, 1);
     async function* flat() {
       for await (const batch of noised) yield* batch;
     }

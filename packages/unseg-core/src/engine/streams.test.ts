@@ -58,3 +58,42 @@ describe('batches', () => {
     expect(out).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
   });
 });
+
+/** Yields `n` items, then never another (a stuck reader). */
+async function* stalling(n: number): AsyncGenerator<number> {
+  for (let i = 0; i < n; i++) yield i;
+  await new Promise(() => undefined);
+}
+
+describe('a source that stalls', () => {
+  it('mapOrdered yields the results it has without waiting for the next input', async () => {
+    const it = mapOrdered(stalling(2), async (i) => i * 10, 4);
+    expect(await it.next()).toEqual({ done: false, value: 0 });
+    expect(await it.next()).toEqual({ done: false, value: 10 });
+    // Stopping while the source is stuck does not hang.
+    await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it('batches hands on a partial group after idleMs, and only with idleMs', async () => {
+    const it = batches(stalling(2), 8, 50);
+    const t0 = Date.now();
+    expect(await it.next()).toEqual({ done: false, value: [0, 1] });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+    await it.return(undefined);
+    const without = batches(stalling(2), 8);
+    const first = await Promise.race([without.next(), sleep(200).then(() => 'waiting')]);
+    expect(first).toBe('waiting');
+  });
+
+  it('batches keeps full groups when items come in time', async () => {
+    async function* slow() {
+      for (let i = 0; i < 5; i++) {
+        await sleep(5);
+        yield i;
+      }
+    }
+    const out: number[][] = [];
+    for await (const b of batches(slow(), 2, 1000)) out.push(b);
+    expect(out).toEqual([[0, 1], [2, 3], [4]]);
+  });
+});
