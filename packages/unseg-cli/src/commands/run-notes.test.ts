@@ -44,4 +44,14 @@ describe('run notes', () => {
     expect(many.code).toBe(0);
     expect(many.stderr).not.toMatch(/codes each class apart/);
   }, 60_000);
+
+  it('warns when the prompt covered no pixel of any published image, and only then', async () => {
+    // "shop" is one of the sample's categories, but none of its four images has a shop.
+    const none = await cliInProcess(['run', 'coco', '--in', coco, '--out', path.join(tmp, 'c'), '--noise', 'uniform', '--prompt', 'shop', '--progress', 'none']);
+    expect(none.code).toBe(0);
+    expect(none.stderr).toMatch(/warning: the prompt \(categories:shop\) covered no pixel of the 4 image\(s\) published by this run: they carry only the background budget \(2\/255\)/);
+    const some = await cliInProcess(['run', 'coco', '--in', coco, '--out', path.join(tmp, 'd'), '--noise', 'uniform', '--prompt', 'window', '--progress', 'none']);
+    expect(some.code).toBe(0);
+    expect(some.stderr).not.toMatch(/covered no pixel/);
+  }, 60_000);
 });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   ConfigError,
   DEFAULT_JPEG_QUALITY,
+  combineListeners,
   describePromptSelection,
   runDataset,
   type EncodeOptions,
@@ -97,12 +98,21 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
       log(`note: --noise ${o.noise} codes each class apart, but ${root} has ${classes.size === 0 ? 'no categories' : 'one category'}: every object gets the same pattern`);
     }
   }
-  const listener: PipelineListener =
+  const progress: PipelineListener =
     o.progress === 'none'
       ? {}
       : useTty
         ? terminalProgress(process.stderr)
         : jsonLinesProgress((line) => process.stdout.write(`${line}\n`));
+  // A prompt that selects nothing (a category the objects do not carry, a plugin whose objects
+  // are named otherwise than its categories()) leaves every image with only the background budget.
+  const promptCover = { images: 0, covered: 0 };
+  const listener = combineListeners(progress, {
+    onPublished: (r) => {
+      promptCover.images++;
+      if (r.noise.promptFraction > 0) promptCover.covered++;
+    },
+  });
   const controller = new AbortController();
   // SIGTERM is what job runners (and `run --workers`) send before they kill: it ends the run as
   // Ctrl-C does, after the shard in flight; the same signal again stops at once.
@@ -160,6 +170,13 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
     if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more (see manifest.json)`);
     if (summary.failedBefore > 0) {
       log(`  and ${summary.failedBefore} failed in an earlier run of this folder (in shards it completed; listed in manifest.json): fix them and publish them into a new folder, or accept them`);
+    }
+    if (promptCover.images > 0 && promptCover.covered === 0) {
+      log(
+        `warning: the prompt (${describePromptSelection(prompt)}) covered no pixel of the ${promptCover.images} image(s) published by this run: ` +
+          `they carry only the background budget (${formatEps(budget.epsBg)}). Check --prompt against the categories that \`inspect\` lists, ` +
+          "or, for a third-party plugin, that its objects' categories match its categories()",
+      );
     }
     log(`output: ${summary.outDir} (manifest.json lists every shard and failure)`);
     if (summary.interrupted) return 130;
