@@ -30,6 +30,24 @@ afterEach(async () => {
 });
 
 describe('unseg-pipeline (built CLI)', () => {
+  it("finds a plugin package installed in the user's project, not only beside the CLI", async () => {
+    const project = path.join(out, 'project');
+    const pkg = path.join(project, 'node_modules', 'unseg-plugin-empty');
+    await fs.mkdir(path.join(pkg, 'dist'), { recursive: true });
+    await fs.mkdir(path.join(project, 'data'));
+    await fs.writeFile(path.join(pkg, 'package.json'), JSON.stringify({ name: 'unseg-plugin-empty', type: 'module', exports: { '.': { import: './dist/index.js' } } }));
+    await fs.writeFile(
+      path.join(pkg, 'dist', 'index.js'),
+      `export default {
+        name: 'empty', version: '1.0.0', contract: 1,
+        detect: async () => true,
+        open: async (root) => ({ root, splits: async () => ['train'], categories: async () => [], async *samples() {} }),
+      };\n`,
+    );
+    const r = await run(process.execPath, [bin, 'run', 'unseg-plugin-empty', '--in', 'data', '--out', 'shards', '--noise', 'uniform', '--progress', 'none'], { cwd: project });
+    expect(r.stderr).toMatch(/unseg: empty .*data -> .*shards[\s\S]*done: 0 images published, 0 failed/);
+  });
+
   it('exits 1 with a message, not 0 in silence, when a plugin awaits a promise that never settles', async () => {
     const plugin = path.join(out, 'stuck.mjs');
     await fs.writeFile(

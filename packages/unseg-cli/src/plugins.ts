@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assertPluginContract, ConfigError, UnsegError, type DatasetPlugin, type DatasetReader } from '@unseg/core';
@@ -32,7 +33,7 @@ export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
   const target = isPath ? pathToFileURL(path.resolve(spec)).href : spec;
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(target)) as Record<string, unknown>;
+    mod = await importPlugin(target, isPath);
   } catch (error) {
     throw new ConfigError(
       `unknown plugin "${spec}": not built in (${Object.keys(BUILTIN_PLUGINS).join(', ')}) and ` +
@@ -45,6 +46,50 @@ export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
   if (typeof candidate === 'function') candidate = (candidate as () => unknown)();
   const origin = isPath ? spec : `package ${spec}`;
   return attributeFailures(assertPluginContract(candidate, origin), origin);
+}
+
+/**
+ * A package name is resolved from the CLI's own location by `import()`; a CLI installed
+ * globally, linked, or in another project would then miss a plugin installed in the user's
+ * project. So a package that the CLI cannot see is also looked for in the node_modules folders
+ * from the working directory up, as npm and npx lay them out.
+ */
+async function importPlugin(target: string, isPath: boolean): Promise<Record<string, unknown>> {
+  try {
+    return (await import(target)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (isPath || (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED')) throw error;
+    const entry = await packageEntryFromWorkingDirectory(target);
+    if (!entry) throw error;
+    return (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+  }
+}
+
+/** The ESM entry file of package `name` in the nearest node_modules above the working directory. */
+async function packageEntryFromWorkingDirectory(name: string): Promise<string | undefined> {
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    const pkgDir = path.join(dir, 'node_modules', name);
+    const manifest = await readFile(path.join(pkgDir, 'package.json'), 'utf8').then(
+      (text) => JSON.parse(text) as { exports?: unknown; module?: string; main?: string },
+      () => undefined,
+    );
+    if (manifest) return path.join(pkgDir, exportedEntry(manifest.exports) ?? manifest.module ?? manifest.main ?? 'index.js');
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The root entry of an `exports` field, under the conditions an ESM import in Node uses. */
+function exportedEntry(exports: unknown): string | undefined {
+  if (typeof exports === 'string') return exports;
+  if (!exports || typeof exports !== 'object' || Array.isArray(exports)) return undefined;
+  const map = exports as Record<string, unknown>;
+  if ('.' in map) return exportedEntry(map['.']);
+  for (const condition of ['import', 'node', 'default']) {
+    const entry = exportedEntry(map[condition]);
+    if (entry) return entry;
+  }
+  return undefined;
 }
 
 /** A plugin's own code threw (a bug or an unforeseen input), as opposed to a ConfigError or SampleError it chose to raise. */

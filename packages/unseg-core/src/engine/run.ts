@@ -29,7 +29,12 @@ export interface RunDatasetOptions extends PipelineOptions {
   readonly worker?: WorkerSpec;
   /** Stops after the shard in flight when aborted (SIGINT). */
   readonly signal?: AbortSignal;
-  /** What to record in the manifest about this run (plugin, arguments, noise settings). */
+  /**
+   * What to record in the manifest about this run (its arguments). `verify` and `export` read
+   * `plugin` (a built-in plugin's name), `pluginSource` (a third-party plugin's module path or
+   * package name) and `input` (the dataset folder) from it; without them they need `--plugin`
+   * and `--original`/`--against`.
+   */
   readonly runInfo?: Readonly<Record<string, unknown>>;
 }
 
