@@ -53,3 +53,42 @@ describe('an error thrown by a plugin', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('a plugin module whose factory misbehaves, or whose export hook throws', () => {
+  const factoryModule = async (body: string): Promise<string> => {
+    const file = path.join(tmp, `factory-${Math.random().toString(36).slice(2)}.mjs`);
+    await fs.writeFile(file, `export default ${body};\n`);
+    return file;
+  };
+
+  it('names the module when its factory throws, without a stack', async () => {
+    const plugin = await factoryModule("() => { throw new Error('no config file'); }");
+    const r = await cliInProcess(['run', plugin, '--in', data, '--out', path.join(tmp, 'out'), '--noise', 'uniform', '--progress', 'none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`unseg-pipeline: plugin module ${plugin}: its factory threw: no config file\n`);
+  });
+
+  it('says that an async factory returned a Promise, instead of listing every member as missing', async () => {
+    const plugin = await factoryModule("async () => ({ name: 'late', version: '1.0.0', contract: 1 })");
+    const r = await cliInProcess(['run', plugin, '--in', data, '--out', path.join(tmp, 'out'), '--noise', 'uniform', '--progress', 'none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/its factory returned a Promise; export the plugin object, or a factory that returns it synchronously/);
+  });
+
+  it("attributes an export hook's own error to the plugin", async () => {
+    const { attributeFailures, PluginFailure } = await import('./plugins.js');
+    const plugin = attributeFailures(
+      {
+        name: 'exporter', version: '1.0.0', contract: 1,
+        detect: async () => true,
+        open: async () => { throw new Error('unused'); },
+        export: async () => { throw new TypeError("Cannot read properties of undefined (reading 'file')"); },
+      },
+      'pkg',
+    );
+    const job = { split: 'val' } as unknown as Parameters<NonNullable<typeof plugin.export>>[0];
+    const error = await plugin.export!(job).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PluginFailure);
+    expect((error as Error).message).toBe(`plugin "exporter" (pkg) failed while exporting split "val": Cannot read properties of undefined (reading 'file')`);
+  });
+});

@@ -43,8 +43,17 @@ export async function resolvePlugin(spec: string): Promise<DatasetPlugin> {
     );
   }
   let candidate = mod.default ?? mod.plugin;
-  if (typeof candidate === 'function') candidate = (candidate as () => unknown)();
   const origin = isPath ? spec : `package ${spec}`;
+  if (typeof candidate === 'function') {
+    try {
+      candidate = (candidate as () => unknown)();
+    } catch (error) {
+      throw new PluginFailure(`plugin module ${origin}: its factory threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    if (candidate && typeof (candidate as { then?: unknown }).then === 'function') {
+      throw new ConfigError(`plugin module ${origin}: its factory returned a Promise; export the plugin object, or a factory that returns it synchronously`);
+    }
+  }
   return attributeFailures(assertPluginContract(candidate, origin), origin);
 }
 
@@ -130,6 +139,7 @@ export function attributeFailures(plugin: DatasetPlugin, origin: string): Datase
     // Called through `plugin`, so that a plugin whose methods use `this` keeps it.
     detect: (root) => call(() => plugin.detect(root)).catch(blame(`checking whether ${root} is its format (detect)`)),
     open: async (root, options) => guardReader(await call(() => plugin.open(root, options)).catch(blame(`opening ${root}`))),
+    ...(plugin.export ? { export: (job) => call(() => plugin.export!(job)).catch(blame(`exporting split "${job.split}"`)) } : {}),
   };
 }
 
