@@ -69,7 +69,7 @@ export async function compareExport(plugin: DatasetPlugin, options: CompareExpor
   for (const e of sampleErrors(backItems)) problems.push(`the export does not read back: ${e.message}`);
   const back = okSamples(backItems);
   const original = okSamples(await collectSamples(await plugin.open(input), split));
-  const ids = (list: readonly { id: string }[]) => list.map((s) => s.id).join(',');
+  const ids = (list: readonly { id: string }[]) => (list.length ? list.map((s) => s.id).join(',') : '(none)');
   if (ids(back) !== ids(rows)) problems.push(`exported ids ${ids(back)} differ from the published ${ids(rows)}`);
   if (ids(back) !== ids(original)) problems.push(`exported ids ${ids(back)} differ from the input's ${ids(original)}`);
   for (const [i, s] of back.entries()) {
