@@ -92,3 +92,43 @@ describe('a plugin module whose factory misbehaves, or whose export hook throws'
     expect((error as Error).message).toBe(`plugin "exporter" (pkg) failed while exporting split "val": Cannot read properties of undefined (reading 'file')`);
   });
 });
+
+describe("a plugin's mask() that throws", () => {
+  it('fails that sample only, and the failure names the plugin, the object and the sample', async () => {
+    const file = path.join(tmp, 'bad-mask.mjs');
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEElEQVR4nGPgEpGDIwbiOABgdAPB7GxpHwAAAABJRU5ErkJggg==';
+    await fs.writeFile(
+      file,
+      `const png = new Uint8Array(Buffer.from('${png}', 'base64'));
+      const sample = (id, mask) => ({
+        id, split: 'train', image: { kind: 'bytes', bytes: png, name: id + '.png' }, width: 4, height: 4,
+        objects: [{ id: 'o1', categoryId: 1, category: 'thing', isThing: true, isCrowd: false, bbox: [0, 0, 4, 4], annotation: null, mask }],
+      });
+      export default {
+        name: 'maskbug', version: '1.0.0', contract: 1,
+        detect: async () => true,
+        open: async (root) => ({
+          root,
+          splits: async () => ['train'],
+          categories: async () => [{ id: 1, name: 'thing', isThing: true }],
+          async *samples() {
+            yield sample('good', async () => ({ height: 4, width: 4, counts: Uint32Array.from([0, 16]) }));
+            yield sample('bad', async () => { throw new TypeError("Cannot read properties of undefined (reading 'counts')"); });
+          },
+        }),
+      };\n`,
+    );
+    const out = path.join(tmp, 'out');
+    const r = await cliInProcess(['run', file, '--in', data, '--out', out, '--noise', 'uniform', '--progress', 'none']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/done: 1 images published, 1 failed/);
+    const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { failures: { id: string; code: string; reason: string }[] };
+    expect(manifest.failures).toEqual([
+      expect.objectContaining({
+        id: 'bad',
+        code: 'PLUGIN_FAILED',
+        reason: `plugin "maskbug" (${file}) failed while reading the mask of object o1 of sample bad: Cannot read properties of undefined (reading 'counts')`,
+      }),
+    ]);
+  });
+});

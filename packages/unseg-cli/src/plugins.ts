@@ -120,6 +120,20 @@ export function attributeFailures(plugin: DatasetPlugin, origin: string): Datase
     const message = error instanceof Error ? error.message : String(error);
     throw new PluginFailure(`plugin "${plugin.name}" (${origin}) failed while ${doing}: ${message}`, { cause: error });
   };
+  // A mask() that throws fails its sample only (the engine records it), but as the plugin's.
+  const guardMasks = <T>(item: T): T => {
+    const sample = item as { id?: unknown; objects?: unknown };
+    if (item instanceof UnsegError || !Array.isArray(sample.objects)) return item;
+    const objects = sample.objects.map((o: unknown) => {
+      const object = o as { id?: unknown; mask?: unknown };
+      if (!object || typeof object.mask !== 'function') return o;
+      const mask = object.mask as () => Promise<unknown>;
+      const guarded = Object.create(object) as Record<string, unknown>;
+      guarded.mask = () => call(() => mask.call(object)).catch(blame(`reading the mask of object ${String(object.id)} of sample ${String(sample.id)}`));
+      return guarded;
+    });
+    return Object.assign(Object.create(item as object) as object, { objects }) as T;
+  };
   const guardReader = (reader: DatasetReader): DatasetReader => {
     // The reader's other members (root, a plugin's extras) stay reachable through the prototype.
     const guarded = Object.create(reader) as DatasetReader & Record<string, unknown>;
@@ -127,7 +141,7 @@ export function attributeFailures(plugin: DatasetPlugin, origin: string): Datase
     guarded.categories = (split) => call(() => reader.categories(split)).catch(blame(`reading the categories of split "${split}" of ${reader.root}`));
     guarded.samples = async function* (split) {
       try {
-        yield* reader.samples(split);
+        for await (const item of reader.samples(split)) yield guardMasks(item);
       } catch (error) {
         blame(`reading split "${split}" of ${reader.root}`)(error);
       }
