@@ -114,6 +114,12 @@ describe("a plugin's mask() that throws", () => {
           async *samples() {
             yield sample('good', async () => ({ height: 4, width: 4, counts: Uint32Array.from([0, 16]) }));
             yield sample('bad', async () => { throw new TypeError("Cannot read properties of undefined (reading 'counts')"); });
+            // Left to the engine's own checks, unwrapped: a frozen sample is published, null fails alone.
+            const frozen = sample('frozen', async () => ({ height: 4, width: 4, counts: Uint32Array.from([0, 16]) }));
+            Object.freeze(frozen.objects[0]);
+            Object.freeze(frozen.objects);
+            yield Object.freeze(frozen);
+            yield null;
           },
         }),
       };\n`,
@@ -121,7 +127,7 @@ describe("a plugin's mask() that throws", () => {
     const out = path.join(tmp, 'out');
     const r = await cliInProcess(['run', file, '--in', data, '--out', out, '--noise', 'uniform', '--progress', 'none']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/done: 1 images published, 1 failed/);
+    expect(r.stderr).toMatch(/done: 2 images published, 2 failed/);
     const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { failures: { id: string; code: string; reason: string }[] };
     expect(manifest.failures).toEqual([
       expect.objectContaining({
@@ -129,6 +135,7 @@ describe("a plugin's mask() that throws", () => {
         code: 'PLUGIN_FAILED',
         reason: `plugin "maskbug" (${file}) failed while reading the mask of object o1 of sample bad: Cannot read properties of undefined (reading 'counts')`,
       }),
+      expect.objectContaining({ code: 'SAMPLE_MALFORMED' }),
     ]);
   });
 });

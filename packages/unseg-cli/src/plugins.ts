@@ -80,10 +80,11 @@ async function packageEntryFromWorkingDirectory(name: string): Promise<string | 
   for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
     const pkgDir = path.join(dir, 'node_modules', name);
     const manifest = await readFile(path.join(pkgDir, 'package.json'), 'utf8').then(
-      (text) => JSON.parse(text) as { exports?: unknown; module?: string; main?: string },
+      (text) => JSON.parse(text) as { exports?: unknown; main?: string },
       () => undefined,
     );
-    if (manifest) return path.join(pkgDir, exportedEntry(manifest.exports) ?? manifest.module ?? manifest.main ?? 'index.js');
+    // Node's own order: `exports`, else `main`, else index.js (`module` is a bundlers' field).
+    if (manifest) return path.join(pkgDir, exportedEntry(manifest.exports) ?? manifest.main ?? 'index.js');
     if (path.dirname(dir) === dir) return undefined;
   }
 }
@@ -120,19 +121,22 @@ export function attributeFailures(plugin: DatasetPlugin, origin: string): Datase
     const message = error instanceof Error ? error.message : String(error);
     throw new PluginFailure(`plugin "${plugin.name}" (${origin}) failed while ${doing}: ${message}`, { cause: error });
   };
-  // A mask() that throws fails its sample only (the engine records it), but as the plugin's.
+  // An export hook writes through core's target and reads core's rows: a full disk or a
+  // permission error there is the system's, not a bug of the plugin.
+  const blameUnlessSystem = (doing: string) => (error: unknown) => {
+    if (typeof (error as NodeJS.ErrnoException | undefined)?.code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!)) throw error;
+    return blame(doing)(error);
+  };
+  // A mask() that throws fails its sample only (the engine records it), but as the plugin's. Only
+  // plain, extensible objects are wrapped (copied): a class instance, a frozen object or anything
+  // malformed is passed on as it is, for the engine's own checks.
   const guardMasks = <T>(item: T): T => {
-    const sample = item as { id?: unknown; objects?: unknown };
-    if (item instanceof UnsegError || !Array.isArray(sample.objects)) return item;
-    const objects = sample.objects.map((o: unknown) => {
-      const object = o as { id?: unknown; mask?: unknown };
-      if (!object || typeof object.mask !== 'function') return o;
+    if (!isPlain(item) || !Array.isArray(item.objects) || !item.objects.every((o) => isPlain(o) && typeof o.mask === 'function')) return item;
+    const objects = (item.objects as Record<string, unknown>[]).map((object) => {
       const mask = object.mask as () => Promise<unknown>;
-      const guarded = Object.create(object) as Record<string, unknown>;
-      guarded.mask = () => call(() => mask.call(object)).catch(blame(`reading the mask of object ${String(object.id)} of sample ${String(sample.id)}`));
-      return guarded;
+      return { ...object, mask: () => call(() => mask.call(object)).catch(blame(`reading the mask of object ${String(object.id)} of sample ${String(item.id)}`)) };
     });
-    return Object.assign(Object.create(item as object) as object, { objects }) as T;
+    return { ...item, objects } as T;
   };
   const guardReader = (reader: DatasetReader): DatasetReader => {
     // The reader's other members (root, a plugin's extras) stay reachable through the prototype.
@@ -153,8 +157,13 @@ export function attributeFailures(plugin: DatasetPlugin, origin: string): Datase
     // Called through `plugin`, so that a plugin whose methods use `this` keeps it.
     detect: (root) => call(() => plugin.detect(root)).catch(blame(`checking whether ${root} is its format (detect)`)),
     open: async (root, options) => guardReader(await call(() => plugin.open(root, options)).catch(blame(`opening ${root}`))),
-    ...(plugin.export ? { export: (job) => call(() => plugin.export!(job)).catch(blame(`exporting split "${job.split}"`)) } : {}),
+    ...(plugin.export ? { export: (job) => call(() => plugin.export!(job)).catch(blameUnlessSystem(`exporting split "${job.split}"`)) } : {}),
   };
+}
+
+/** A plain object literal (not a class instance, not frozen or sealed): safe to copy with a spread. */
+function isPlain(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype && Object.isExtensible(x);
 }
 
 /** A synchronous throw from a method declared async-returning becomes a rejection, caught like one. */

@@ -23,9 +23,12 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** fsync on a folder: some file systems refuse it, and the rename is then atomic but not durable. */
-async function syncFolder(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
+/**
+ * fsync, where the platform allows it on a handle opened for reading: some file systems refuse
+ * it on folders, and Windows on read-only handles. Then the swap is atomic but not durable.
+ */
+async function syncPath(p: string): Promise<void> {
+  const h = await open(p, 'r');
   try {
     await h.sync();
   } catch (err) {
@@ -40,18 +43,10 @@ async function syncFolder(dir: string): Promise<void> {
 export async function syncTree(dir: string): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      await syncTree(p);
-    } else if (entry.isFile()) {
-      const h = await open(p, 'r');
-      try {
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-    }
+    if (entry.isDirectory()) await syncTree(p);
+    else if (entry.isFile()) await syncPath(p);
   }
-  await syncFolder(dir);
+  await syncPath(dir);
 }
 
 /**
@@ -70,7 +65,7 @@ export async function replaceCheckpoint(dir: string, write: (into: string) => Pr
   if (hadOne) await rename(dir, previous);
   await beforeSwap?.();
   await rename(next, dir);
-  await syncFolder(path.dirname(dir));
+  await syncPath(path.dirname(dir));
   if (hadOne) await rm(previous, { recursive: true, force: true });
 }
 

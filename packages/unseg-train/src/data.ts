@@ -32,6 +32,8 @@ export interface LoadOptions {
   /** Also build per-image label maps (for the sanity check's semantic segmentation). */
   readonly withLabels?: boolean;
   readonly log?: (line: string) => void;
+  /** Stops reading once aborted; the set then holds what was read so far. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -146,6 +148,7 @@ export async function loadTrainingSet(
     const checker = new SampleChecker(`dataset ${reader.root}`, split);
     let position = 0;
     for await (const raw of reader.samples(split)) {
+      if (options.signal?.aborted) break;
       if (options.maxImages !== undefined && set.images.length >= options.maxImages) break;
       seen++;
       const sample = checker.check(raw, position++);
@@ -168,7 +171,7 @@ export async function loadTrainingSet(
       if (decoded.labels) set.labels!.push(decoded.labels);
     }
   }
-  if (set.images.length === 0) {
+  if (set.images.length === 0 && !options.signal?.aborted) {
     const where = sources.map((s) => `${s.reader.root}@${s.split}`).join(', ');
     const why = seen === 0 ? 'it yields no samples' : seen === skipped.length ? `all ${seen} skipped as unreadable (listed above)` : `${skipped.length} of ${seen} skipped as unreadable; the rest have no object of a usable size`;
     throw new ConfigError(`no usable training samples in ${where} (${why})`);

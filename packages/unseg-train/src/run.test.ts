@@ -193,6 +193,19 @@ describe('trainGenerator: stopping early', () => {
   });
 });
 
+describe('trainGenerator: a signal while the data is read', () => {
+  it('stops without training or writing anything, and leaves no folder it made', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const out = path.join(tmp, 'early');
+    const lines: string[] = [];
+    const result = await trainGenerator({ sources: [{ reader: tinyReader(await tinySamples()), split: 'train' }], out, epochs: 2, size: 16, trainer: TRAINER, signal: controller.signal, print: (l) => lines.push(l) });
+    expect(result).toMatchObject({ stopped: 'signal', steps: 0 });
+    expect(lines).toContain('stopped by the signal while reading the training data: nothing was trained, and nothing in --out changed');
+    expect(await readdir(tmp)).not.toContain('early');
+  });
+});
+
 describe('trainGenerator: settings checked before the data is read', () => {
   const start = (extra: Partial<TrainGeneratorOptions>) =>
     trainGenerator({ sources: [untouchable], out: path.join(tmp, 'x'), epochs: 1, size: 16, trainer: TRAINER, print: () => undefined, ...extra });

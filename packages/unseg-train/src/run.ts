@@ -28,6 +28,8 @@ export interface TrainGeneratorOptions {
   readonly minArea?: number;
   /** Stops at the next step boundary once aborted (Ctrl-C, SIGTERM), checkpointing and exporting as --max-minutes does. */
   readonly signal?: AbortSignal;
+  /** Told when a save (checkpoint, then generator) starts and ends: a hard exit should wait for the end. */
+  readonly onSaving?: (saving: boolean) => void;
   /** Free-form provenance stored in generator.json; its `command`, if any, is kept with those of earlier runs of the folder (`commands`). */
   readonly provenance?: Record<string, unknown>;
   readonly print?: (line: string) => void;
@@ -112,7 +114,8 @@ function checkSameData(meta: RunMeta, settings: TrainingSettings, digest: string
   if (!before?.dataDigest) return;
   if (before.dataDigest !== digest) {
     throw new ConfigError(
-      `--resume: the training data differs from what the checkpoint in ${ckpt} was trained on (images, masks or which samples are readable changed in ${settings.data.join(', ')}); ` +
+      `--resume: the training data differs from what the checkpoint in ${ckpt} was trained on (images, masks or which samples are readable changed in ${settings.data.join(', ')}, ` +
+        'or the images decode differently: the digest is over decoded pixels, so another sharp/libvips version can change it); ' +
         'continuing it would make a generator trained on two datasets: restore the data, or train into another --out',
     );
   }
@@ -164,7 +167,11 @@ async function trainInFolder(o: TrainGeneratorOptions): Promise<TrainGeneratorRe
   const backend = await selectBackend(o.backend ?? 'auto');
   print(`backend: ${backend}`);
   const t0 = Date.now();
-  const data = await loadTrainingSet(o.sources, { size, maxImages: o.maxImages, minArea, log: print });
+  const data = await loadTrainingSet(o.sources, { size, maxImages: o.maxImages, minArea, log: print, signal: o.signal });
+  if (o.signal?.aborted) {
+    print('stopped by the signal while reading the training data: nothing was trained, and nothing in --out changed');
+    return { backend, steps: 0, epochs: 0, seconds: 0, stopped: 'signal' };
+  }
   const nObjects = data.masks.reduce((a, m) => a + m.length, 0);
   const skipped = data.skipped?.length ? `, ${data.skipped.length} samples skipped (listed above)` : '';
   print(`data: ${data.images.length} images, ${nObjects} objects at ${size}x${size}${skipped} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -275,6 +282,14 @@ async function runTraining(
   // the checkpoint already holds.
   let saved = r.previousSeconds > 0 || trainer.step > 0 ? { epoch: trainer.epoch, step: trainer.step } : undefined;
   const save = async () => {
+    o.onSaving?.(true);
+    try {
+      await saveNow();
+    } finally {
+      o.onSaving?.(false);
+    }
+  };
+  const saveNow = async () => {
     trainer.checkGeneratorOutput();
     await flush();
     await replaceCheckpoint(

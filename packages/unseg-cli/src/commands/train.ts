@@ -144,10 +144,23 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   // As in `run`: Ctrl-C or a job runner's SIGTERM ends training at the next step with a
   // checkpoint to resume from; the same signal again stops at once (back to the last checkpoint).
   const controller = new AbortController();
+  // A second signal exits at once, except in the middle of a save: the generator's files are
+  // written one after another, and a half-written set would load as a broken generator.
+  let saving = false;
+  let exitAfterSave = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : signal}: saving a checkpoint after this step, then stopping (press Ctrl-C again to stop now)\n`);
+    if (controller.signal.aborted) {
+      if (!saving) process.exit(130);
+      exitAfterSave = true;
+      process.stderr.write('\nstopping as soon as the checkpoint and generator being written are complete\n');
+      return;
+    }
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : signal}: stopping after the step in flight with a checkpoint (press Ctrl-C again to stop at once)\n`);
     controller.abort();
+  };
+  const onSaving = (busy: boolean) => {
+    saving = busy;
+    if (!busy && exitAfterSave) process.exit(130);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -163,10 +176,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
       maxMinutes,
       maxImages,
       signal: controller.signal,
+      onSaving,
       provenance: { command: ['unseg-pipeline', ...process.argv.slice(2)].join(' ') },
       print: (line) => process.stderr.write(`${line}\n`),
     });
-    if (!result.alreadyDone) {
+    if (!result.alreadyDone && result.steps > 0) {
       process.stderr.write(
         `trained ${result.steps} steps (${result.epochs} epochs) in ${result.seconds.toFixed(0)} s on ${result.backend}; generator written to ${path.resolve(o.out)}\n`,
       );

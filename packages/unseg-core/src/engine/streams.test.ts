@@ -97,3 +97,26 @@ describe('a source that stalls', () => {
     expect(out).toEqual([[0, 1], [2, 3], [4]]);
   });
 });
+
+describe('stopping while a pull is slow', () => {
+  it("does not wait for it longer than a second, but still closes the source once the pull settles", async () => {
+    let closed = false;
+    async function* slowSecond() {
+      try {
+        yield 0;
+        await sleep(1500);
+        yield 1;
+      } finally {
+        closed = true;
+      }
+    }
+    const it = mapOrdered(slowSecond(), async (i) => i, 2);
+    expect(await it.next()).toEqual({ done: false, value: 0 });
+    const t0 = Date.now();
+    await it.return(undefined);
+    expect(Date.now() - t0).toBeLessThan(1400);
+    expect(closed).toBe(false);
+    await sleep(700);
+    expect(closed).toBe(true);
+  });
+});

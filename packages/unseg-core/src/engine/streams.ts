@@ -45,20 +45,19 @@ const settled = (p: Promise<unknown>): Promise<typeof HEAD_SETTLED> => p.then(()
 
 /**
  * Ends a source left early (the consumer stopped, or an error). A source with a pull in flight
- * can only be returned once that pull settles; one that never settles (a stuck reader) is left
- * as it is, rather than hanging the stop.
+ * can only be returned once that pull settles: the stop waits for that up to a second, and a
+ * slower pull gets its return() when it settles, so that the source's cleanup still runs; one
+ * that never settles (a stuck reader) does not hang the stop.
  */
 async function closeSource<T>(iterator: AsyncIterator<T>, pull: Promise<IteratorResult<T>> | undefined): Promise<void> {
-  if (pull) {
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      pull.then(() => false, () => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 1000))),
-    ]);
-    clearTimeout(timer);
-    if (gaveUp) return;
-  }
-  await iterator.return?.();
+  const close = async () => {
+    await iterator.return?.();
+  };
+  if (!pull) return close();
+  const closed = pull.then(close, close).catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+  clearTimeout(timer);
 }
 
 /**

@@ -171,16 +171,26 @@ export class ShardWriter {
         if (shard.pending.length >= this.rowGroupRows || shard.pendingBytes >= this.rowGroupBytes) await this.flushRows(shard);
       });
     }
-    if (previousError) throw previousError;
-    await this.commitIfLast(record.position);
+    await this.finishPosition(record.position, previousError);
   }
 
   /** Records a sample that could not be published; it is listed in its shard's stats. */
   async fail(failure: FailureRecord): Promise<void> {
     const { shard, previousError } = await this.enter(failure.position, failure.split);
     shard?.failures.push(toShardFailure(failure));
+    await this.finishPosition(failure.position, previousError);
+  }
+
+  /** Commits the shard if `position` was its last, then reports the first error (the previous shard's, else this one's). */
+  private async finishPosition(position: number, previousError: unknown): Promise<void> {
+    let own: unknown;
+    try {
+      await this.commitIfLast(position);
+    } catch (err) {
+      own = err;
+    }
     if (previousError) throw previousError;
-    await this.commitIfLast(failure.position);
+    if (own) throw own;
   }
 
   /**
