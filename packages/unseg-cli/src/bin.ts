@@ -32,6 +32,9 @@ main(process.argv).then(
   (code) => {
     settled = true;
     process.exitCode = code;
+    // An interrupted run is over once its summary is out, even if a plugin left a timer or a
+    // socket that would keep the process alive (a reader stuck mid-read).
+    if (code === 130) process.stdout.write('', () => process.stderr.write('', () => process.exit(130)));
   },
   (error: unknown) => {
     settled = true;

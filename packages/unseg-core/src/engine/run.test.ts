@@ -111,6 +111,28 @@ describe('runDataset', () => {
     expect((await fs.readdir(dir)).filter((f) => f.endsWith('.parquet'))).toEqual(['train-00000.parquet']);
   });
 
+  it('stops on the signal without waiting for a reader that is stuck, once every shard handed over is committed', async () => {
+    // One one-sample shard, then the reader never yields again (a plugin waiting on nothing).
+    const tiny = await tinyReader({ count: 1 });
+    const stuck = {
+      ...tiny,
+      async *samples(split: string) {
+        yield* tiny.samples(split);
+        await new Promise(() => undefined);
+      },
+    };
+    const controller = new AbortController();
+    const summary = await runDataset({
+      ...(await options(1)),
+      reader: stuck,
+      shardSize: 1,
+      signal: controller.signal,
+      listener: { onShardWritten: () => setTimeout(() => controller.abort(), 50) },
+    });
+    expect(summary).toMatchObject({ interrupted: true, published: 1 });
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.parquet'))).toEqual(['train-00000.parquet']);
+  });
+
   it('refuses to resume when the dataset changed under shards already written, and writes nothing more', async () => {
     const controller = new AbortController();
     const first = await runDataset({ ...(await options(10)), signal: controller.signal, listener: { onPublished: (r) => r.position === 6 && controller.abort() } });

@@ -177,6 +177,9 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       const mine = (position: number) => !worker || writer.shardIndexOf(position) % worker.count === worker.index;
       // Stopping on the signal happens at a shard boundary, so every committed shard is whole.
       let lastShard = -1;
+      // Samples handed to the pipeline, and outputs taken from it: equal when it holds no work.
+      let handed = 0;
+      let received = 0;
       // A shard completed by an earlier run is read again (not decoded) to check that the dataset
       // still holds what it was made from.
       const checkUnchanged = (shard: number) => {
@@ -223,6 +226,7 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
             return;
           }
           lastShard = shard;
+          handed++;
           yield { position: p, split, item, ...(outputName !== undefined ? { outputName } : {}) };
         }
         if (rereading !== undefined) checkUnchanged(rereading);
@@ -232,8 +236,22 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
       // comes, samples of later shards may be under way already: they are dropped, not written, so
       // that only the shard in flight is finished (the rerun redoes the rest).
       let openShard: number | undefined;
+      const outputs = createPipeline(pipelineOptions).run(inputs());
       try {
-        for await (const output of createPipeline(pipelineOptions).run(inputs())) {
+        for (;;) {
+          // When every sample handed to the pipeline has come out and its shard is committed, the
+          // pipeline is waiting on the reader: a stop need not wait for it (a reader stuck for
+          // good would hold the stop back for ever). Work in flight is still finished.
+          const next = await nextUnlessStopped(outputs.next(), options.signal, () => !writer.hasOpenShard && received === handed);
+          if (next === STOPPED) {
+            interrupted = true;
+            // The pipeline may be waiting on the reader: it is left, not awaited.
+            void outputs.return(undefined).catch(() => undefined);
+            break;
+          }
+          if (next.done) break;
+          received++;
+          const output = next.value;
           const shard = writer.shardIndexOf(output.kind === 'published' ? output.record.position : output.failure.position);
           if (options.signal?.aborted && openShard !== undefined && shard !== openShard) {
             interrupted = true;
@@ -268,6 +286,8 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
         }
       } catch (error) {
         await writer.abort();
+        // The pipeline stopped at a yield: ending it runs its cleanup (the reader's return()).
+        await outputs.return(undefined).catch(() => undefined);
         throw error;
       }
       // A write can fail on two shards at once (the previous one's commit and this one's first
@@ -299,4 +319,27 @@ export async function runDataset(options: RunDatasetOptions): Promise<RunDataset
   };
   listener?.onEnd?.(summary);
   return summary;
+}
+
+const STOPPED = Symbol('stopped');
+
+/**
+ * The next output, or STOPPED once the signal is aborted at a moment `canStop` allows (checked
+ * when it is aborted, and at once if it already was).
+ */
+async function nextUnlessStopped<T>(next: Promise<T>, signal: AbortSignal | undefined, canStop: () => boolean): Promise<T | typeof STOPPED> {
+  if (!signal) return next;
+  if (signal.aborted) return canStop() ? STOPPED : next;
+  let onAbort = (): void => undefined;
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    onAbort = () => {
+      if (canStop()) resolve(STOPPED);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([next, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -140,6 +140,11 @@ export class ShardWriter {
     return new ShardWriter(options, new Map(scan.completed));
   }
 
+  /** Whether a shard has rows or failures handed to it and is not committed yet. */
+  get hasOpenShard(): boolean {
+    return this.current !== undefined;
+  }
+
   /** The shard index of an input position. */
   shardIndexOf(position: number): number {
     return Math.floor(position / this.options.shardSize);
