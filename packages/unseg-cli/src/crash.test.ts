@@ -199,7 +199,9 @@ describe('crashes', () => {
     expect(await fs.readdir(out)).not.toContain('manifest.json');
     const other = start(out, ['--workers', '3'], rootMany);
     expect(await other.exit).toBe(1);
-    expect(other.stderr()).toMatch(/was written by 2 workers \(shards train-00000-w0of2\.parquet.*\): rerun with --workers 2/);
+    // Which workers had committed a shard when the signal came depends on the machine's load:
+    // the message names those that did.
+    expect(other.stderr()).toMatch(/was written by 2 workers \(shards train-\d{5}-w[01]of2\.parquet.*\): rerun with --workers 2/);
     const rerun = start(out, ['--workers', '2'], rootMany);
     expect(await rerun.exit).toBe(0);
     expect(await rows(out)).toEqual(expectedMany);
