@@ -1,4 +1,5 @@
-import { access, open, readdir, rename, rm } from 'node:fs/promises';
+import { nodeShardFs } from '@unseg/core';
+import { access, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -24,20 +25,11 @@ export async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * fsync, where the platform allows it on a handle opened for reading: some file systems refuse
- * it on folders, and Windows on read-only handles. Then the swap is atomic but not durable.
+ * fsync where the platform allows it, through core's shard file system (the same call that makes
+ * shard renames durable): it opens the path read-only, so it serves files and folders alike, and
+ * tolerates the file systems that refuse it (the swap is then atomic but not durable).
  */
-async function syncPath(p: string): Promise<void> {
-  const h = await open(p, 'r');
-  try {
-    await h.sync();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
-  } finally {
-    await h.close();
-  }
-}
+const syncPath = (p: string): Promise<void> => nodeShardFs.syncDir(p);
 
 /** fsyncs every file under `dir`, then `dir` itself. */
 export async function syncTree(dir: string): Promise<void> {

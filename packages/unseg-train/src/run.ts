@@ -9,7 +9,7 @@ import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.j
 import { DEFAULT_MIN_AREA, loadTrainingSet, trainingDataDigest } from './data.js';
 import { changedSettings, checkNumbers, checkTrainingSize, trainerSettings, trainingSettings, type TrainingSettings } from './settings.js';
 import { truncateLog } from './train-log.js';
-import { BilevelTrainer, PAPER_OPTIONS, TrainingDivergedError, type DiagnosticRecord, type LogRecord, type TrainerOptions } from './trainer.js';
+import { BilevelTrainer, PAPER_OPTIONS, TrainingDivergedError, type DiagnosticRecord, type LogRecord, type Phase, type TrainerOptions } from './trainer.js';
 
 export interface TrainGeneratorOptions {
   /** Readers from any DatasetPlugin (sa1b, coco, ...) and the split to read from each. */
@@ -231,32 +231,23 @@ async function runTraining(
     if (pending.length) await appendFile(logFile, pending.join(''));
     pending = [];
   };
-  let sumS = 0, nS = 0, sumG = 0, nG = 0;
-  // The epoch's mean losses, printed with each checkpoint whatever --diag-every is.
-  const epochLoss = { S: 0, nS: 0, G: 0, nG: 0 };
-  const mean = (sum: number, n: number) => (n ? (sum / n).toFixed(4) : '-');
+  // Mean S and G step losses since the last diagnostic line, and over the epoch (printed with
+  // each checkpoint whatever --diag-every is).
+  const sinceDiagnostic = new PhaseLosses();
+  const thisEpoch = new PhaseLosses();
   const onLog = (rec: LogRecord) => {
     pending.push(JSON.stringify(rec) + '\n');
     if (rec.kind === 'step') {
-      if (rec.phase === 'S') {
-        sumS += rec.loss;
-        nS++;
-        epochLoss.S += rec.loss;
-        epochLoss.nS++;
-      } else {
-        sumG += rec.loss;
-        nG++;
-        epochLoss.G += rec.loss;
-        epochLoss.nG++;
-      }
+      sinceDiagnostic.add(rec.phase, rec.loss);
+      thisEpoch.add(rec.phase, rec.loss);
     } else {
       last = rec;
       print(
-        `step ${rec.step} epoch ${rec.epoch}: S loss ${nS ? (sumS / nS).toFixed(4) : '-'} G loss ${nG ? (sumG / nG).toFixed(4) : '-'} | ` +
+        `step ${rec.step} epoch ${rec.epoch}: ${sinceDiagnostic.describe()} | ` +
           `true-mask loss clean ${rec.trueClean.toFixed(3)} G ${rec.trueG.toFixed(3)} uniform ${rec.trueUniform.toFixed(3)} sign ${rec.trueSign.toFixed(3)} | ` +
           `G-target loss G ${rec.targetG.toFixed(3)} uniform ${rec.targetUniform.toFixed(3)} | noise std ${rec.noiseSpatialStd.toFixed(3)} |mean| ${rec.noiseChannelMean.toFixed(3)} sat ${rec.noiseSaturated.toFixed(3)}`,
       );
-      sumS = nS = sumG = nG = 0;
+      sinceDiagnostic.reset();
     }
   };
   const provenance = () => ({
@@ -312,8 +303,8 @@ async function runTraining(
       onLog,
       onEpoch: async (e) => {
         await save();
-        print(`epoch ${e} done: S loss ${mean(epochLoss.S, epochLoss.nS)} G loss ${mean(epochLoss.G, epochLoss.nG)}, checkpoint saved (${seconds().toFixed(0)} s, ${tf.memory().numTensors} tensors)`);
-        Object.assign(epochLoss, { S: 0, nS: 0, G: 0, nG: 0 });
+        print(`epoch ${e} done: ${thisEpoch.describe()}, checkpoint saved (${seconds().toFixed(0)} s, ${tf.memory().numTensors} tensors)`);
+        thisEpoch.reset();
       },
       shouldStop: () => Date.now() > deadline || Boolean(o.signal?.aborted),
     });
@@ -339,4 +330,26 @@ async function runTraining(
     );
   }
   return { backend: r.backend, steps: trainer.step, epochs: trainer.epoch, seconds: seconds(), ...(last ? { lastDiagnostic: last } : {}), ...(stopped ? { stopped } : {}) };
+}
+
+/** Running means of the surrogate's and the generator's step losses, for progress lines. */
+class PhaseLosses {
+  private sum = { S: 0, G: 0 };
+  private n = { S: 0, G: 0 };
+
+  add(phase: Phase, loss: number): void {
+    this.sum[phase] += loss;
+    this.n[phase]++;
+  }
+
+  /** "S loss 0.1234 G loss -", a phase without steps shown as "-". */
+  describe(): string {
+    const mean = (phase: Phase) => (this.n[phase] ? (this.sum[phase] / this.n[phase]).toFixed(4) : '-');
+    return `S loss ${mean('S')} G loss ${mean('G')}`;
+  }
+
+  reset(): void {
+    this.sum = { S: 0, G: 0 };
+    this.n = { S: 0, G: 0 };
+  }
 }

@@ -35,12 +35,16 @@ function objectProblem(o: unknown, i: number, seen: Set<string>, annotations: bo
   if (typeof o.isThing !== 'boolean') return shape(`${where}: isThing must be true or false, got ${shown(o.isThing)}`);
   if (typeof o.isCrowd !== 'boolean') return shape(`${where}: isCrowd must be true or false, got ${shown(o.isCrowd)}`);
   if (typeof o.mask !== 'function') return shape(`${where}: mask must be a function returning the mask, got ${shown(o.mask)}`);
-  if (!annotations) return undefined;
+  return annotations ? annotationProblem(o) : undefined;
+}
+
+/** Whether an object's annotation record stores as JSON: the costly part of the check. */
+function annotationProblem(o: Record<string, unknown>): SampleContractProblem | undefined {
   try {
     // Stored in the shard as JSON text; a cycle or a BigInt would fail the whole shard there.
     JSON.stringify(o.annotation ?? null);
   } catch (err) {
-    return shape(`${where}: its annotation record cannot be stored as JSON (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    return shape(`object ${String(o.id)}: its annotation record cannot be stored as JSON (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
   }
   return undefined;
 }
@@ -91,9 +95,14 @@ export class SampleChecker {
    * for the samples a worker publishes, after `check(..., { annotations: false })`.
    */
   checkAnnotations(sample: Sample, position: number): Sample | SampleError {
-    const problem = sampleContractProblem(sample, this.split);
-    if (problem === undefined) return sample;
-    return new SampleError(this.source, `position ${position} of split "${this.split}": ${problem.message}`, { sampleId: sample.id, code: 'SAMPLE_MALFORMED' });
+    // The shape was checked by check(); only the records are left.
+    for (const o of sample.objects) {
+      const problem = annotationProblem(o as unknown as Record<string, unknown>);
+      if (problem !== undefined) {
+        return new SampleError(this.source, `position ${position} of split "${this.split}": sample ${sample.id}: ${problem.message}`, { sampleId: sample.id, code: 'SAMPLE_MALFORMED' });
+      }
+    }
+    return sample;
   }
 
   /** `annotations: false` skips checking that annotation records store as JSON (see checkAnnotations). */

@@ -54,10 +54,7 @@ async function closeSource<T>(iterator: AsyncIterator<T>, pull: Promise<Iterator
     await iterator.return?.();
   };
   if (!pull) return close();
-  const closed = pull.then(close, close).catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
-  clearTimeout(timer);
+  await withIdle(pull.then(close, close).catch(() => undefined), 1000);
 }
 
 /**
@@ -98,6 +95,7 @@ export async function* batches<T>(source: AsyncIterable<T>, size: number, idleMs
 }
 
 const IDLE = Symbol('idle');
+/** `p`'s value, or IDLE if it has not settled within `ms`. */
 async function withIdle<T>(p: Promise<T>, ms: number): Promise<T | typeof IDLE> {
   let timer: NodeJS.Timeout | undefined;
   try {
