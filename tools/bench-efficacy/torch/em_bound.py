@@ -20,7 +20,10 @@ Crafting, per round: --model-steps steps of the net on augmented clip(x + noise)
 then one pass over every train image: --noise-steps signed-gradient steps on its noise, each
 through a fresh random augmentation, that lower the net's loss; the noise stays within
 --eps-fg inside objects (labels > 0, the union of the objects, as the product's prompt) and
---eps-bg outside, in 0-255 units. It stops when the mean loss of a noise pass falls below
+--eps-bg outside, in 0-255 units. With --classwise-tile T the noise is one TxT tile per class
+(the background included) repeated over every image of it, each noise step a signed step on the
+tiles from one batch's gradient: a learned class-wise code, the structure of core's class-wise
+grating with the pattern found by the min-min. It stops when the mean loss of a noise pass falls below
 --stop-loss or at --craft-budget-s. The crafted images are rounded to integers, as a published
 copy would be.
 """
@@ -61,6 +64,13 @@ def parse_args():
     p.add_argument('--noise-res', type=int, default=0,
                    help="craft a direction at this resolution, resized up and scaled by the region's budget, as the "
                         "generator's noise is made (0: per pixel at the bundle's resolution)")
+    p.add_argument('--classwise-tile', type=int, default=0,
+                   help="craft one code per class instead of per image: a TxT tile of directions per class (background "
+                        "included), repeated over the image at fixed positions, scaled by the region's budget; every "
+                        "image of a class shares it, as the class-wise grating's code is shared (0: sample-wise)")
+    p.add_argument('--classwise-cell', type=int, default=1,
+                   help='with --classwise-tile: each tile value covers CxC pixels (coarser codes survive the judge\'s rescale)')
+    p.add_argument('--row', default='em', help="the crafted row's name in the --work bundle")
     p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
     p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
     p.add_argument('--stop-loss', type=float, default=0.05)
@@ -79,7 +89,7 @@ def parse_args():
     p.add_argument('--final-epochs', type=int, default=40, help='0: craft and write the bundle only')
     p.add_argument('--final-budget-s', type=float, default=0)
     p.add_argument('--final-seeds', default='1')
-    p.add_argument('--final-rows', default='none,em')
+    p.add_argument('--final-rows', default=None, help='default: none,<--row>')
     p.add_argument('--final-extra', default='', help='more train.py options, space-separated')
     return p.parse_args()
 
@@ -108,7 +118,26 @@ def craft(args, data, log):
     fg = (labs > 0) & (labs != T.IGNORE)  # the objects' union, as the product's prompt
     eps = (args.eps_bg + (args.eps_fg - args.eps_bg) * fg.float()).unsqueeze(-1)  # (N, H, W, 1)
     n, H, W = base.shape[:3]
-    if args.noise_res and args.noise_res != H:
+    classwise = args.classwise_tile > 0
+    if classwise:
+        # A learned class-wise code: the grating's structure (one pattern per class, repeated at fixed
+        # image positions) with its pattern found by the min-min against the judge's own net.
+        t, cell = args.classwise_tile, args.classwise_cell
+        if t % cell:
+            raise SystemExit(f'--classwise-tile {t} is not a multiple of --classwise-cell {cell}')
+        var = torch.rand((k, 3, t // cell, t // cell), generator=gen).to(dev) * 2 - 1
+        step = args.alpha / args.eps_fg
+        reps = (-(-H // t), -(-W // t))
+        painted = torch.where(labs == T.IGNORE, torch.zeros_like(labs), labs).long()  # (N, H, W)
+
+        def noise_of(v, idx):
+            tiled = v.repeat_interleave(cell, 2).repeat_interleave(cell, 3).repeat(1, 1, *reps)[:, :, :H, :W]  # (k, 3, H, W)
+            onehot = F.one_hot(painted[idx], k).to(v.dtype)  # (B, H, W, k)
+            return torch.einsum('bhwk,kchw->bhwc', onehot, tiled) * eps[idx]
+
+        def clamp_var(v, idx):
+            return v.clamp(-1, 1)
+    elif args.noise_res and args.noise_res != H:
         # As the generator makes it: a direction in [-1, 1] at a working resolution, resized up
         # (bilinear, half-pixel centres) and scaled by the region's budget.
         R = args.noise_res
@@ -130,6 +159,7 @@ def craft(args, data, log):
         def clamp_var(v, idx):
             return torch.max(torch.min(v, eps[idx]), -eps[idx])
     bs = min(args.batch, n)
+    sel = (lambda v, idx: v) if classwise else (lambda v, idx: v[idx])
     photo = not args.no_photometric
 
     def loss_of(x, idx, labels=labs):
@@ -162,7 +192,7 @@ def craft(args, data, log):
         m_loss = 0.0
         for _ in range(model_steps):
             idx = torch.randint(0, n, (bs,), generator=gen).to(dev)
-            loss = loss_of((base[idx] + noise_of(var[idx], idx)).clamp(0, 255), idx)
+            loss = loss_of((base[idx] + noise_of(sel(var, idx), idx)).clamp(0, 255), idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -174,7 +204,7 @@ def craft(args, data, log):
         perm = torch.randperm(n, generator=gen).to(dev)
         for b in range(0, n, bs):
             idx = perm[b:b + bs]
-            d = var[idx].clone()
+            d = sel(var, idx).clone()
             for _ in range(args.noise_steps):
                 d.requires_grad_(True)
                 loss = loss_of((base[idx] + noise_of(d, idx)).clamp(0, 255), idx, target)
@@ -182,7 +212,10 @@ def craft(args, data, log):
                 d = clamp_var(d.detach() - step * g.sign(), idx)
                 n_loss += loss.item()
                 n_count += 1
-            var[idx] = d.detach()
+            if classwise:
+                var = d.detach()
+            else:
+                var[idx] = d.detach()
         for p_ in model.parameters():
             p_.requires_grad_(True)
         n_loss /= max(1, n_count)
@@ -201,16 +234,16 @@ def craft(args, data, log):
         # whole number of steps rounds down).
         idx = torch.arange(b, min(n, b + bs), device=dev)
         cap = eps[idx].floor()
-        step = torch.max(torch.min(noise_of(var[idx], idx).round(), cap), -cap)
+        step = torch.max(torch.min(noise_of(sel(var, idx), idx).round(), cap), -cap)
         return (base[idx] + step).clamp(0, 255).to(torch.uint8).cpu().numpy()
 
     with torch.no_grad():
         crafted = np.concatenate([published(b) for b in range(0, n, bs)])
-    return crafted, history, stopped
+    return crafted, history, stopped, (var.cpu().numpy() if classwise else None)
 
 
 def write_bundle(args, data, crafted):
-    """A bundle in --work: the original files linked, plus train-em.diff.i8.zlib and its row."""
+    """A bundle in --work: the original files linked, plus train-<row>.diff.i8.zlib and its row."""
     src = os.path.abspath(args.bundle)
     work = os.path.abspath(args.work)
     if work == src:
@@ -225,7 +258,7 @@ def write_bundle(args, data, crafted):
     os.makedirs(work, exist_ok=True)
     open(marker, 'w').close()
     for f in os.listdir(src):
-        if f != 'index.json' and not f.startswith('train-em.'):
+        if f != 'index.json' and not f.startswith(f'train-{args.row}.'):
             os.symlink(os.path.join(src, f), os.path.join(work, f))
     base = data['train']['none'].astype(np.int16)
     diff = (crafted.astype(np.int16) - base)
@@ -234,7 +267,7 @@ def write_bundle(args, data, crafted):
         diff = np.concatenate([diff, np.zeros((full - diff.shape[0],) + diff.shape[1:], np.int16)])
     assert diff.min() >= -128 and diff.max() <= 127
     planar = np.ascontiguousarray(diff.astype(np.int8).transpose(0, 3, 1, 2))
-    with open(os.path.join(args.work, 'train-em.diff.i8.zlib'), 'wb') as f:
+    with open(os.path.join(args.work, f'train-{args.row}.diff.i8.zlib'), 'wb') as f:
         f.write(zlib.compress(planar.tobytes(), 1))
     index = json.loads(json.dumps(data['index']))
     labs = data['train_labels'][:crafted.shape[0]]
@@ -242,9 +275,10 @@ def write_bundle(args, data, crafted):
     fg = (labs > 0) & (labs != T.IGNORE)
     stats = {'meanAbsFg': float(d[fg].mean()), 'meanAbsBg': float(d[labs == 0].mean()),
              'maxAbs': int(np.abs(diff).max())}
-    index['rows']['em'] = {'diff': 'train-em.diff.i8.zlib', 'manifest': None,
+    index['rows'][args.row] = {'diff': f'train-{args.row}.diff.i8.zlib', 'manifest': None,
                            'note': ('error-minimising' if args.objective == 'min' else 'targeted adversarial (next class)')
-                           + ' noise crafted by em_bound.py at the training resolution', 'objective': args.objective, 'stats': stats}
+                           + (f' class-wise noise ({args.classwise_tile}-px tile per class)' if args.classwise_tile else ' noise')
+                           + ' crafted by em_bound.py at the training resolution', 'objective': args.objective, 'stats': stats}
     with open(os.path.join(args.work, 'index.json'), 'w') as f:
         json.dump(index, f)
     return stats
@@ -259,13 +293,24 @@ def save_examples(args, data, crafted, path, count=4):
     Image.fromarray(np.concatenate(rows, 0).astype(np.uint8)).resize((3 * 192, count * 192)).save(path)
 
 
+def save_codes(codes, path, zoom=4):
+    """The learned class codes side by side (class 0, the background, first), directions -1..1 as 0-255."""
+    from PIL import Image
+    tiles = [np.pad((c.transpose(1, 2, 0) + 1) * 127.5, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in codes]
+    img = np.concatenate(tiles, 1).astype(np.uint8)
+    Image.fromarray(img).resize((img.shape[1] * zoom, img.shape[0] * zoom), Image.NEAREST).save(path)
+
+
 def main():
     args = parse_args()
     os.makedirs(args.out, exist_ok=True)
     data = T.load_bundle(args.bundle, ['none'], args.limit, args.limit_valid)
     log = lambda m: print(f'[em] {m}', flush=True)  # noqa: E731
     log(f'bundle loaded in {time.time() - T_START:.1f} s: {len(data["train_labels"])} train images')
-    crafted, history, stopped = craft(args, data, log)
+    crafted, history, stopped, codes = craft(args, data, log)
+    if codes is not None:
+        np.save(os.path.join(args.out, 'em-classwise-codes.npy'), codes)
+        save_codes(codes, os.path.join(args.out, 'em-classwise-codes.png'))
     craft_s = time.time() - T_START
     stats = write_bundle(args, data, crafted)
     save_examples(args, data, crafted, os.path.join(args.out, 'em-examples.png'))
@@ -276,7 +321,7 @@ def main():
     T.write_json(os.path.join(args.out, 'em-craft.json'), summary)
     if args.final_epochs == 0:
         return
-    final = [sys.executable, os.path.join(HERE, 'train.py'), '--bundle', args.work, '--rows', args.final_rows,
+    final = [sys.executable, os.path.join(HERE, 'train.py'), '--bundle', args.work, '--rows', args.final_rows or f'none,{args.row}',
              '--seeds', args.final_seeds, '--epochs', str(args.final_epochs), '--out', args.out, '--device', args.device,
              '--arch', args.arch,
              '--parallel', *([] if not args.limit else ['--limit', str(args.limit)]),
