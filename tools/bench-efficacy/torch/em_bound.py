@@ -70,6 +70,9 @@ def parse_args():
                         "image of a class shares it, as the class-wise grating's code is shared (0: sample-wise)")
     p.add_argument('--classwise-cell', type=int, default=1,
                    help='with --classwise-tile: each tile value covers CxC pixels (coarser codes survive the judge\'s rescale)')
+    p.add_argument('--classwise-zero-mean', action='store_true',
+                   help="with --classwise-tile: each tile's mean is removed per channel, so no class can be coded by a "
+                        "flat colour (what the free min-min picks)")
     p.add_argument('--row', default='em', help="the crafted row's name in the --work bundle")
     p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
     p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
@@ -131,6 +134,8 @@ def craft(args, data, log):
         painted = torch.where(labs == T.IGNORE, torch.zeros_like(labs), labs).long()  # (N, H, W)
 
         def noise_of(v, idx):
+            if args.classwise_zero_mean:
+                v = (v - v.mean((2, 3), keepdim=True)).clamp(-1, 1)
             tiled = v.repeat_interleave(cell, 2).repeat_interleave(cell, 3).repeat(1, 1, *reps)[:, :, :H, :W]  # (k, 3, H, W)
             onehot = F.one_hot(painted[idx], k).to(v.dtype)  # (B, H, W, k)
             return torch.einsum('bhwk,kchw->bhwc', onehot, tiled) * eps[idx]
@@ -239,6 +244,8 @@ def craft(args, data, log):
 
     with torch.no_grad():
         crafted = np.concatenate([published(b) for b in range(0, n, bs)])
+    if classwise and args.classwise_zero_mean:
+        var = (var - var.mean((2, 3), keepdim=True)).clamp(-1, 1)  # the code as applied
     return crafted, history, stopped, (var.cpu().numpy() if classwise else None)
 
 
