@@ -73,6 +73,9 @@ def parse_args():
     p.add_argument('--classwise-zero-mean', action='store_true',
                    help="with --classwise-tile: each tile's mean is removed per channel, so no class can be coded by a "
                         "flat colour (what the free min-min picks)")
+    p.add_argument('--load-codes', default='',
+                   help="with --classwise-tile: no crafting, the row is written from the codes a run saved "
+                        "(em-classwise-codes.npy, the codes as applied), to judge them again elsewhere")
     p.add_argument('--row', default='em', help="the crafted row's name in the --work bundle")
     p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
     p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
@@ -129,12 +132,18 @@ def craft(args, data, log):
         if t % cell:
             raise SystemExit(f'--classwise-tile {t} is not a multiple of --classwise-cell {cell}')
         var = torch.rand((k, 3, t // cell, t // cell), generator=gen).to(dev) * 2 - 1
+        zero_mean = args.classwise_zero_mean and not args.load_codes  # saved codes are as applied
+        if args.load_codes:
+            var = torch.from_numpy(np.load(args.load_codes)).float().to(dev)
+            if tuple(var.shape) != (k, 3, t // cell, t // cell):
+                raise SystemExit(f'{args.load_codes}: codes of shape {tuple(var.shape)}, expected '
+                                 f'{(k, 3, t // cell, t // cell)} for {k} classes, tile {t}, cell {cell}')
         step = args.alpha / args.eps_fg
         reps = (-(-H // t), -(-W // t))
         painted = torch.where(labs == T.IGNORE, torch.zeros_like(labs), labs).long()  # (N, H, W)
 
         def noise_of(v, idx):
-            if args.classwise_zero_mean:
+            if zero_mean:
                 v = (v - v.mean((2, 3), keepdim=True)).clamp(-1, 1)
             tiled = v.repeat_interleave(cell, 2).repeat_interleave(cell, 3).repeat(1, 1, *reps)[:, :, :H, :W]  # (k, 3, H, W)
             onehot = F.one_hot(painted[idx], k).to(v.dtype)  # (B, H, W, k)
@@ -174,7 +183,7 @@ def craft(args, data, log):
         return F.cross_entropy(out.float(), y, ignore_index=T.IGNORE)
 
     history = []
-    stopped = 'rounds'
+    stopped = f'codes loaded from {args.load_codes}' if args.load_codes else 'rounds'
     model_steps, target = args.model_steps, labs
     if args.objective == 'targeted':
         # The poison of "Adversarial examples make strong poisons": a net that learned the clean
@@ -191,7 +200,7 @@ def craft(args, data, log):
                 log(f'pretraining on the clean copy: step {step}, loss {loss.item():.4f}, {time.time() - T_START:.0f} s')
         model_steps = 0
         target = torch.where(labs == T.IGNORE, labs, (labs + 1) % k)
-    for r in range(args.rounds):
+    for r in range(0 if args.load_codes else args.rounds):
         t0 = time.time()
         model.train()
         m_loss = 0.0
@@ -244,7 +253,7 @@ def craft(args, data, log):
 
     with torch.no_grad():
         crafted = np.concatenate([published(b) for b in range(0, n, bs)])
-    if classwise and args.classwise_zero_mean:
+    if classwise and zero_mean:
         var = (var - var.mean((2, 3), keepdim=True)).clamp(-1, 1)  # the code as applied
     return crafted, history, stopped, (var.cpu().numpy() if classwise else None)
 
