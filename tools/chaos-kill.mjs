@@ -47,6 +47,12 @@ options:
     seed: { type: 'string', default: '1' },
     json: { type: 'string', default: path.join(os.tmpdir(), 'unseg-chaos-kill.json') },
   },
+  numbers: {
+    images: { integer: true, min: 1 },
+    'shard-size': { integer: true, min: 1 },
+    kills: { integer: true, min: 1 },
+    seed: { integer: true, min: 0 },
+  },
 });
 const IMAGES = Number(opt.images);
 const SHARD = Number(opt['shard-size']);

@@ -96,6 +96,23 @@ const { values } = parseToolArgs({
     'sanity-epochs': { type: 'string', default: '8' },
     'sanity-seeds': { type: 'string', default: '1' },
   },
+  numbers: {
+    seed: { integer: true, min: 0 },
+    epochs: { integer: true, min: 1 },
+    'max-minutes': { min: 0 },
+    size: { integer: true, min: 16 },
+    batch: { integer: true, min: 1 },
+    'lr-g': { min: 0 },
+    'lr-s': { min: 0 },
+    warmup: { integer: true, min: 0 },
+    'max-images': { integer: true, min: 1 },
+    'steps-per-epoch': { integer: true, min: 1 },
+    'diag-every': { integer: true, min: 0 },
+    'mean-penalty': { min: 0 },
+    'sanity-images': { integer: true, min: 2 },
+    'sanity-epochs': { integer: true, min: 1 },
+    'sanity-seeds': { integer: true, min: 1 },
+  },
 });
 if (!values.out) fail('train-default-generator', 'no --out given (see --help)');
 if (!values.data?.length && !values['sanity-only']) fail('train-default-generator', 'no --data given (see --help)');
@@ -179,23 +196,22 @@ async function openSource(spec) {
   return { reader: await fallbackSa1bReader(dir), split: 'train' };
 }
 
-const num = (v) => (v === undefined ? undefined : Number(v));
-const trainer = { seed: Number(values.seed), batchSize: Number(values.batch) };
+const trainer = { seed: values.seed, batchSize: values.batch };
 if (!values.paper) {
   // The shipped default's CPU settings (see models/default/CARD.md); --paper keeps PAPER_OPTIONS.
   Object.assign(trainer, { lrGenerator: 1e-3, lrSurrogate: 1e-3, meanPenalty: 10, surrogateWarmupSteps: 120, schedule: { unit: 'step', surrogate: 1, generator: 1 } });
 }
-if (values['lr-g']) trainer.lrGenerator = Number(values['lr-g']);
-if (values['lr-s']) trainer.lrSurrogate = Number(values['lr-s']);
+if (values['lr-g'] !== undefined) trainer.lrGenerator = values['lr-g'];
+if (values['lr-s'] !== undefined) trainer.lrSurrogate = values['lr-s'];
 if (values['no-lm']) trainer.labelModification = false;
 if (values['no-eg']) trainer.epsilonGeneralization = false;
-if (values['mean-penalty']) trainer.meanPenalty = Number(values['mean-penalty']);
+if (values['mean-penalty'] !== undefined) trainer.meanPenalty = values['mean-penalty'];
 if (values.photometric) trainer.photometric = DEFAULT_PHOTOMETRIC;
 if (!['rgb', 'luma'].includes(values['noise-channels'])) fail('train-default-generator', `--noise-channels ${values['noise-channels']}: expected rgb or luma`);
 trainer.generatorNoise = values['noise-channels'];
-if (values.warmup) trainer.surrogateWarmupSteps = Number(values.warmup);
-if (values['steps-per-epoch']) trainer.stepsPerEpoch = Number(values['steps-per-epoch']);
-if (values['diag-every']) trainer.diagnosticEvery = Number(values['diag-every']);
+if (values.warmup !== undefined) trainer.surrogateWarmupSteps = values.warmup;
+if (values['steps-per-epoch'] !== undefined) trainer.stepsPerEpoch = values['steps-per-epoch'];
+if (values['diag-every'] !== undefined) trainer.diagnosticEvery = values['diag-every'];
 if (values.schedule) {
   const [unit, s, g] = values.schedule.split(':');
   trainer.schedule = { unit, surrogate: Number(s), generator: Number(g) };
@@ -206,18 +222,18 @@ async function sanity() {
   console.log(`sanity check on ${dir} (train split only), backend ${await selectBackend(values.backend)}`);
   const { cocoPlugin } = await import('@unseg/plugin-coco');
   const reader = await cocoPlugin().open(dir);
-  const set = await loadTrainingSet([{ reader, split: 'train' }], { size: 256, minArea: 0, maxArea: 1, withLabels: true, maxImages: Number(values['sanity-images']) });
+  const set = await loadTrainingSet([{ reader, split: 'train' }], { size: 256, minArea: 0, maxArea: 1, withLabels: true, maxImages: values['sanity-images'] });
   const generator = await loadGenerator(values.out);
   const trainCount = Math.floor((set.images.length * 3) / 4);
   const rows = [];
-  for (const seed of Array.from({ length: Number(values['sanity-seeds']) }, (_, i) => i + 1)) {
+  for (const seed of Array.from({ length: values['sanity-seeds'] }, (_, i) => i + 1)) {
     for (const noise of ['clean', 'sign', 'unseg']) {
-      const r = await sanityEfficacy({ set, noise, generator, trainCount, epochs: Number(values['sanity-epochs']), seed });
+      const r = await sanityEfficacy({ set, noise, generator, trainCount, epochs: values['sanity-epochs'], seed });
       console.log(JSON.stringify({ seed, ...r }));
       rows.push({ seed, ...r });
     }
   }
-  const result = { images: set.images.length, trainCount, testCount: set.images.length - trainCount, publishedSize: 256, trainerSize: 64, epochs: Number(values['sanity-epochs']), rows };
+  const result = { images: set.images.length, trainCount, testCount: set.images.length - trainCount, publishedSize: 256, trainerSize: 64, epochs: values['sanity-epochs'], rows };
   await writeFile(path.join(values.out, 'sanity.json'), JSON.stringify(result, null, 1) + '\n');
   generator.dispose();
 }
@@ -236,13 +252,13 @@ const started = Date.now();
 const result = await trainGenerator({
   sources,
   out: values.out,
-  epochs: Number(values.epochs),
+  epochs: values.epochs,
   trainer,
-  size: Number(values.size),
+  size: values.size,
   resume: values.resume,
   backend: values.backend,
-  maxMinutes: num(values['max-minutes']),
-  maxImages: num(values['max-images']),
+  maxMinutes: values['max-minutes'],
+  maxImages: values['max-images'],
   provenance: { command: `node tools/train-default-generator.mjs ${process.argv.slice(2).join(' ')}`, defaults: values.paper ? 'paper' : 'cpu-default', base: PAPER_OPTIONS === undefined ? null : 'PAPER_OPTIONS' },
 });
 console.log(JSON.stringify({ ...result, wallSeconds: Math.round((Date.now() - started) / 1000) }));

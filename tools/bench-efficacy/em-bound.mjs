@@ -99,6 +99,24 @@ const { values: opt } = parseToolArgs({
     'clean-from': { type: 'string', default: 'facades-strong-merged.json' },
     'train-clean': { type: 'boolean' },
   },
+  numbers: {
+    size: { integer: true, min: 16 },
+    crop: { integer: true, min: 8 },
+    width: { integer: true, min: 1 },
+    batch: { integer: true, min: 1 },
+    lr: { min: 0 },
+    epochs: { integer: true, min: 1 },
+    seed: { integer: true, min: 0 },
+    'eps-fg': { min: 0, max: 255 },
+    'eps-bg': { min: 0, max: 255 },
+    rounds: { integer: true, min: 1 },
+    'model-steps': { integer: true, min: 0 },
+    'noise-steps': { integer: true, min: 1 },
+    alpha: { min: 0 },
+    cell: { integer: true, min: 1 },
+    'max-minutes': { min: 0 },
+    limit: { integer: true, min: 1 },
+  },
 });
 const num = (k) => Number(opt[k]);
 const cfg = {

@@ -11,7 +11,7 @@ import { classMap, loadSplit } from './lib/data.mjs';
 import { trainModel, evaluate } from './lib/train.mjs';
 import { summarise, markdownTable } from './lib/report.mjs';
 import { parseRow, planRuns } from './lib/plan.mjs';
-import { parseToolArgs } from '../lib/args.mjs';
+import { fail, parseToolArgs } from '../lib/args.mjs';
 
 const USAGE = `
 Efficacy benchmark: publishes the train split once per row with the real CLI, trains
@@ -78,6 +78,15 @@ const { values: opt } = parseToolArgs({
     'no-photometric': { type: 'boolean' },
     fresh: { type: 'boolean' },
   },
+  numbers: {
+    epochs: { integer: true, min: 1 },
+    size: { integer: true, min: 16 },
+    crop: { integer: true, min: 8 },
+    batch: { integer: true, min: 1 },
+    width: { integer: true, min: 1 },
+    lr: { min: 0 },
+    limit: { integer: true, min: 1 },
+  },
 });
 
 const quick = !!opt.quick;
@@ -88,15 +97,15 @@ const cfg = {
   evalSplit: opt['eval-split'] ?? (quick ? 'validation' : 'valid'),
   rows: (opt.rows ?? (quick ? 'none,sign,sign+jpeg75' : 'none,uniform,classwise,sign,unseg,unseg+jpeg75,unseg+gray,unseg+blur1,none+jpeg75,none+gray,none+blur1')).split(','),
   archs: (opt.archs ?? 'unet,deeplab').split(','),
-  seeds: (opt.seeds ?? (quick ? '1' : '1,2')).split(',').map(Number),
+  seeds: (opt.seeds ?? (quick ? '1' : '1,2')).split(',').map((s) => (/^\d+$/.test(s.trim()) ? Number(s) : fail('bench-efficacy', `--seeds must be integers separated by commas, got "${opt.seeds}" (see --help)`))),
   seededRows: (opt['seeded-rows'] ?? 'none,unseg').split(','),
-  epochs: Number(opt.epochs ?? (quick ? 2 : 6)),
-  size: Number(opt.size ?? (quick ? 64 : 128)),
-  crop: Number(opt.crop ?? (quick ? 48 : 96)),
-  batch: Number(opt.batch ?? (quick ? 2 : 8)),
-  width: Number(opt.width ?? 12),
-  lr: Number(opt.lr ?? 2e-3),
-  limit: opt.limit ? Number(opt.limit) : null,
+  epochs: opt.epochs ?? (quick ? 2 : 6),
+  size: opt.size ?? (quick ? 64 : 128),
+  crop: opt.crop ?? (quick ? 48 : 96),
+  batch: opt.batch ?? (quick ? 2 : 8),
+  width: opt.width ?? 12,
+  lr: opt.lr ?? 2e-3,
+  limit: opt.limit ?? null,
   epsFg: opt['eps-fg'] ?? '8/255',
   epsBg: opt['eps-bg'] ?? '2/255',
   photometric: !opt['no-photometric'],

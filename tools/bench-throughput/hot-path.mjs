@@ -32,6 +32,9 @@ options:
     reps: { type: 'string', default: '30' },
     out: { type: 'string', default: path.join(here, 'results') },
   },
+  numbers: {
+    reps: { integer: true, min: 1 },
+  },
 });
 const file = opt.image ?? (() => {
   const dir = path.resolve(here, '../../../shared/data/coco-facades/train');

@@ -45,6 +45,10 @@ options:
     'full-size': { type: 'string', default: '1024' },
     out: { type: 'string' },
   },
+  numbers: {
+    runs: { integer: true, min: 1 },
+    'full-size': { integer: true, min: 16 },
+  },
 });
 
 const here = path.dirname(new URL(import.meta.url).pathname);

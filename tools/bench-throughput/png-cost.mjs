@@ -34,6 +34,9 @@ options:
     encoders: { type: 'string', default: 'sharp:1,sharp:3,unseg' },
     json: { type: 'string' },
   },
+  numbers: {
+    images: { integer: true, min: 1 },
+  },
 });
 const encoders = opt.encoders.split(',').map((name) => {
   const m = /^(sharp|unseg)(?::(\d))?$/.exec(name);

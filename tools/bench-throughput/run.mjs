@@ -51,6 +51,17 @@ const { values: args } = parseToolArgs({
     'codec-level': { type: 'string', default: '1' },
     out: { type: 'string', default: path.join(here, 'results') },
   },
+  numbers: {
+    images: { integer: true, min: 1 },
+    concurrency: { integer: true, min: 1 },
+    'shard-size': { integer: true, min: 1 },
+    'list-times': { integer: true, min: 1 },
+    'memory-max-seconds': { min: 0 },
+    repeat: { integer: true, min: 1 },
+    'train-steps': { integer: true, min: 1 },
+    'png-level': { integer: true, min: 0, max: 9 },
+    'codec-level': { integer: true, min: 0, max: 9 },
+  },
 });
 
 
@@ -441,11 +452,9 @@ async function parent() {
   const concurrency = Number(args.concurrency);
   // Every row publishes PNG the pipeline's default way (Huffman coding only) unless --png-level
   // names a zlib level.
-  const pngLevel = args['png-level'] === undefined ? undefined : Number(args['png-level']);
-  if (pngLevel !== undefined && !(Number.isInteger(pngLevel) && pngLevel >= 0 && pngLevel <= 9)) throw new Error(`--png-level ${args['png-level']}: expected 0-9`);
+  const pngLevel = args['png-level'];
   const encode = pngLevel === undefined ? { format: 'png' } : { format: 'png', compressionLevel: pngLevel };
-  const codecLevel = Number(args['codec-level']);
-  if (!(Number.isInteger(codecLevel) && codecLevel >= 0 && codecLevel <= 9)) throw new Error(`--codec-level ${args['codec-level']}: expected 0-9`);
+  const codecLevel = args['codec-level'];
   const limit = Number(args.images);
   let generator = args.generator ? path.resolve(args.generator) : DEFAULT_GENERATOR;
   let generatorNote = args.generator ? 'given with --generator' : 'the bundled default generator';

@@ -13,10 +13,14 @@ export function fail(name, message, { exit = process.exit, stderr = process.stde
 
 /**
  * parseArgs (strict) with -h/--help added; `usage` is the help text (or a function giving it).
+ * `numbers` names string options that must hold a number, each with its rule ({ integer, min,
+ * max }): their values come back as numbers, and a value that breaks the rule ("abc", "3.5" for an
+ * integer, "0" below min 1) is a usage error naming the option, before any work starts; a number
+ * the tool read with Number() alone ran its whole job on NaN.
  * Returns { values, positionals } without `help`; on --help or a parse error it exits (or, with
  * an `exit` that returns, returns undefined).
  */
-export function parseToolArgs({ name, usage, options = {}, allowPositionals = false, args = process.argv.slice(2), exit = process.exit, stdout = process.stdout, stderr = process.stderr }) {
+export function parseToolArgs({ name, usage, options = {}, numbers = {}, allowPositionals = false, args = process.argv.slice(2), exit = process.exit, stdout = process.stdout, stderr = process.stderr }) {
   const wantsHelp = () => {
     const end = args.indexOf('--');
     return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
@@ -39,5 +43,28 @@ export function parseToolArgs({ name, usage, options = {}, allowPositionals = fa
     return exit(0);
   }
   const { help: _help, ...values } = parsed.values;
+  for (const [key, rule] of Object.entries(numbers)) {
+    const raw = values[key];
+    if (raw === undefined) continue;
+    const n = numberFor(raw, rule);
+    if (n === undefined) return fail(name, `--${key} must be ${describeRule(rule)}, got "${raw}" (see --help)`, { exit, stderr });
+    values[key] = n;
+  }
   return { values, positionals: parsed.positionals };
+}
+
+/** The number `raw` holds if it keeps `rule`, else undefined. */
+function numberFor(raw, { integer = false, min, max } = {}) {
+  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) return undefined;
+  if ((min !== undefined && n < min) || (max !== undefined && n > max)) return undefined;
+  return n;
+}
+
+function describeRule({ integer = false, min, max } = {}) {
+  const kind = integer ? 'an integer' : 'a number';
+  if (min !== undefined && max !== undefined) return `${kind} from ${min} to ${max}`;
+  if (min !== undefined) return `${kind} >= ${min}`;
+  if (max !== undefined) return `${kind} <= ${max}`;
+  return kind;
 }

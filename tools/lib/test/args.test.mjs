@@ -72,6 +72,30 @@ test('good options parse, defaults apply, help is not among the values', () => {
   assert.deepEqual(result, { values: { n: '7', quiet: true }, positionals: ['a.json', 'b.json'] });
 });
 
+test('numbers: values come back as numbers; a value breaking its rule is one line naming the option, exit 2', () => {
+  const numbers = { n: { integer: true, min: 1 }, lr: { min: 0 }, p: { min: 0, max: 1 } };
+  const options = { ...OPTIONS, lr: { type: 'string' }, p: { type: 'string' } };
+  assert.deepEqual(run(['--lr', '1e-3', '--p', '0.5'], { options, numbers }).result, {
+    values: { n: 3, quiet: false, lr: 0.001, p: 0.5 },
+    positionals: [],
+  });
+  // An option left out without a default stays undefined rather than becoming NaN or 0.
+  assert.equal(run([], { options, numbers }).result.values.lr, undefined);
+  for (const [args, message] of [
+    [['--n', 'abc'], '--n must be an integer >= 1, got "abc"'],
+    [['--n', '2.5'], '--n must be an integer >= 1, got "2.5"'],
+    [['--n', '0'], '--n must be an integer >= 1, got "0"'],
+    [['--n', ''], '--n must be an integer >= 1, got ""'],
+    [['--lr=-1'], '--lr must be a number >= 0, got "-1"'],
+    [['--lr', 'Infinity'], '--lr must be a number >= 0, got "Infinity"'],
+    [['--p', '2'], '--p must be a number from 0 to 1, got "2"'],
+  ]) {
+    const io = run(args, { options, numbers });
+    assert.equal(io.code, 2, args.join(' '));
+    assert.equal(io.err, `demo: ${message} (see --help)\n`);
+  }
+});
+
 test('fail: one line, exit 2', () => {
   let err = '';
   let code;
