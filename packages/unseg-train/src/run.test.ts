@@ -98,10 +98,11 @@ describe('trainGenerator: the output folder', () => {
     expect(await readdir(tmp)).not.toContain('fresh');
   });
 
-  it('starts afresh in a folder where a training died before its first checkpoint (only its log and lock are there)', async () => {
+  it('starts afresh in a folder where a training died before its first checkpoint (only its log and lock are there), or that a file browser has shown', async () => {
     const out = path.join(tmp, 'died');
     await mkdir(out);
     await writeFile(path.join(out, 'train-log.jsonl'), '{"kind":"step"}\n');
+    await writeFile(path.join(out, '.DS_Store'), 'x');
     await train(out, { epochs: 1 });
     expect((await logOf(out)).length).toBeGreaterThan(1);
   });

@@ -64,6 +64,8 @@ interface RunMeta {
 const GENERATOR_FILES = ['generator.json', 'model.json'];
 /** What a training that died before its first checkpoint leaves: a fresh start may reuse such a folder. */
 const TRAINING_LEFTOVERS = new Set(['train-log.jsonl', lockFileName()]);
+/** Files a file browser drops into any folder it shows: an "empty" folder opened in Finder holds .DS_Store. */
+const OS_CLUTTER = new Set(['.DS_Store', 'Thumbs.db', 'desktop.ini']);
 
 /**
  * Refuses to train over a generator or checkpoint without --resume (it would be replaced epoch
@@ -80,7 +82,7 @@ async function checkOutFolder(out: string, ckpt: string, resume: boolean, settin
     if (held.length) throw new ConfigError(`--out ${out} holds ${held.join(' and ')}; pass --resume to continue it, or use another --out`);
     // A new training writes and truncates files of its own names: never among someone else's (a
     // dataset, published shards).
-    const foreign = (await readdir(out).catch(() => [] as string[])).filter((name) => !TRAINING_LEFTOVERS.has(name));
+    const foreign = (await readdir(out).catch(() => [] as string[])).filter((name) => !TRAINING_LEFTOVERS.has(name) && !OS_CLUTTER.has(name));
     if (foreign.length) {
       const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? `, ... (${foreign.length} entries)` : '');
       throw new ConfigError(`--out ${out} is not empty (it holds ${shown}): train into a new or empty folder`);
