@@ -92,7 +92,7 @@ describe('trainGenerator: the output folder', () => {
     const file = path.join(foreign, 'train-00000.parquet');
     await expect(trainGenerator({ sources: [untouchable], out: file, epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(`--out ${file} is a file, not a folder`);
     await expect(trainGenerator({ sources: [untouchable], out: path.join(file, 'sub'), epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(/a part of the path is a file/);
-    const fresh = path.join(tmp, 'fresh');
+    const fresh = path.join(tmp, 'fresh', 'deeper', 'g');
     await expect(trainGenerator({ sources: [untouchable], out: fresh, epochs: 1, size: 7, trainer: TRAINER, print: () => undefined })).rejects.toThrow(ConfigError);
     await expect(trainGenerator({ sources: [{ reader: tinyReader([]), split: 'train' }], out: fresh, epochs: 1, size: 16, trainer: TRAINER, print: () => undefined })).rejects.toThrow(/no usable training samples/);
     expect(await readdir(tmp)).not.toContain('fresh');

@@ -142,14 +142,27 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGen
       throw err;
     },
   );
+  // The folders the lock's mkdir is about to make, deepest first: a refused run removes them all.
+  const made = existed ? [] : await missingFolders(o.out);
   // Two trainings into one folder would swap each other's checkpoints and interleave their logs.
   const lock = await acquireOutputLock(o.out);
   try {
     return await trainInFolder(o);
   } finally {
     await lock.release();
-    // A run refused before it wrote anything leaves no empty folder behind.
-    if (!existed) await rmdir(o.out).catch(() => undefined);
+    // A run refused before it wrote anything leaves no empty folder behind (rmdir stops at the
+    // first folder that is not empty, so a trained generator is never touched).
+    for (const dir of made) if (!(await rmdir(dir).then(() => true, () => false))) break;
+  }
+}
+
+/** `dir` and those of its ancestors that do not exist yet, deepest first. */
+async function missingFolders(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (await stat(d).then(() => true, () => false)) return missing;
+    missing.push(d);
+    if (path.dirname(d) === d) return missing;
   }
 }
 
