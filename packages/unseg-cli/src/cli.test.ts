@@ -117,6 +117,26 @@ describe('unseg-pipeline (built CLI)', () => {
     expect(misspelt.stderr).toMatch(/--pattern <kind>' argument 'stripes' is invalid\. Allowed choices are cells, grating/);
   });
 
+  it('publishes with learned class codes (--pattern codes --codes FILE), their digest in the manifest; a bad file is one line naming it', async () => {
+    const codes = path.join(out, 'codes.json');
+    const stripe = (s: number) => [[[s, -s]], [[s, -s]], [[-s, s]]];
+    await fs.writeFile(codes, JSON.stringify({ format: 'unseg-class-codes', version: 1, cellSize: 4, codes: [stripe(1), stripe(-1)], background: stripe(0.5) }));
+    const dest = path.join(out, 'codes');
+    const run = await cli(['run', 'coco', '--in', sample, '--out', dest, '--noise', 'classwise', '--pattern', 'codes', '--codes', codes, '--progress', 'none']);
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).toMatch(/learned code \(2 codes from .*codes\.json, 4px cells, one on the background too\)/);
+    const manifest = JSON.parse(await fs.readFile(path.join(dest, 'manifest.json'), 'utf8')) as { noise: { source: string; settings: { codes: string } } };
+    expect(manifest.noise).toMatchObject({ source: 'classwise', settings: { pattern: 'codes', cellSize: 4, overlap: 'smaller' } });
+    expect(manifest.noise.settings.codes).toMatch(/^[0-9a-f]{64}$/);
+    await fs.writeFile(codes, JSON.stringify({ format: 'unseg-class-codes', version: 1, cellSize: 4, codes: [[[[2]], [[0]], [[0]]]] }));
+    const bad = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'codes-bad'), '--noise', 'classwise', '--pattern', 'codes', '--codes', codes]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/class codes .*codes\.json: code 0: directions must be numbers in \[-1, 1\], got 2/);
+    const none = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'codes-none'), '--noise', 'classwise', '--pattern', 'codes']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/pattern codes needs a class-codes file \(--codes <file>\)/);
+  });
+
   it('publishes with --noise grating and its --cell-size, recorded in the manifest; no labels asked', async () => {
     const dest = path.join(out, 'grating');
     const run = await cli(['run', 'coco', '--in', sample, '--out', dest, '--noise', 'grating', '--cell-size', '4', '--progress', 'none']);

@@ -49,6 +49,7 @@ export interface NoiseCommandOptions {
   backend?: string;
   cellSize?: string;
   pattern?: ClasswisePattern;
+  codes?: string;
   epsFg: string;
   epsBg: string;
   prompt: string;
@@ -70,5 +71,6 @@ export function createNoiseSourceFromOptions(o: NoiseCommandOptions, seed: numbe
     backend: o.backend,
     cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size'),
     pattern: o.pattern,
+    codes: o.codes,
   });
 }

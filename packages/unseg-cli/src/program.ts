@@ -35,10 +35,12 @@ function withNoiseOptions(command: Command): Command {
     .addOption(backendOption('for --noise unseg: tfjs backend'))
     .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32 for cells, the image's size or more: one flat colour per class; the stripe width for --pattern grating, default 16); for --noise grating: the stripe width (default 8)")
     .addOption(
-      new Option('--pattern <kind>', 'for --noise classwise: cells (random signs, default) or grating (stripes --cell-size px wide, one orientation and colour per class)').choices(
-        CLASSWISE_PATTERNS,
-      ),
+      new Option(
+        '--pattern <kind>',
+        'for --noise classwise: cells (random signs, default), grating (stripes --cell-size px wide, one orientation and colour per class) or codes (learned class codes from --codes)',
+      ).choices(CLASSWISE_PATTERNS),
     )
+    .option('--codes <file>', 'for --noise classwise --pattern codes: a class-codes file (JSON, "unseg-class-codes"; tools/bench-efficacy/torch/em_bound.py --classwise-tile writes one)')
     .option('--eps-fg <budget>', 'noise budget inside the prompt: 8/255, or a number of 8-bit steps (8, also 1.5), or below 1 a fraction of the range (0.0314)', '8/255')
     .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
     .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');

@@ -76,6 +76,9 @@ def parse_args():
     p.add_argument('--load-codes', default='',
                    help="with --classwise-tile: no crafting, the row is written from the codes a run saved "
                         "(em-classwise-codes.npy, the codes as applied), to judge them again elsewhere")
+    p.add_argument('--publish-scale', type=int, default=4,
+                   help="with --classwise-tile: the published images' size over the bundle's (coco-facades: 1024 / 256), "
+                        "which sets the cell size, in image pixels, of the class-codes file for the pipeline")
     p.add_argument('--row', default='em', help="the crafted row's name in the --work bundle")
     p.add_argument('--eps-fg', type=float, default=8.0, help='0-255 units')
     p.add_argument('--eps-bg', type=float, default=2.0, help='0-255 units')
@@ -309,6 +312,18 @@ def save_examples(args, data, crafted, path, count=4):
     Image.fromarray(np.concatenate(rows, 0).astype(np.uint8)).resize((3 * 192, count * 192)).save(path)
 
 
+def write_class_codes(args, codes, path):
+    """The codes as the pipeline reads them (`unseg-pipeline run --noise classwise --pattern codes --codes FILE`):
+    class 0's tile is the background code, class l's is code l - 1 (the bundle's classes are the
+    dataset's category ids), cells enlarged from the bundle's size to the published images' size."""
+    doc = {'format': 'unseg-class-codes', 'version': 1, 'cellSize': args.classwise_cell * args.publish_scale,
+           'codes': [c.tolist() for c in codes[1:]], 'background': codes[0].tolist(),
+           'provenance': {'tool': 'tools/bench-efficacy/torch/em_bound.py', 'command': ' '.join(sys.argv),
+                          'note': 'learned class-wise code (min-min against a net trained from scratch with the judge augmentation)'}}
+    with open(path, 'w') as f:
+        json.dump(doc, f)
+
+
 def save_codes(codes, path, zoom=4):
     """The learned class codes side by side (class 0, the background, first), directions -1..1 as 0-255."""
     from PIL import Image
@@ -326,6 +341,7 @@ def main():
     crafted, history, stopped, codes = craft(args, data, log)
     if codes is not None:
         np.save(os.path.join(args.out, 'em-classwise-codes.npy'), codes)
+        write_class_codes(args, codes, os.path.join(args.out, 'em-classwise-codes.json'))
         save_codes(codes, os.path.join(args.out, 'em-classwise-codes.png'))
     craft_s = time.time() - T_START
     stats = write_bundle(args, data, crafted)

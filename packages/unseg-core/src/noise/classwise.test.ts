@@ -163,6 +163,6 @@ describe('classwise grating pattern', () => {
   it('defaults to 32-px cells and to 16-px stripes, and records the size it used', () => {
     expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32, overlap: 'smaller' });
     expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller' });
-    expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern must be one of cells, grating, got dots/);
+    expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern must be one of cells, grating, codes, got dots/);
   });
 });

@@ -1,6 +1,7 @@
 import type { NoiseRequest, NoiseSource } from './types.js';
 import { directionPool } from '../pixels/pool.js';
 import { hashInts } from './seeded.js';
+import { classCodeOf, type ClassCodes } from './class-codes.js';
 
 export interface ClasswiseNoiseOptions {
   /** Global seed; each class's pattern is derived from (seed, class id). */
@@ -22,21 +23,24 @@ export interface ClasswiseNoiseOptions {
    * and colour. A random cell pattern has the same local statistics for every class once a
    * trainer crops and rescales it, so a net cannot tell two classes apart from a patch of it;
    * orientation and colour survive crops, flips (mostly) and rescaling, so a grating is a
-   * shortcut a net can read locally.
+   * shortcut a net can read locally. 'codes': learned class codes read from a file (`codes`),
+   * each class's tile repeated over its pixels, cells `cellSize` px (default: the file's).
    */
   readonly pattern?: ClasswisePattern;
+  /** For pattern 'codes': the codes ({@link loadClassCodes}). */
+  readonly codes?: ClassCodes;
 }
 
-export type ClasswisePattern = 'cells' | 'grating';
-export const CLASSWISE_PATTERNS: readonly ClasswisePattern[] = ['cells', 'grating'];
-const DEFAULT_CELL_SIZE: Readonly<Record<ClasswisePattern, number>> = { cells: 32, grating: 16 };
+export type ClasswisePattern = 'cells' | 'grating' | 'codes';
+export const CLASSWISE_PATTERNS: readonly ClasswisePattern[] = ['cells', 'grating', 'codes'];
+const DEFAULT_CELL_SIZE: Readonly<Record<Exclude<ClasswisePattern, 'codes'>, number>> = { cells: 32, grating: 16 };
 
 /**
  * The class-wise shortcut baseline (as in "unlearnable examples"): one fixed pattern per class
- * (random +-1 cells, or a grating), anchored to the image grid and identical in every image,
- * written inside that class's pixels. Pixels with no class (label 0) get zero noise. The pattern
- * is a pure function of (seed, class, position, channel), so no table is stored and any image
- * size works.
+ * (random +-1 cells, a grating, or a learned code read from a file), anchored to the image grid
+ * and identical in every image, written inside that class's pixels. Pixels with no class (label
+ * 0) get zero noise, unless a learned code has a background code. Cells and gratings are pure
+ * functions of (seed, class, position, channel), so no table is stored and any image size works.
  */
 export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}): NoiseSource {
   const seed = options.seed ?? 0;
@@ -44,13 +48,22 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
   if (!CLASSWISE_PATTERNS.includes(pattern)) {
     throw new RangeError(`pattern must be one of ${CLASSWISE_PATTERNS.join(', ')}, got ${String(pattern)}`);
   }
-  const cellSize = options.cellSize ?? DEFAULT_CELL_SIZE[pattern];
+  const codes = options.codes;
+  if ((pattern === 'codes') !== (codes !== undefined)) {
+    throw new RangeError(pattern === 'codes' ? "pattern 'codes' needs the codes (a class-codes file)" : `codes are only read by pattern 'codes', not '${pattern}'`);
+  }
+  const cellSize = options.cellSize ?? (codes ? codes.cellSize : DEFAULT_CELL_SIZE[pattern as Exclude<ClasswisePattern, 'codes'>]);
   if (!Number.isInteger(cellSize) || cellSize < 1) {
     throw new RangeError(`cellSize must be a positive integer, got ${cellSize}`);
   }
-  const patternOf = pattern === 'grating' ? gratingPatternOf : cellPatternOf;
+  const patternOf = codes ? codesPatternOf(codes) : pattern === 'grating' ? gratingPatternOf : cellPatternOf;
+  const background = codes?.background ? codePattern(codes.background, codes, cellSize) : undefined;
   const pool = directionPool();
-  const what = pattern === 'grating' ? `stripes ${cellSize}px wide, an orientation and colour` : `random +-1 pattern (${cellSize}px cells)`;
+  const what = codes
+    ? `learned code (${codes.codes.length} codes from ${codes.file}, ${cellSize}px cells${codes.background ? ', one on the background too' : ''})`
+    : pattern === 'grating'
+      ? `stripes ${cellSize}px wide, an orientation and colour`
+      : `random +-1 pattern (${cellSize}px cells)`;
   return {
     name: 'classwise',
     description: `fixed ${what} per class inside each class's pixels, seed ${seed}`,
@@ -59,12 +72,15 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     // `overlap` and `orientations` tell a copy keyed by the smaller of two overlapping objects, with
     // five-orientation grating codes, from one made before 2026-11-27 (labels in annotation order,
     // three orientations), so that a resumed run never mixes the two in one dataset.
+    // A learned code's settings name its file's digest: a resumed run never mixes two codes.
     settings:
       pattern === 'cells'
         ? { seed, cellSize, overlap: 'smaller' }
-        : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller' },
+        : codes
+          ? { cellSize, pattern, codes: codes.digest, overlap: 'smaller' }
+          : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller' },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
-      return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf, pool.take(r.image.width * r.image.height * 3)));
+      return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf, background, pool.take(r.image.width * r.image.height * 3)));
     },
     release(directions) {
       pool.give(directions);
@@ -148,13 +164,33 @@ export function stripeSign(direction: readonly [number, number], width: number):
   return (x, y) => (stripeParity(x, y, dx, dy, width) ? -1 : 1);
 }
 
+/** A learned code's assignment is the file's (code (l - 1) mod n for category l); the seed does not move it. */
+const codesPatternOf =
+  (codes: ClassCodes): ClassPatternOf =>
+  (_seed, label, cellSize) =>
+    codePattern(classCodeOf(codes, label)!, codes, cellSize);
+
+/** One code's tile, cells `cellSize` px, repeated from the image's top-left corner. */
+function codePattern(code: Float32Array, { rows, cols }: ClassCodes, cellSize: number): ClassPattern {
+  const plane = rows * cols;
+  return (y, x0, x1, out, at) => {
+    const row = (Math.floor(y / cellSize) % rows) * cols;
+    for (let x = x0; x < x1; x++, at += 3) {
+      const i = row + (Math.floor(x / cellSize) % cols);
+      out[at] = code[i]!;
+      out[at + 1] = code[plane + i]!;
+      out[at + 2] = code[2 * plane + i]!;
+    }
+  };
+}
+
 /** The sign of class `label`'s pattern at cell (cx, cy), channel c. */
 export function classwiseSign(seed: number, label: number, cx: number, cy: number, c: number): 1 | -1 {
   return hashInts(seed, label, cx, cy, c) & 1 ? 1 : -1;
 }
 
 /** Writes image r's directions into `out` (every value: a pooled array holds the last image's). */
-function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf, out: Float32Array): Float32Array {
+function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patternOf: ClassPatternOf, background: ClassPattern | undefined, out: Float32Array): Float32Array {
   const { width, height } = r.image;
   const labels = r.labels;
   if (!labels) throw new Error(`classwise noise needs per-pixel labels (sample ${r.id})`);
@@ -170,7 +206,8 @@ function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patte
       while (x1 < width && labels[y * width + x1] === label) x1++;
       const at = (y * width + x0) * 3;
       if (label === 0) {
-        out.fill(0, at, (y * width + x1) * 3);
+        if (background) background(y, x0, x1, out, at);
+        else out.fill(0, at, (y * width + x1) * 3);
       } else {
         let pattern = patterns.get(label);
         if (!pattern) patterns.set(label, (pattern = patternOf(seed, label, cellSize)));

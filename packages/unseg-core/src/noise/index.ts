@@ -9,5 +9,7 @@ export type { SignNoiseOptions } from './sign.js';
 export { createClasswiseNoiseSource } from './classwise.js';
 export type { ClasswiseNoiseOptions, ClasswisePattern } from './classwise.js';
 export { CLASSWISE_PATTERNS } from './classwise.js';
+export { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, loadClassCodes, parseClassCodes } from './class-codes.js';
+export type { ClassCodes } from './class-codes.js';
 export { createGratingNoiseSource } from './grating.js';
 export type { GratingNoiseOptions } from './grating.js';

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
 import { createClasswiseNoiseSource, type ClasswisePattern } from './classwise.js';
+import { loadClassCodes } from './class-codes.js';
 import { createGratingNoiseSource } from './grating.js';
 import { createSignNoiseSource } from './sign.js';
 import type { NoiseSource } from './types.js';
@@ -17,8 +18,10 @@ export interface NoiseSourceOptions {
    * class one flat colour offset); for `grating`: the stripe width.
    */
   readonly cellSize?: number;
-  /** For `classwise`: `cells` (random signs, default) or `grating` (stripes of a per-class orientation and colour). */
+  /** For `classwise`: `cells` (random signs, default), `grating` (stripes of a per-class orientation and colour) or `codes` (learned, from `codes`). */
   readonly pattern?: ClasswisePattern;
+  /** For `classwise` with pattern `codes`: a class-codes file (see loadClassCodes). */
+  readonly codes?: string;
 }
 
 type Factory = (options: NoiseSourceOptions) => Promise<NoiseSource>;
@@ -47,7 +50,13 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
   },
   classwise: {
     describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
-    create: async (o) => createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize, pattern: o.pattern }),
+    create: async (o) => {
+      if ((o.pattern === 'codes') !== (o.codes !== undefined)) {
+        throw new ConfigError(o.pattern === 'codes' ? 'pattern codes needs a class-codes file (--codes <file>)' : 'a class-codes file is only read with pattern codes (--pattern codes)');
+      }
+      const codes = o.codes === undefined ? undefined : await loadClassCodes(o.codes);
+      return createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize, pattern: o.pattern, codes });
+    },
   },
 };
 
@@ -71,8 +80,9 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
 }
 
 /** The options that belong to some sources only, and how an error names them. */
-const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
+const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'codes' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
   cellSize: { sources: ['classwise', 'grating'], what: 'a cell size' },
   pattern: { sources: ['classwise'], what: 'a pattern' },
+  codes: { sources: ['classwise'], what: 'a class-codes file' },
   generator: { sources: ['unseg'], what: 'a generator folder' },
 };

@@ -1,0 +1,131 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { classCodeOf, loadClassCodes, parseClassCodes } from './class-codes.js';
+import { createClasswiseNoiseSource } from './classwise.js';
+import { createNoiseSource } from './registry.js';
+import type { NoiseRequest } from './types.js';
+
+/** A 1x2-cell code per channel: [[a, b]], [[c, d]], [[e, f]]. */
+const code = (v: number[]) => [[[v[0], v[1]]], [[v[2], v[3]]], [[v[4], v[5]]]];
+const DOC = {
+  format: 'unseg-class-codes',
+  version: 1,
+  cellSize: 2,
+  codes: [code([1, -1, 0.5, -0.5, 0, 1]), code([-1, 1, -0.5, 0.5, 1, 0])],
+  background: code([0.25, -0.25, 0.25, -0.25, 0.25, -0.25]),
+  provenance: { tool: 'test' },
+};
+
+function request(width: number, height: number, labels: Int32Array): NoiseRequest {
+  const image = { width, height, data: new Uint8Array(width * height * 3).fill(100) };
+  const prompt = { width, height, data: Uint8Array.from(labels, (l) => (l ? 1 : 0)) };
+  return { id: 'x', image, prompt, labels };
+}
+
+describe('parseClassCodes', () => {
+  it('reads the codes channel-major and the background, and assigns category l the code (l - 1) mod n', () => {
+    const codes = parseClassCodes(DOC, 'c.json', 'd');
+    expect(codes).toMatchObject({ cellSize: 2, rows: 1, cols: 2, digest: 'd', file: 'c.json' });
+    expect(Array.from(codes.codes[0]!)).toEqual([1, -1, 0.5, -0.5, 0, 1]);
+    expect(Array.from(classCodeOf(codes, 0)!)).toEqual([0.25, -0.25, 0.25, -0.25, 0.25, -0.25]);
+    expect(classCodeOf(codes, 1)).toBe(codes.codes[0]);
+    expect(classCodeOf(codes, 2)).toBe(codes.codes[1]);
+    expect(classCodeOf(codes, 3)).toBe(codes.codes[0]);
+    expect(classCodeOf(parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd'), 0)).toBeUndefined();
+  });
+
+  it.each([
+    [{ ...DOC, format: 'other' }, /"format" is "other"/],
+    [{ ...DOC, version: 2 }, /"version" 2 is not one this version reads/],
+    [{ ...DOC, cellSize: 1.5 }, /"cellSize" must be a positive integer, got 1.5/],
+    [{ ...DOC, codes: [] }, /"codes" must be a non-empty array/],
+    [{ ...DOC, codes: [[[[1]], [[1]]]] }, /code 0 must have 3 channels/],
+    [{ ...DOC, codes: [code([1, 1, 1, 1, 1, 1]), [[[1]], [[1]], [[1]]]] }, /code 1 is 1x1, the first code 1x2/],
+    [{ ...DOC, codes: [code([1, 1, 1, 2, 1, 1])] }, /directions must be numbers in \[-1, 1\], got 2/],
+    [{ ...DOC, codes: [code([1, 1, 1, Number.NaN, 1, 1])] }, /directions must be numbers in \[-1, 1\], got null/],
+    [{ ...DOC, background: [[[1]], [[1]], [[1]]] }, /"background" is 1x1, the first code 1x2/],
+    [[1, 2], /not a JSON object/],
+  ])('refuses a malformed file, naming it and the problem (%#)', (doc, message) => {
+    // JSON-round-trip, as a file would come: NaN becomes null.
+    const parse = () => parseClassCodes(JSON.parse(JSON.stringify(doc)), 'bad.json', 'd');
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(/^class codes bad\.json: /);
+    expect(parse).toThrow(message);
+  });
+});
+
+describe('loadClassCodes', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'unseg-codes-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('digests the bytes, so two files of other codes never pass for one another', async () => {
+    const a = path.join(dir, 'a.json');
+    const b = path.join(dir, 'b.json');
+    await writeFile(a, JSON.stringify(DOC));
+    await writeFile(b, JSON.stringify({ ...DOC, codes: [DOC.codes[1], DOC.codes[0]] }));
+    const [ca, cb, ca2] = await Promise.all([loadClassCodes(a), loadClassCodes(b), loadClassCodes(a)]);
+    expect(ca.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(ca.digest).toBe(ca2.digest);
+    expect(ca.digest).not.toBe(cb.digest);
+  });
+
+  it('names the file when it is missing or not JSON', async () => {
+    await expect(loadClassCodes(path.join(dir, 'none.json'))).rejects.toThrow(/class codes .*none\.json: cannot read it \(ENOENT\)/);
+    const bad = path.join(dir, 'bad.json');
+    await writeFile(bad, '{"format": ');
+    await expect(loadClassCodes(bad)).rejects.toThrow(/class codes .*bad\.json: not JSON/);
+  });
+});
+
+describe('the classwise source with learned codes', () => {
+  it("tiles each class's code from the image's corner, cells cellSize px, and the background code on label 0", async () => {
+    const codes = parseClassCodes(DOC, 'c.json', 'digest-1');
+    const src = createClasswiseNoiseSource({ pattern: 'codes', codes });
+    expect(src.settings).toEqual({ cellSize: 2, pattern: 'codes', codes: 'digest-1', overlap: 'smaller' });
+    // Row 0: class 1 on x 0-5, class 2 on x 6-7; row 1: background.
+    const w = 8;
+    const labels = Int32Array.from({ length: 2 * w }, (_, p) => (p >= w ? 0 : p % w < 6 ? 1 : 2));
+    const [out] = await src.generate([request(w, 2, labels)]);
+    const at = (x: number, y: number) => Array.from(out!.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
+    // Column cell = floor(x / 2) mod 2: cells 0, 1, 0 for class 1, cell 1 for class 2 (x 6-7).
+    for (const x of [0, 1, 4, 5]) expect(at(x, 0)).toEqual([1, 0.5, 0]);
+    for (const x of [2, 3]) expect(at(x, 0)).toEqual([-1, -0.5, 1]);
+    for (const x of [6, 7]) expect(at(x, 0)).toEqual([1, 0.5, 0]);
+    expect(at(0, 1)).toEqual([0.25, 0.25, 0.25]);
+    expect(at(2, 1)).toEqual([-0.25, -0.25, -0.25]);
+  });
+
+  it('leaves label 0 without noise when the file has no background code, and --cell-size rescales the cells', async () => {
+    const codes = parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd');
+    const src = createClasswiseNoiseSource({ pattern: 'codes', codes, cellSize: 1 });
+    const labels = Int32Array.from([1, 1, 0, 0]);
+    const [out] = await src.generate([request(4, 1, labels)]);
+    expect(Array.from(out!)).toEqual([1, 0.5, 0, -1, -0.5, 1, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('needs codes for pattern codes, and takes none for another pattern', () => {
+    const codes = parseClassCodes(DOC, 'c.json', 'd');
+    expect(() => createClasswiseNoiseSource({ pattern: 'codes' })).toThrow(/needs the codes/);
+    expect(() => createClasswiseNoiseSource({ pattern: 'grating', codes })).toThrow(/only read by pattern 'codes'/);
+  });
+
+  it('is reached through the registry with --pattern codes --codes FILE, and the file with anything else is an error', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'unseg-codes-'));
+    try {
+      const file = path.join(dir, 'codes.json');
+      await writeFile(file, JSON.stringify(DOC));
+      const src = await createNoiseSource('classwise', { pattern: 'codes', codes: file });
+      expect(src.description).toMatch(/learned code \(2 codes from .*codes\.json, 2px cells, one on the background too\)/);
+      await expect(createNoiseSource('classwise', { pattern: 'codes' })).rejects.toThrow(/needs a class-codes file \(--codes <file>\)/);
+      await expect(createNoiseSource('classwise', { pattern: 'grating', codes: file })).rejects.toThrow(/only read with pattern codes/);
+      await expect(createNoiseSource('uniform', { codes: file })).rejects.toThrow(/a class-codes file only applies to the classwise noise source/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
