@@ -131,7 +131,7 @@ describe('unseg-pipeline (built CLI)', () => {
     await fs.writeFile(codes, JSON.stringify({ format: 'unseg-class-codes', version: 1, cellSize: 4, codes: [[[[2]], [[0]], [[0]]]] }));
     const bad = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'codes-bad'), '--noise', 'classwise', '--pattern', 'codes', '--codes', codes]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/class codes .*codes\.json: code 0: directions must be numbers in \[-1, 1\], got 2/);
+    expect(bad.stderr).toMatch(/class codes .*codes\.json: code 0 \(every category\), channel 0, row 0, column 0: directions must be numbers in \[-1, 1\], got 2/);
     const none = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'codes-none'), '--noise', 'classwise', '--pattern', 'codes']);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/pattern codes needs a class-codes file \(--codes <file>\)/);

@@ -40,7 +40,12 @@ function withNoiseOptions(command: Command): Command {
         'for --noise classwise: cells (random signs, default), grating (stripes --cell-size px wide, one orientation and colour per class) or codes (learned class codes from --codes)',
       ).choices(CLASSWISE_PATTERNS),
     )
-    .option('--codes <file>', 'for --noise classwise --pattern codes: a class-codes file (JSON, "unseg-class-codes"; tools/bench-efficacy/torch/em_bound.py --classwise-tile writes one)')
+    .option(
+      '--codes <file>',
+      'for --noise classwise --pattern codes: a class-codes file, JSON {"format": "unseg-class-codes", "version": 1, "cellSize": image px per cell, ' +
+        '"codes": one [3][rows][cols] tile of directions in [-1, 1] per code (category id l gets code (l-1) mod the number of codes), ' +
+        '"background": an optional tile for pixels of no category (scaled by --eps-bg)}; tools/bench-efficacy/torch/em_bound.py --classwise-tile writes one; --cell-size rescales its cells',
+    )
     .option('--eps-fg <budget>', 'noise budget inside the prompt: 8/255, or a number of 8-bit steps (8, also 1.5), or below 1 a fraction of the range (0.0314)', '8/255')
     .option('--eps-bg <budget>', 'noise budget outside the prompt', '2/255')
     .option('--prompt <which>', 'objects that get eps-fg: all (non-crowd), things, or category names/ids, comma-separated', 'all');

@@ -57,8 +57,18 @@ describe('refuseChangedSettings and a moved dataset', () => {
   });
 
   it('still refuses other changed settings beside a moved dataset', async () => {
-    await writeManifest({});
+    await writeManifest({ seed: 1 });
     await writeStats('train-00000.parquet', { inputDigest: 'ab' });
-    await expect(refuseChangedSettings(dir, undefined, { args: { ...moved, seed: 2 }, noise: noise({}) })).rejects.toThrow(/--seed was 1, now 2/);
+    await expect(refuseChangedSettings(dir, undefined, { args: { ...moved, seed: 2 }, noise: noise({ seed: 1 }) })).rejects.toThrow(/--seed was 1, now 2/);
+  });
+});
+
+describe('refuseChangedSettings and --seed', () => {
+  it('refuses another seed for a source that records one, and lets it pass for one whose noise does not depend on it', async () => {
+    await writeManifest({ seed: 1, cellSize: 16 });
+    await expect(refuseChangedSettings(dir, undefined, { args: { ...args, seed: 2 }, noise: noise({ seed: 2, cellSize: 16 }) })).rejects.toThrow(/--seed was 1, now 2; noise settings was/);
+    // A learned code (or the generator) records no seed: a resume with another --seed publishes the same noise.
+    await writeManifest({ cellSize: 16, pattern: 'codes', codes: 'aa' });
+    await expect(refuseChangedSettings(dir, undefined, { args: { ...args, seed: 2 }, noise: noise({ cellSize: 16, pattern: 'codes', codes: 'aa' }) })).resolves.toBeUndefined();
   });
 });

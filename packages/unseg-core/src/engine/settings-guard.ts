@@ -28,8 +28,11 @@ export async function refuseChangedSettings(outDir: string, worker: WorkerSpec |
   }
   if (!previous.args) return;
   const inputMoved = previous.args.input !== run.args.input && (await shardsCarryInputDigests(outDir));
+  // --seed only matters to a source that records it (the generator and learned codes do not: the
+  // same noise whatever the seed); for the others it is part of what the noise is.
+  const seedMatters = recordsSeed(previous.noise?.settings) || recordsSeed(run.noise.settings);
   const compared: [string, unknown, unknown][] = [
-    ...(['plugin', ...(inputMoved ? [] : ['input' as const]), 'noise', 'seed', 'prompt', 'shardSize', 'format', 'limit'] as const).map(
+    ...(['plugin', ...(inputMoved ? [] : ['input' as const]), 'noise', ...(seedMatters ? ['seed' as const] : []), 'prompt', 'shardSize', 'format', 'limit'] as const).map(
       (k) => [`--${k === 'shardSize' ? 'shard-size' : k}`, previous.args?.[k] ?? null, run.args[k] ?? null] as [string, unknown, unknown],
     ),
     ['noise settings', comparableNoiseSettings(previous.noise?.settings ?? null), comparableNoiseSettings(sinceRecorded(previous.noise?.settings, run.noise.settings) ?? null)],
@@ -64,6 +67,8 @@ async function shardsCarryInputDigests(outDir: string): Promise<boolean> {
   }
   return true;
 }
+
+const recordsSeed = (settings: unknown): boolean => typeof settings === 'object' && settings !== null && 'seed' in settings;
 
 /** A generator's settings run to kilobytes (its training record); the start is enough to see what changed. */
 const shortened = (text: string): string => (text.length > 240 ? `${text.slice(0, 240)}... (${text.length} characters)` : text);

@@ -34,16 +34,19 @@ describe('parseClassCodes', () => {
     expect(classCodeOf(codes, 2)).toBe(codes.codes[1]);
     expect(classCodeOf(codes, 3)).toBe(codes.codes[0]);
     expect(classCodeOf(parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd'), 0)).toBeUndefined();
+    expect(classCodeOf(parseClassCodes({ ...DOC, background: null }, 'c.json', 'd'), 0)).toBeUndefined();
   });
 
   it.each([
     [{ ...DOC, format: 'other' }, /"format" is "other"/],
-    [{ ...DOC, version: 2 }, /"version" 2 is not one this version reads/],
-    [{ ...DOC, cellSize: 1.5 }, /"cellSize" must be a positive integer, got 1.5/],
+    [{ ...DOC, format: undefined }, /"format" is missing/],
+    [{ ...DOC, version: 2 }, /"version" is 2, not one this version reads/],
+    [{ ...DOC, cellSize: 1.5 }, /"cellSize" must be an integer from 1 to 65536 \(image pixels per cell\), got 1.5/],
+    [{ ...DOC, cellSize: 1e300 }, /"cellSize" must be an integer from 1 to 65536/],
     [{ ...DOC, codes: [] }, /"codes" must be a non-empty array/],
-    [{ ...DOC, codes: [[[[1]], [[1]]]] }, /code 0 must have 3 channels/],
-    [{ ...DOC, codes: [code([1, 1, 1, 1, 1, 1]), [[[1]], [[1]], [[1]]]] }, /code 1 is 1x1, the first code 1x2/],
-    [{ ...DOC, codes: [code([1, 1, 1, 2, 1, 1])] }, /directions must be numbers in \[-1, 1\], got 2/],
+    [{ ...DOC, codes: [[[[1]], [[1]]]] }, /code 0 \(every category\) must have 3 channels/],
+    [{ ...DOC, codes: [code([1, 1, 1, 1, 1, 1]), [[[1]], [[1]], [[1]]]] }, /code 1 \(categories 2, 4, ...\) is 1x1, the first code 1x2/],
+    [{ ...DOC, codes: [code([1, 1, 1, 2, 1, 1])] }, /code 0 \(every category\), channel 1, row 0, column 1: directions must be numbers in \[-1, 1\], got 2/],
     [{ ...DOC, codes: [code([1, 1, 1, Number.NaN, 1, 1])] }, /directions must be numbers in \[-1, 1\], got null/],
     [{ ...DOC, background: [[[1]], [[1]], [[1]]] }, /"background" is 1x1, the first code 1x2/],
     [[1, 2], /not a JSON object/],
@@ -74,11 +77,18 @@ describe('loadClassCodes', () => {
     expect(ca.digest).not.toBe(cb.digest);
   });
 
-  it('names the file when it is missing or not JSON', async () => {
+  it('names the file when it is missing or not JSON, and says so when --codes is empty', async () => {
     await expect(loadClassCodes(path.join(dir, 'none.json'))).rejects.toThrow(/class codes .*none\.json: cannot read it \(ENOENT\)/);
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, '{"format": ');
     await expect(loadClassCodes(bad)).rejects.toThrow(/class codes .*bad\.json: not JSON/);
+    await expect(loadClassCodes('')).rejects.toThrow('--codes is empty: give a class-codes file');
+  });
+
+  it('reads a file that starts with a byte-order mark', async () => {
+    const bom = path.join(dir, 'bom.json');
+    await writeFile(bom, '\uFEFF' + JSON.stringify(DOC));
+    expect((await loadClassCodes(bom)).codes).toHaveLength(2);
   });
 });
 
@@ -102,7 +112,8 @@ describe('the classwise source with learned codes', () => {
 
   it('leaves label 0 without noise when the file has no background code, and --cell-size rescales the cells', async () => {
     const codes = parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd');
-    const src = createClasswiseNoiseSource({ pattern: 'codes', codes, cellSize: 1 });
+    const src = createClasswiseNoiseSource({ pattern: 'codes', codes, cellSize: 1, seed: 5 });
+    expect(src.description).toMatch(/1px cells \(the file's: 2px\)\) per class inside each class's pixels$/);
     const labels = Int32Array.from([1, 1, 0, 0]);
     const [out] = await src.generate([request(4, 1, labels)]);
     expect(Array.from(out!)).toEqual([1, 0.5, 0, -1, -0.5, 1, 0, 0, 0, 0, 0, 0]);

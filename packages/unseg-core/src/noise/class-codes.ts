@@ -30,9 +30,13 @@ export interface ClassCodes {
 
 export const CLASS_CODES_FORMAT = 'unseg-class-codes';
 export const CLASS_CODES_VERSION = 1;
+/** Larger cells than any image make every class one flat colour; a tile side past this is not a code but a mistake. */
+const MAX_CELL_SIZE = 65536;
+const MAX_TILE_SIDE = 4096;
 
 /** Reads and checks a class-codes file; every problem is a ConfigError naming the file. */
 export async function loadClassCodes(file: string): Promise<ClassCodes> {
+  if (file.trim() === '') throw new ConfigError('--codes is empty: give a class-codes file');
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -41,7 +45,8 @@ export async function loadClassCodes(file: string): Promise<ClassCodes> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
+    // Editors on Windows start UTF-8 files with a byte-order mark, which JSON.parse refuses.
+    json = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
   } catch (err) {
     throw new ConfigError(`class codes ${file}: not JSON (${(err as Error).message})`);
   }
@@ -54,10 +59,13 @@ export function parseClassCodes(json: unknown, file: string, digest: string): Cl
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('not a JSON object');
   const o = json as Record<string, unknown>;
-  if (o.format !== CLASS_CODES_FORMAT) bad(`"format" is ${JSON.stringify(o.format)}, expected "${CLASS_CODES_FORMAT}"`);
-  if (o.version !== CLASS_CODES_VERSION) bad(`"version" ${JSON.stringify(o.version)} is not one this version reads (${CLASS_CODES_VERSION})`);
+  const shown = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+  if (o.format !== CLASS_CODES_FORMAT) bad(`"format" is ${shown(o.format)}, expected "${CLASS_CODES_FORMAT}"`);
+  if (o.version !== CLASS_CODES_VERSION) bad(`"version" is ${shown(o.version)}, not one this version reads (${CLASS_CODES_VERSION})`);
   const cellSize = o.cellSize;
-  if (typeof cellSize !== 'number' || !Number.isInteger(cellSize) || cellSize < 1) bad(`"cellSize" must be a positive integer, got ${JSON.stringify(cellSize)}`);
+  if (typeof cellSize !== 'number' || !Number.isInteger(cellSize) || cellSize < 1 || cellSize > MAX_CELL_SIZE) {
+    bad(`"cellSize" must be an integer from 1 to ${MAX_CELL_SIZE} (image pixels per cell), got ${shown(cellSize)}`);
+  }
   if (!Array.isArray(o.codes) || o.codes.length === 0) bad('"codes" must be a non-empty array of codes');
   let shape: [number, number] | undefined;
   const flatten = (code: unknown, where: string): Float32Array => {
@@ -66,24 +74,27 @@ export function parseClassCodes(json: unknown, file: string, digest: string): Cl
     const rows = Array.isArray(channels[0]) ? (channels[0] as unknown[]).length : 0;
     const cols = rows > 0 && Array.isArray((channels[0] as unknown[])[0]) ? ((channels[0] as unknown[])[0] as unknown[]).length : 0;
     if (rows < 1 || cols < 1) bad(`${where} must be [channel][row][col] with at least one row and column`);
+    if (rows > MAX_TILE_SIDE || cols > MAX_TILE_SIDE) bad(`${where} is ${rows}x${cols} cells, more than ${MAX_TILE_SIDE} on a side`);
     shape ??= [rows, cols];
     if (rows !== shape[0] || cols !== shape[1]) bad(`${where} is ${rows}x${cols}, the first code ${shape[0]}x${shape[1]}`);
     const out = new Float32Array(3 * rows * cols);
     let i = 0;
-    for (const channel of channels) {
+    channels.forEach((channel, c) => {
       if (!Array.isArray(channel) || channel.length !== rows) bad(`${where}: every channel must have ${rows} rows`);
-      for (const row of channel as unknown[]) {
+      (channel as unknown[]).forEach((row, r) => {
         if (!Array.isArray(row) || row.length !== cols) bad(`${where}: every row must have ${cols} values`);
-        for (const v of row as unknown[]) {
-          if (typeof v !== 'number' || !(v >= -1 && v <= 1)) bad(`${where}: directions must be numbers in [-1, 1], got ${JSON.stringify(v)}`);
+        (row as unknown[]).forEach((v, x) => {
+          if (typeof v !== 'number' || !(v >= -1 && v <= 1)) bad(`${where}, channel ${c}, row ${r}, column ${x}: directions must be numbers in [-1, 1], got ${shown(v)}`);
           out[i++] = v as number;
-        }
-      }
-    }
+        });
+      });
+    });
     return out;
   };
-  const codes = (o.codes as unknown[]).map((c, k) => flatten(c, `code ${k}`));
-  const background = o.background === undefined ? undefined : flatten(o.background, '"background"');
+  const n = (o.codes as unknown[]).length;
+  const codes = (o.codes as unknown[]).map((c, k) => flatten(c, n === 1 ? 'code 0 (every category)' : `code ${k} (categories ${k + 1}, ${k + 1 + n}, ...)`));
+  // null as well as a missing key: "no background code".
+  const background = o.background === undefined || o.background === null ? undefined : flatten(o.background, '"background"');
   return { cellSize: cellSize as number, rows: shape![0], cols: shape![1], codes, background, digest, file };
 }
 

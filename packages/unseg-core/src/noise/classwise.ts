@@ -60,13 +60,14 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
   const background = codes?.background ? codePattern(codes.background, codes, cellSize) : undefined;
   const pool = directionPool();
   const what = codes
-    ? `learned code (${codes.codes.length} codes from ${codes.file}, ${cellSize}px cells${codes.background ? ', one on the background too' : ''})`
+    ? `learned code (${codes.codes.length} codes from ${codes.file}, ${cellSize}px cells${cellSize === codes.cellSize ? '' : ` (the file's: ${codes.cellSize}px)`}${codes.background ? ', one on the background too' : ''})`
     : pattern === 'grating'
       ? `stripes ${cellSize}px wide, an orientation and colour`
       : `random +-1 pattern (${cellSize}px cells)`;
   return {
     name: 'classwise',
-    description: `fixed ${what} per class inside each class's pixels, seed ${seed}`,
+    // A learned code's assignment is the file's: no seed enters it, so none is named.
+    description: `fixed ${what} per class inside each class's pixels${codes ? '' : `, seed ${seed}`}`,
     batchSize: 8,
     needsLabels: true,
     // `overlap` and `orientations` tell a copy keyed by the smaller of two overlapping objects, with

@@ -49,7 +49,7 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
     create: async (o) => createGratingNoiseSource({ seed: o.seed, stripeWidth: o.cellSize }),
   },
   classwise: {
-    describe: 'a fixed random pattern per class inside its mask (the textbook shortcut baseline)',
+    describe: 'a fixed pattern per class inside its mask: random cells (the textbook shortcut baseline), a grating, or learned codes from a file (needs class labels)',
     create: async (o) => {
       if ((o.pattern === 'codes') !== (o.codes !== undefined)) {
         throw new ConfigError(o.pattern === 'codes' ? 'pattern codes needs a class-codes file (--codes <file>)' : 'a class-codes file is only read with pattern codes (--pattern codes)');
