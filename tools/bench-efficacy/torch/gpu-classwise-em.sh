@@ -18,12 +18,8 @@ judges=()
 while [[ $# -gt 0 && "$1" != -- ]]; do judges+=("$1"); shift; done
 [[ "${1:-}" == -- ]] && shift
 [[ ${#judges[@]} -gt 0 && $# -gt 0 ]] || { echo "gpu-classwise-em: need ARCH:SEEDS ... -- NAME=OPTIONS ..." >&2; exit 2; }
-out="${OUT:-out/gpu-classwise-em}"
-work=/tmp/gpu-classwise-em
-rm -rf "$work" && mkdir -p "$work" "$out"
 here="$(cd "$(dirname "$0")" && pwd)"
-py="${PYTHON:-python3}"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu-classwise-em: /'
+. "$here/gpu-setup.sh" gpu-classwise-em
 names=() pids=()
 for spec in "$@"; do
   name="${spec%%=*}" opts="${spec#*=}"

@@ -23,12 +23,8 @@
 set -uo pipefail
 bundle="$1" data="$2" minutes="$3" epochs="$4" seeds="$5" budget="$6"
 shift 6
-out="${OUT:-out/gpu-learned-grating}"
-work=/tmp/gpu-learned-grating
-rm -rf "$work" && mkdir -p "$work" "$out"
 here="$(cd "$(dirname "$0")" && pwd)"
-py="${PYTHON:-python3}"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu-learned-grating: /'
+. "$here/gpu-setup.sh" gpu-learned-grating
 "$py" -c 'import torch, torchvision; print("gpu-learned-grating: torch", torch.__version__, "torchvision", torchvision.__version__)'
 LG=("$py" "$here/learned_grating.py" --bundle "$bundle" --train-data "$data" --protect-at bundle --device "${DEVICE:-cuda}" --threads 2)
 J=("$py" "$here/train.py" --arch lraspp_mobilenet_v3_large --epochs "$epochs" --time-budget-s "$budget" ${EXTRA:-})

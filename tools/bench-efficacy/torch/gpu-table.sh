@@ -13,17 +13,14 @@
 set -uo pipefail
 bundle="$1" row="$2" budget="$3"
 shift 3
-out="${OUT:-out/gpu-table}"
-work=/tmp/gpu-table
-rm -rf "$work" && mkdir -p "$work" "$out"
 here="$(cd "$(dirname "$0")" && pwd)"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu-table: /'
+. "$here/gpu-setup.sh" gpu-table
 pids=()
 for spec in "$@"; do
   IFS=: read -r arch epochs seeds <<<"$spec"
   [[ -n "$arch" && -n "$epochs" && -n "$seeds" ]] || { echo "gpu-table: '$spec' is not ARCH:EPOCHS:SEEDS" >&2; exit 2; }
   first_seed="${seeds%%,*}"
-  P=(${PYTHON:-python3} "$here/train.py" --bundle "$bundle" --arch "$arch" --epochs "$epochs" --time-budget-s "$budget" ${EXTRA:-})
+  P=("$py" "$here/train.py" --bundle "$bundle" --arch "$arch" --epochs "$epochs" --time-budget-s "$budget" ${EXTRA:-})
   "${P[@]}" --rows "none,$row" --seeds "$seeds" --parallel --out "$work/$arch" >"$work/$arch.log" 2>&1 &
   pids+=($!)
   for defense in ${DEFENSES-gray jpeg75 blur1}; do
