@@ -487,8 +487,7 @@ async function parent() {
   // On a many-core machine one process does not fill the cores: --list-times gives the rows a
   // longer run over the same images (distinct ids), and --codec-workers runs the codec limit as
   // several processes too, so that the limit is what the machine's cores can do.
-  const listTimes = Number(args['list-times']);
-  if (!Number.isInteger(listTimes) || listTimes < 1) throw new Error(`--list-times ${args['list-times']}: expected a whole number >= 1`);
+  const listTimes = args['list-times'];
   if (listTimes > 1) {
     const rep = await repeatedCoco(data, listTimes, tmp, { splits: [args.split], limit });
     Object.assign(base, { data: rep.root, splits: ['train'], limit: undefined });

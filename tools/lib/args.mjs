@@ -44,6 +44,7 @@ export function parseToolArgs({ name, usage, options = {}, numbers = {}, allowPo
   }
   const { help: _help, ...values } = parsed.values;
   for (const [key, rule] of Object.entries(numbers)) {
+    if (options[key]?.type !== 'string') throw new Error(`parseToolArgs: numbers.${key} names no string option`);
     const raw = values[key];
     if (raw === undefined) continue;
     const n = numberFor(raw, rule);

@@ -71,6 +71,6 @@ export function createNoiseSourceFromOptions(o: NoiseCommandOptions, seed: numbe
     backend: o.backend,
     cellSize: o.cellSize === undefined ? undefined : parsePositiveInt(o.cellSize, '--cell-size'),
     pattern: o.pattern,
-    codes: o.codes,
+    codesFile: o.codes,
   });
 }

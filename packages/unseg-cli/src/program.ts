@@ -33,7 +33,7 @@ function withNoiseOptions(command: Command): Command {
     .addOption(new Option('--noise <source>', `noise source: ${noiseSourceNames().map((n) => n.name).join(', ')}`).default('unseg'))
     .option('--generator <dir>', 'for --noise unseg: a trained generator folder (default: the bundled generator)')
     .addOption(backendOption('for --noise unseg: tfjs backend'))
-    .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32 for cells, the image's size or more: one flat colour per class; the stripe width for --pattern grating, default 16); for --noise grating: the stripe width (default 8)")
+    .option('--cell-size <px>', "for --noise classwise: the pattern's cell size in pixels (default 32 for cells, the image's size or more: one flat colour per class; the stripe width for --pattern grating, default 16); for --pattern codes: the code's cell (default: the file's cellSize); for --noise grating: the stripe width (default 8)")
     .addOption(
       new Option(
         '--pattern <kind>',

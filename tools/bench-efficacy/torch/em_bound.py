@@ -45,6 +45,9 @@ import numpy as np  # noqa: E402
 import train as T  # noqa: E402
 
 
+CRAFT_SEED_OFFSET = 10000
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--bundle', default='out/torch-bundle')
@@ -109,7 +112,10 @@ def craft(args, data, log):
     import torch.nn.functional as F
 
     dev = torch.device(args.device)
-    torch.manual_seed(args.seed)
+    # The crafting net must not start where a judge of the same seed starts (train.py seeds its
+    # net with the run's seed and draws nothing before building it): a code optimised along one
+    # initialisation's trajectory would be judged on that very trajectory.
+    torch.manual_seed(args.seed + CRAFT_SEED_OFFSET)
     gen = torch.Generator().manual_seed(args.seed)
     amp_ctx = (lambda: torch.autocast(device_type='cuda', dtype=torch.bfloat16)) if dev.type == 'cuda' else contextlib.nullcontext
     if dev.type == 'cuda':
@@ -312,10 +318,19 @@ def save_examples(args, data, crafted, path, count=4):
     Image.fromarray(np.concatenate(rows, 0).astype(np.uint8)).resize((3 * 192, count * 192)).save(path)
 
 
-def write_class_codes(args, codes, path):
+def write_class_codes(args, codes, path, index):
     """The codes as the pipeline reads them (`unseg-pipeline run --noise classwise --pattern codes --codes FILE`):
-    class 0's tile is the background code, class l's is code l - 1 (the bundle's classes are the
-    dataset's category ids), cells enlarged from the bundle's size to the published images' size."""
+    class 0's tile is the background code, category id l's is code l - 1, cells enlarged from the
+    bundle's size to the published images' size. The pipeline assigns codes by category id, the
+    bundle numbers the ids that occur 1..K: the file is written only where the two agree."""
+    ids = index.get('categoryIds')
+    if ids is None:
+        print(f'[em] warning: the bundle records no categoryIds (made before 2026-11-28); {path} assumes class i is '
+              'category id i, true of coco-facades', flush=True)
+    elif ids != list(range(1, len(codes))):
+        print(f'[em] not writing {path}: the bundle\'s classes are category ids {ids}, not 1..{len(codes) - 1}, '
+              'and the class-codes format assigns codes by id', flush=True)
+        return
     doc = {'format': 'unseg-class-codes', 'version': 1, 'cellSize': args.classwise_cell * args.publish_scale,
            'codes': [c.tolist() for c in codes[1:]], 'background': codes[0].tolist(),
            'provenance': {'tool': 'tools/bench-efficacy/torch/em_bound.py', 'command': ' '.join(sys.argv),
@@ -334,6 +349,8 @@ def save_codes(codes, path, zoom=4):
 
 def main():
     args = parse_args()
+    if args.load_codes and not args.classwise_tile:
+        raise SystemExit('--load-codes needs --classwise-tile and --classwise-cell, the ones the codes were crafted with')
     os.makedirs(args.out, exist_ok=True)
     data = T.load_bundle(args.bundle, ['none'], args.limit, args.limit_valid)
     log = lambda m: print(f'[em] {m}', flush=True)  # noqa: E731
@@ -341,7 +358,7 @@ def main():
     crafted, history, stopped, codes = craft(args, data, log)
     if codes is not None:
         np.save(os.path.join(args.out, 'em-classwise-codes.npy'), codes)
-        write_class_codes(args, codes, os.path.join(args.out, 'em-classwise-codes.json'))
+        write_class_codes(args, codes, os.path.join(args.out, 'em-classwise-codes.json'), data['index'])
         save_codes(codes, os.path.join(args.out, 'em-classwise-codes.png'))
     craft_s = time.time() - T_START
     stats = write_bundle(args, data, crafted)

@@ -119,6 +119,8 @@ const index = {
   base: { format: 'jpeg', quality, chromaSubsampling: opt.chroma, encoder: `sharp ${sharp.versions.sharp} (mozjpeg)` },
   classes,
   classNames,
+  // The dataset's category id of each class 1..K (class i is the i-th id that occurs, not id i).
+  categoryIds: classKey.split(',').map(Number),
   ignoreIndex: 255,
   splits: {},
   rows: {},

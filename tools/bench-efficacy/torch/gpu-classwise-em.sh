@@ -20,6 +20,13 @@ while [[ $# -gt 0 && "$1" != -- ]]; do judges+=("$1"); shift; done
 [[ ${#judges[@]} -gt 0 && $# -gt 0 ]] || { echo "gpu-classwise-em: need ARCH:SEEDS ... -- NAME=OPTIONS ..." >&2; exit 2; }
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/gpu-setup.sh" gpu-classwise-em
+# Whatever happens below, the logs and every finished result come back.
+pack() {
+  for log in "$work"/*.log; do [[ -e "$log" ]] && { echo "== $(basename "$log")"; grep -v '^epoch\|^\[.*\] epoch' "$log" | tail -n 14; }; done
+  tar -czhf "$out/gpu-classwise-em.tgz" -C "$work" --exclude='b-*' --exclude=merged .
+}
+trap pack EXIT
+trap 'exit 143' TERM INT
 names=() pids=()
 for spec in "$@"; do
   name="${spec%%=*}" opts="${spec#*=}"
@@ -27,7 +34,9 @@ for spec in "$@"; do
     --craft-budget-s "$craft" --final-epochs 0 ${CRAFT_EXTRA:-} $opts >"$work/craft-$name.log" 2>&1 &
   pids+=($!) names+=("$name")
 done
-wait "${pids[@]}"
+failed=0
+for i in "${!pids[@]}"; do wait "${pids[$i]}" || { echo "gpu-classwise-em: crafting ${names[$i]} failed (craft-${names[$i]}.log)" >&2; failed=1; }; done
+[[ $failed == 0 ]] || exit 1
 # One bundle holding the reference rows and every crafted row, so one train.py call judges them all.
 "$py" - "$bundle" "$work/merged" "${names[@]}" <<'PY' || exit 1
 import json, os, sys
@@ -57,5 +66,3 @@ for spec in "${judges[@]}"; do
   fi
 done
 wait "${pids[@]}"
-for log in "$work"/*.log; do echo "== $(basename "$log")"; grep -v '^epoch\|^\[.*\] epoch' "$log" | tail -n 14; done
-tar -czhf "$out/gpu-classwise-em.tgz" -C "$work" --exclude='b-*' --exclude=merged .

@@ -96,6 +96,11 @@ test('numbers: values come back as numbers; a value breaking its rule is one lin
   }
 });
 
+test('numbers: a rule for no string option is the tool\'s mistake, thrown at once', () => {
+  assert.throws(() => run([], { numbers: { missing: { min: 1 } } }), /numbers\.missing names no string option/);
+  assert.throws(() => run([], { numbers: { quiet: {} } }), /numbers\.quiet names no string option/);
+});
+
 test('fail: one line, exit 2', () => {
   let err = '';
   let code;

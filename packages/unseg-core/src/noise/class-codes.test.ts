@@ -119,6 +119,24 @@ describe('the classwise source with learned codes', () => {
     expect(Array.from(out!)).toEqual([1, 0.5, 0, -1, -0.5, 1, 0, 0, 0, 0, 0, 0]);
   });
 
+  it('repeats a tile of several rows and columns down and across (rows, then columns; channel-major in the file)', async () => {
+    // One code, 2 rows x 3 columns; channel c's value at (row r, col x) is 0.1 * (c * 6 + r * 3 + x) - 0.85.
+    const value = (c: number, r: number, x: number) => Math.fround(0.1 * (c * 6 + r * 3 + x) - 0.85);
+    const tile = [0, 1, 2].map((c) => [0, 1].map((r) => [0, 1, 2].map((x) => value(c, r, x))));
+    const codes = parseClassCodes({ ...DOC, cellSize: 2, codes: [tile], background: undefined }, 'c.json', 'd');
+    const src = createClasswiseNoiseSource({ pattern: 'codes', codes });
+    const w = 14;
+    const h = 10;
+    const [out] = await src.generate([request(w, h, new Int32Array(w * h).fill(5))]);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const r = Math.floor(y / 2) % 2;
+        const col = Math.floor(x / 2) % 3;
+        for (let c = 0; c < 3; c++) expect(out![(y * w + x) * 3 + c]).toBe(value(c, r, col));
+      }
+    }
+  });
+
   it('needs codes for pattern codes, and takes none for another pattern', () => {
     const codes = parseClassCodes(DOC, 'c.json', 'd');
     expect(() => createClasswiseNoiseSource({ pattern: 'codes' })).toThrow(/needs the codes/);
@@ -130,11 +148,11 @@ describe('the classwise source with learned codes', () => {
     try {
       const file = path.join(dir, 'codes.json');
       await writeFile(file, JSON.stringify(DOC));
-      const src = await createNoiseSource('classwise', { pattern: 'codes', codes: file });
+      const src = await createNoiseSource('classwise', { pattern: 'codes', codesFile: file });
       expect(src.description).toMatch(/learned code \(2 codes from .*codes\.json, 2px cells, one on the background too\)/);
       await expect(createNoiseSource('classwise', { pattern: 'codes' })).rejects.toThrow(/needs a class-codes file \(--codes <file>\)/);
-      await expect(createNoiseSource('classwise', { pattern: 'grating', codes: file })).rejects.toThrow(/only read with pattern codes/);
-      await expect(createNoiseSource('uniform', { codes: file })).rejects.toThrow(/a class-codes file only applies to the classwise noise source/);
+      await expect(createNoiseSource('classwise', { pattern: 'grating', codesFile: file })).rejects.toThrow(/only read with pattern codes/);
+      await expect(createNoiseSource('uniform', { codesFile: file })).rejects.toThrow(/a class-codes file only applies to the classwise noise source/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,7 @@ export interface NoiseSourceOptions {
   /** For `classwise`: `cells` (random signs, default), `grating` (stripes of a per-class orientation and colour) or `codes` (learned, from `codes`). */
   readonly pattern?: ClasswisePattern;
   /** For `classwise` with pattern `codes`: a class-codes file (see loadClassCodes). */
-  readonly codes?: string;
+  readonly codesFile?: string;
 }
 
 type Factory = (options: NoiseSourceOptions) => Promise<NoiseSource>;
@@ -51,10 +51,10 @@ const factories: Readonly<Record<string, { readonly describe: string; readonly c
   classwise: {
     describe: 'a fixed pattern per class inside its mask: random cells (the textbook shortcut baseline), a grating, or learned codes from a file (needs class labels)',
     create: async (o) => {
-      if ((o.pattern === 'codes') !== (o.codes !== undefined)) {
+      if ((o.pattern === 'codes') !== (o.codesFile !== undefined)) {
         throw new ConfigError(o.pattern === 'codes' ? 'pattern codes needs a class-codes file (--codes <file>)' : 'a class-codes file is only read with pattern codes (--pattern codes)');
       }
-      const codes = o.codes === undefined ? undefined : await loadClassCodes(o.codes);
+      const codes = o.codesFile === undefined ? undefined : await loadClassCodes(o.codesFile);
       return createClasswiseNoiseSource({ seed: o.seed, cellSize: o.cellSize, pattern: o.pattern, codes });
     },
   },
@@ -80,9 +80,9 @@ export async function createNoiseSource(name: string, options: NoiseSourceOption
 }
 
 /** The options that belong to some sources only, and how an error names them. */
-const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'codes' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
+const SOURCE_OPTIONS: Readonly<Record<'cellSize' | 'pattern' | 'codesFile' | 'generator', { readonly sources: readonly string[]; readonly what: string }>> = {
   cellSize: { sources: ['classwise', 'grating'], what: 'a cell size' },
   pattern: { sources: ['classwise'], what: 'a pattern' },
-  codes: { sources: ['classwise'], what: 'a class-codes file' },
+  codesFile: { sources: ['classwise'], what: 'a class-codes file' },
   generator: { sources: ['unseg'], what: 'a generator folder' },
 };
