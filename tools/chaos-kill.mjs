@@ -54,10 +54,10 @@ options:
     seed: { integer: true, min: 0 },
   },
 });
-const IMAGES = Number(opt.images);
-const SHARD = Number(opt['shard-size']);
-const KILLS = Number(opt.kills);
-let seed = Number(opt.seed);
+const IMAGES = opt.images;
+const SHARD = opt['shard-size'];
+const KILLS = opt.kills;
+let seed = opt.seed;
 const jsonOut = opt.json;
 if (!existsSync(BIN)) {
   console.error(`chaos-kill: ${BIN} is missing; build first (npx nx run-many -t build)`);

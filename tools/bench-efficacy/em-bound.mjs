@@ -118,12 +118,11 @@ const { values: opt } = parseToolArgs({
     limit: { integer: true, min: 1 },
   },
 });
-const num = (k) => Number(opt[k]);
 const cfg = {
-  work: path.resolve(opt.work), size: num('size'), crop: num('crop'), width: num('width'), batch: num('batch'), lr: num('lr'),
-  epochs: num('epochs'), seed: num('seed'), epsFg: num('eps-fg'), epsBg: num('eps-bg'), rounds: num('rounds'),
-  modelSteps: num('model-steps'), noiseSteps: num('noise-steps'), alpha: num('alpha'), cell: num('cell'), photometric: !opt['no-photometric'],
-  eot: Boolean(opt.eot), maxMinutes: num('max-minutes'),
+  work: path.resolve(opt.work), size: opt['size'], crop: opt['crop'], width: opt['width'], batch: opt['batch'], lr: opt['lr'],
+  epochs: opt['epochs'], seed: opt['seed'], epsFg: opt['eps-fg'], epsBg: opt['eps-bg'], rounds: opt['rounds'],
+  modelSteps: opt['model-steps'], noiseSteps: opt['noise-steps'], alpha: opt['alpha'], cell: opt['cell'], photometric: !opt['no-photometric'],
+  eot: Boolean(opt.eot), maxMinutes: opt['max-minutes'],
 };
 const log = (...a) => console.log(new Date().toISOString().slice(11, 19), ...a);
 const trainDir = path.join(cfg.work, `${opt['train-split']}-none`);
@@ -134,7 +133,7 @@ log(`tfjs ${tf.version.tfjs}, backend ${backend}; config ${JSON.stringify(cfg)}`
 
 const { classNames, classes, classOf, classKey } = await classMap([trainDir, evalDir]);
 let train = await loadSplit(trainDir, { size: cfg.size, classOf, classKey, log });
-if (opt.limit) train = train.slice(0, Number(opt.limit));
+if (opt.limit) train = train.slice(0, opt.limit);
 const evalSet = await loadSplit(evalDir, { size: cfg.size, classOf, classKey, log });
 const { width: W, height: H } = train[0];
 if (!train.every((s) => s.width === W && s.height === H)) throw new Error('em-bound needs same-size train images');

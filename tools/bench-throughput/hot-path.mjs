@@ -44,7 +44,7 @@ const file = opt.image ?? (() => {
   return path.join(dir, first);
 })();
 if (!fs.existsSync(file)) fail('hot-path', `${file} not found`);
-const reps = Number(opt.reps);
+const reps = opt.reps;
 
 // ---- the loops the WebAssembly kernels replaced (core before 2026-11-25 18:20 UTC) ----------
 

@@ -130,7 +130,7 @@ if (!(worst < 1e-4)) {
   process.exit(1);
 }
 
-const runs = Number(opt.runs);
+const runs = opt.runs;
 const rows = [];
 for (const n of opt.batches.split(',').map(Number)) {
   const { x, p } = inputs(n, n);
@@ -154,7 +154,7 @@ for (const n of opt.batches.split(',').map(Number)) {
 }
 
 // The whole generateNoise call at full size (area downsample, G, bilinear upsample), tfjs.
-const full = Number(opt['full-size']);
+const full = opt['full-size'];
 const reqs = Array.from({ length: 8 }, (_, i) => {
   const data = new Uint8Array(full * full * 3).map((_, j) => (j * (i + 3) * 7) & 255);
   const prompt = new Uint8Array(full * full).map((_, j) => ((j % full) > full / 3 ? 1 : 0));

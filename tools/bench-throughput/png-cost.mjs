@@ -49,7 +49,7 @@ const encoders = opt.encoders.split(',').map((name) => {
   return { name, encode };
 });
 if (!fs.existsSync(opt.dir)) fail('png-cost', `${opt.dir} not found: pass --dir`);
-const files = fs.readdirSync(opt.dir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().slice(0, Number(opt.images));
+const files = fs.readdirSync(opt.dir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().slice(0, opt.images);
 if (files.length === 0) fail('png-cost', `no images in ${opt.dir}: pass --dir`);
 const source = createUniformNoiseSource({ seed: 1 });
 const cpuMs = async (f) => {

@@ -356,7 +356,7 @@ async function trainStep(generatorDir, tmp) {
   const batch = cfg.training?.trainerOptions?.batchSize ?? 8;
   const size = cfg.workingSize;
   const out = path.join(tmp, 'train');
-  const steps = Number(args['train-steps']);
+  const steps = args['train-steps'];
   // step:1:1 alternates S and G every step, so both phases are timed in a short run.
   const argv = [CLI, 'train', '--data', args['train-data'], '--out', out, '--epochs', '1', '--max-images', String(batch),
     '--batch', String(batch), '--size', String(size), '--schedule', 'step:1:1', '--steps-per-epoch', String(steps)];
@@ -449,13 +449,13 @@ async function parent() {
   const data = path.resolve(args.data);
   const rowsWanted = args.rows.split(',').filter(Boolean);
   const workerCounts = args.workers.split(',').map(Number).filter((n) => n >= 1);
-  const concurrency = Number(args.concurrency);
+  const concurrency = args.concurrency;
   // Every row publishes PNG the pipeline's default way (Huffman coding only) unless --png-level
   // names a zlib level.
   const pngLevel = args['png-level'];
   const encode = pngLevel === undefined ? { format: 'png' } : { format: 'png', compressionLevel: pngLevel };
   const codecLevel = args['codec-level'];
-  const limit = Number(args.images);
+  const limit = args.images;
   let generator = args.generator ? path.resolve(args.generator) : DEFAULT_GENERATOR;
   let generatorNote = args.generator ? 'given with --generator' : 'the bundled default generator';
   if (rowsWanted.includes('unseg') && !existsSync(path.join(generator, 'generator.json'))) {
@@ -477,13 +477,13 @@ async function parent() {
         Object.entries(process.env).filter(([k]) => /^(MALLOC_|GLIBC_TUNABLES$|UV_THREADPOOL_SIZE$|VIPS_|NODE_OPTIONS$|LD_PRELOAD$)/.test(k)),
       ),
     },
-    settings: { data, split: args.split, images: limit, concurrency, shardSize: Number(args['shard-size']), encode: pngLevel === undefined ? 'png (Huffman only)' : `png level ${pngLevel}`, codecLimit: `sharp png level ${codecLevel}`, budget: '8/255, 2/255', generator, generatorNote },
+    settings: { data, split: args.split, images: limit, concurrency, shardSize: args['shard-size'], encode: pngLevel === undefined ? 'png (Huffman only)' : `png level ${pngLevel}`, codecLimit: `sharp png level ${codecLevel}`, budget: '8/255, 2/255', generator, generatorNote },
     loadBefore: await load(),
     rows: [],
     memory: [],
     train: null,
   };
-  const base = { data, splits: [args.split], limit, concurrency, shardSize: Number(args['shard-size']), generator, encode, codecLevel };
+  const base = { data, splits: [args.split], limit, concurrency, shardSize: args['shard-size'], generator, encode, codecLevel };
   // On a many-core machine one process does not fill the cores: --list-times gives the rows a
   // longer run over the same images (distinct ids), and --codec-workers runs the codec limit as
   // several processes too, so that the limit is what the machine's cores can do.
@@ -525,7 +525,7 @@ async function parent() {
         { label: '100 images', data, splits: [args.split], limit: 100, total: 100 },
         { label: 'all images (every split)', data, splits: undefined, limit: undefined, total: null },
       ];
-      const times = Number(args.repeat);
+      const times = args.repeat;
       if (times > 1) {
         process.stderr.write(`bench: listing the folder ${times} times...\n`);
         const rep = await repeatedCoco(data, times, tmp);
@@ -533,7 +533,7 @@ async function parent() {
       }
       for (const s of specs) {
         process.stderr.write(`bench: memory, ${s.label}...\n`);
-        const maxSeconds = Number(args['memory-max-seconds']);
+        const maxSeconds = args['memory-max-seconds'];
         const r = await runWorkers({ ...base, ...s, row: args['memory-noise'], noise: args['memory-noise'], shardSize: 20, maxSeconds }, 1, tmp);
         r.of = s.total;
         r.label = s.label;

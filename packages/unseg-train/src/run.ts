@@ -160,7 +160,7 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGen
 async function missingFolders(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if (await stat(d).then(() => true, () => false)) return missing;
+    if (await exists(d)) return missing;
     missing.push(d);
     if (path.dirname(d) === d) return missing;
   }
