@@ -26,7 +26,7 @@ options (defaults in brackets; --quick's where it differs):
   --format F           the CLI's plugin [coco; --quick: ade20k]
   --train-split S      [train; --quick: validation]
   --eval-split S       [valid; --quick: validation]
-  --rows R,...         noise[@generatorDir][+defense] rows
+  --rows R,...         noise[@generatorDir][+defense] rows (classwise:codes@FILE: a class-codes file)
                        [none,uniform,classwise,sign,unseg,unseg+jpeg75,unseg+gray,unseg+blur1,none+jpeg75,none+gray,none+blur1;
                         --quick: none,sign,sign+jpeg75]
   --archs A,...        [unet,deeplab]
@@ -133,6 +133,7 @@ function publish(split, noise, outDir) {
   if (noise.generator) args.push('--generator', noise.generator);
   if (noise.cellSize) args.push('--cell-size', String(noise.cellSize));
   if (noise.pattern) args.push('--pattern', noise.pattern);
+  if (noise.codes) args.push('--codes', noise.codes);
   if (cfg.limit) args.push('--limit', String(cfg.limit));
   log(`publishing ${split}: ${args.slice(2).join(' ')}`);
   const t = Date.now();

@@ -7,6 +7,7 @@ import { parseWorkers, runWorkersCommand } from './commands/run-workers.js';
 import { inspectCommand } from './commands/inspect.js';
 import { verifyCommand, type VerifyCommandOptions } from './commands/verify.js';
 import { trainCommand, type TrainCommandOptions } from './commands/train.js';
+import { trainCodesCommand, type TrainCodesCommandOptions } from './commands/train-codes.js';
 import { mergeManifestCommand, type MergeManifestOptions } from './commands/merge-manifest.js';
 import { BUILTIN_PLUGINS } from './plugins.js';
 import { exportCommand, type ExportCommandOptions } from './commands/export.js';
@@ -147,6 +148,41 @@ export function buildProgram(exit: (code: number) => void): Command {
         'or settings on --resume, training diverged), 130 stopped by a signal.',
     )
     .action(async (options: TrainCommandOptions) => exit(await trainCommand(options)));
+
+  program
+    .command('train-codes')
+    .description('learn a class-codes file (one noise tile per category) by min-min against a from-scratch semantic segmenter, for run --noise classwise --pattern codes')
+    .requiredOption('--data <plugin:dir[@split]>', 'labelled training data, repeatable: coco:<dir>@test, ade20k:<dir>@training (held-out splits are skipped unless named)', collectSpec)
+    .requiredOption('--out <file>', 'the class-codes JSON to write (replaced whole when the run ends, never half-written)')
+    .option('--seed <n>', 'random seed (the run is deterministic for a seed and backend)', '1')
+    .addOption(backendOption('tfjs backend'))
+    .option('--size <px>', 'working resolution: images and labels resized to this square', '128')
+    .option('--batch <n>', 'batch size', '8')
+    .option('--rounds <n>', 'min-min rounds: --model-steps surrogate steps, then one pass of code steps over every image', '30')
+    .option('--model-steps <n>', 'surrogate steps per round', '10')
+    .option('--tile <cells>', 'cells per side of each code tile', '8')
+    .option('--cell <px>', 'working pixels per cell', '2')
+    .option('--publish-cell <px>', "the file's cellSize: image pixels per cell when published (16 = --cell 2 at 128 px for 1024-px images)", '16')
+    .option('--crop <px>', 'crop the surrogate sees after the random rescale', '96')
+    .option('--scale <min-max>', 'random rescale of each batch, as factors of --size (trainers resize by 0.5-2)', '0.5-2')
+    .option('--no-photometric', 'no brightness / contrast / saturation / hue jitter before the surrogate')
+    .option('--no-zero-mean', "codes keep their mean colour (by default each code's mean is removed per channel: a flat tint per class is what a grey conversion or colour jitter removes)")
+    .option('--eps-fg <budget>', 'budget inside the objects, as published', '8/255')
+    .option('--eps-bg <budget>', 'budget outside them', '2/255')
+    .option('--step <x>', 'signed step on a code value per batch, in direction units ([-1, 1])', '0.025')
+    .option('--lr <lr>', 'surrogate Adam learning rate', '1e-3')
+    .option('--widths <list>', 'surrogate U-Net channels per level', '16,32,64')
+    .option('--max-minutes <m>', 'stop after the round that would end past m minutes, and write the codes (default: no limit)')
+    .option('--max-images <n>', 'use at most n images (default: all)')
+    .addHelpText(
+      'after',
+      '\nExample (the codes of tools/bench-efficacy, learned on the split the benchmark never scores):\n' +
+        '  unseg-pipeline train-codes --data coco:../shared/data/coco-facades@test --out out/codes/facades.json --seed 1\n' +
+        '  unseg-pipeline run coco --in data --out shards/ --noise classwise --pattern codes --codes out/codes/facades.json\n' +
+        '\nCtrl-C or SIGTERM stops after the batch in flight and writes the codes learned so far (again: at once, nothing written).\n' +
+        'Exit status: 0 written, 1 error, 130 stopped by a signal.',
+    )
+    .action(async (options: TrainCodesCommandOptions) => exit(await trainCodesCommand(options)));
 
   program
     .command('inspect')

@@ -4,7 +4,8 @@ export const DEFENSE_NAMES = ['jpeg75', 'gray', 'blur1'];
 
 /**
  * `noise[:pattern][~cell-size][@generatorDir][+defense]`: e.g. `none`, `sign`, `unseg+jpeg75`,
- * `unseg@packages/unseg-core/models/no-lm` (an ablation's generator), `classwise~4096`
+ * `unseg@packages/unseg-core/models/no-lm` (an ablation's generator), `classwise:codes@out/codes.json`
+ * (a class-codes file), `classwise~4096`
  * (the classwise pattern with 4096-px cells: one flat colour offset per class),
  * `classwise:grating~32` (per-class stripes 32 px wide).
  */
@@ -20,10 +21,13 @@ export function parseRow(spec) {
   if (!source) throw new Error(`row ${spec}: no noise source`);
   if (pattern !== undefined && !/^[a-z]+$/.test(pattern)) throw new Error(`row ${spec}: pattern ${pattern} is not a word`);
   if (cell !== undefined && !/^[1-9][0-9]*$/.test(cell)) throw new Error(`row ${spec}: cell size ${cell} is not a positive integer`);
+  // For pattern codes the part after @ is the class-codes file (`classwise:codes@out/codes.json`).
+  const codes = pattern === 'codes' ? generator : undefined;
+  if (pattern === 'codes' && !codes) throw new Error(`row ${spec}: pattern codes needs its file, e.g. classwise:codes@out/codes.json`);
   let dirName = generator ? `${source}-${generator.replace(/[^A-Za-z0-9._-]+/g, '_')}` : source;
   if (pattern) dirName += `-${pattern}`;
   if (cell) dirName += `-cell${cell}`;
-  return { label: spec, source, generator: generator || undefined, pattern: pattern || undefined, cellSize: cell ? Number(cell) : undefined, defense: defense || undefined, dirName, key: spec };
+  return { label: spec, source, generator: codes ? undefined : generator || undefined, codes, pattern: pattern || undefined, cellSize: cell ? Number(cell) : undefined, defense: defense || undefined, dirName, key: spec };
 }
 
 /**

@@ -132,13 +132,19 @@ test('augment: photometric distortion stays in range and keeps grey pixels grey'
 });
 
 test('plan: row specs and run order', () => {
-  assert.deepEqual(parseRow('unseg+jpeg75'), { label: 'unseg+jpeg75', source: 'unseg', generator: undefined, pattern: undefined, cellSize: undefined, defense: 'jpeg75', dirName: 'unseg', key: 'unseg+jpeg75' });
-  assert.deepEqual(parseRow('classwise~4096+gray'), { label: 'classwise~4096+gray', source: 'classwise', generator: undefined, pattern: undefined, cellSize: 4096, defense: 'gray', dirName: 'classwise-cell4096', key: 'classwise~4096+gray' });
+  assert.deepEqual(parseRow('unseg+jpeg75'), { label: 'unseg+jpeg75', source: 'unseg', generator: undefined, codes: undefined, pattern: undefined, cellSize: undefined, defense: 'jpeg75', dirName: 'unseg', key: 'unseg+jpeg75' });
+  assert.deepEqual(parseRow('classwise~4096+gray'), { label: 'classwise~4096+gray', source: 'classwise', generator: undefined, codes: undefined, pattern: undefined, cellSize: 4096, defense: 'gray', dirName: 'classwise-cell4096', key: 'classwise~4096+gray' });
   assert.throws(() => parseRow('classwise~big'), /not a positive integer/);
   const grating = parseRow('classwise:grating~32');
   assert.deepEqual([grating.source, grating.pattern, grating.cellSize, grating.dirName], ['classwise', 'grating', 32, 'classwise-grating-cell32']);
   assert.throws(() => parseRow('classwise:Grating!'), /not a word/);
   assert.equal(parseRow('unseg@models/no-lm').generator, 'models/no-lm');
+  const codes = parseRow('classwise:codes@out/codes/a.json+gray');
+  assert.equal(codes.codes, 'out/codes/a.json');
+  assert.equal(codes.generator, undefined);
+  assert.equal(codes.defense, 'gray');
+  assert.equal(codes.dirName, 'classwise-out_codes_a.json-codes');
+  assert.throws(() => parseRow('classwise:codes'), /needs its file/);
   assert.throws(() => parseRow('unseg+sharpen'), /unknown defense/);
   const runs = planRuns(['none', 'sign', 'unseg'].map(parseRow), ['unet', 'deeplab'], [1, 2], ['none', 'unseg']);
   assert.deepEqual(runs.map((r) => `${r.row.label}/${r.arch}/${r.seed}`), [

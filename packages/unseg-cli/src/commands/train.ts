@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, isDirectory } from '@unseg/core';
+import { ConfigError, isDirectory, type DatasetReader } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
 // Types only: @unseg/train (and TensorFlow.js) is loaded when `train` runs, not at every CLI start.
 import type { TrainerOptions } from '@unseg/train';
@@ -120,6 +120,21 @@ export function parseTrainerOptions(o: TrainCommandOptions, paper: TrainerOption
   };
 }
 
+/** Opens every `--data` spec's reader and the splits it names (held-out splits only when named). */
+export async function openTrainingSources(specs: readonly string[]): Promise<{ reader: DatasetReader; split: string }[]> {
+  const sources = [];
+  for (const spec of specs) {
+    const { plugin: name, dir, split } = parseDataSpec(spec);
+    if (!(await isDirectory(path.resolve(dir)))) throw new ConfigError(`--data ${spec}: ${path.resolve(dir)} is not a folder (missing, or a file)`);
+    const plugin = await resolvePlugin(name);
+    const reader = await plugin.open(path.resolve(dir));
+    const splits = split ? [split] : (await reader.splits()).filter((s) => !HELD_OUT.test(s));
+    if (splits.length === 0) throw new ConfigError(`--data ${spec}: no training split (held-out splits are never used unless named)`);
+    for (const s of splits) sources.push({ reader, split: s });
+  }
+  return sources;
+}
+
 /** `unseg-pipeline train`: bilevel min-min training of a generator; writes a generator folder. */
 export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   if (o.data.length === 0) throw new ConfigError('--data is required: e.g. --data sa1b:../shared/data/sa1b-facades');
@@ -131,16 +146,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
   const maxMinutes = o.maxMinutes === undefined ? undefined : parseNumber(o.maxMinutes, '--max-minutes', { above: 0 });
   const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
   await checkOutputFolder(o.out, '--out');
-  const sources = [];
-  for (const spec of o.data) {
-    const { plugin: name, dir, split } = parseDataSpec(spec);
-    if (!(await isDirectory(path.resolve(dir)))) throw new ConfigError(`--data ${spec}: ${path.resolve(dir)} is not a folder (missing, or a file)`);
-    const plugin = await resolvePlugin(name);
-    const reader = await plugin.open(path.resolve(dir));
-    const splits = split ? [split] : (await reader.splits()).filter((s) => !HELD_OUT.test(s));
-    if (splits.length === 0) throw new ConfigError(`--data ${spec}: no training split (held-out splits are never used unless named)`);
-    for (const s of splits) sources.push({ reader, split: s });
-  }
+  const sources = await openTrainingSources(o.data);
   // As in `run`: Ctrl-C or a job runner's SIGTERM ends training at the next step with a
   // checkpoint to resume from; the same signal again stops at once (back to the last checkpoint).
   const controller = new AbortController();

@@ -1,0 +1,139 @@
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '@unseg/core';
+import type { BackendName } from '@unseg/core/generator';
+import { parseEps, parsePositiveInt } from '../options.js';
+import { checkOutputFile } from '../out-path.js';
+import { openTrainingSources, parseNumber, parseSeed } from './train.js';
+
+export interface TrainCodesCommandOptions {
+  data: string[];
+  out: string;
+  seed: string;
+  /** Commander restricts it to selectBackend's names. */
+  backend: BackendName;
+  size: string;
+  batch: string;
+  rounds: string;
+  modelSteps: string;
+  tile: string;
+  cell: string;
+  publishCell: string;
+  crop: string;
+  scale: string;
+  photometric: boolean;
+  zeroMean: boolean;
+  epsFg: string;
+  epsBg: string;
+  step: string;
+  lr: string;
+  widths: string;
+  maxMinutes?: string;
+  maxImages?: string;
+}
+
+/** `min-max`, e.g. 0.5-2: the random rescale's range, as factors of the working size. */
+export function parseScaleRange(text: string): { min: number; max: number } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$/.exec(text);
+  const min = m ? Number(m[1]) : NaN, max = m ? Number(m[2]) : NaN;
+  if (!(min > 0 && max >= min)) throw new ConfigError(`--scale ${JSON.stringify(text)}: expected <min>-<max> with 0 < min <= max, e.g. 0.5-2`);
+  return { min, max };
+}
+
+export function parseWidths(text: string): number[] {
+  const widths = text.split(',').map((w) => Number(w.trim()));
+  if (widths.length < 1 || widths.length > 5 || !widths.every((w) => Number.isInteger(w) && w >= 1)) {
+    throw new ConfigError(`--widths ${JSON.stringify(text)}: expected 1 to 5 whole numbers >= 1, e.g. 16,32,64`);
+  }
+  return widths;
+}
+
+/**
+ * `unseg-pipeline train-codes`: learns a class-codes file by min-min against a from-scratch
+ * semantic segmenter (see @unseg/train's trainClassCodes) and writes it where `run --noise
+ * classwise --pattern codes --codes FILE` reads it.
+ */
+export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<number> {
+  if (o.data.length === 0) throw new ConfigError('--data is required: e.g. --data coco:../shared/data/coco-facades@test');
+  const seed = parseSeed(o.seed);
+  const size = parsePositiveInt(o.size, '--size');
+  const widths = parseWidths(o.widths);
+  const crop = parsePositiveInt(o.crop, '--crop');
+  const scale = parseScaleRange(o.scale);
+  const divisor = 2 ** (widths.length - 1);
+  if (crop % divisor !== 0) throw new ConfigError(`--crop ${crop}: must be a multiple of ${divisor} (the surrogate's ${widths.length} levels)`);
+  if (crop > size * scale.max) throw new ConfigError(`--crop ${crop}: larger than the largest rescale of --size ${size} (${size} x ${scale.max})`);
+  const settings = {
+    seed,
+    rounds: parsePositiveInt(o.rounds, '--rounds'),
+    modelSteps: parsePositiveInt(o.modelSteps, '--model-steps'),
+    batchSize: parsePositiveInt(o.batch, '--batch'),
+    tileCells: parsePositiveInt(o.tile, '--tile'),
+    cell: parsePositiveInt(o.cell, '--cell'),
+    crop,
+    scale,
+    eps: { fg: parseEps(o.epsFg, '--eps-fg'), bg: parseEps(o.epsBg, '--eps-bg') },
+    step: parseNumber(o.step, '--step', { above: 0 }),
+    zeroMean: o.zeroMean,
+    lr: parseNumber(o.lr, '--lr', { above: 0 }),
+    widths,
+  };
+  const publishCell = parsePositiveInt(o.publishCell, '--publish-cell');
+  const maxMinutes = o.maxMinutes === undefined ? undefined : parseNumber(o.maxMinutes, '--max-minutes', { above: 0 });
+  const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
+  const out = path.resolve(o.out);
+  await checkOutputFile(out, '--out');
+  const sources = await openTrainingSources(o.data);
+  const { DEFAULT_PHOTOMETRIC, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
+  const { selectBackend } = await import('@unseg/core/generator');
+  const backend = await selectBackend(o.backend);
+  const print = (line: string) => process.stderr.write(`${line}\n`);
+  print(`backend: ${backend}`);
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nstopping after the batch in flight; the codes learned so far are written (again: stop at once, nothing written)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const set = await loadTrainingSet(sources, { size, withLabels: true, maxImages, log: print, signal: controller.signal });
+    const skipped = set.skipped?.length ?? 0;
+    print(`${set.images.length} images read${skipped ? `, ${skipped} skipped as unreadable (listed above)` : ''}`);
+    const result = await trainClassCodes({
+      set,
+      ...settings,
+      photometric: o.photometric ? DEFAULT_PHOTOMETRIC : null,
+      ...(maxMinutes !== undefined ? { maxMinutes } : {}),
+      signal: controller.signal,
+      log: print,
+    });
+    const doc = classCodesDocument(result, publishCell, {
+      command: ['unseg-pipeline', ...process.argv.slice(2)].join(' '),
+      backend,
+      data: o.data,
+      images: set.images.length,
+      skipped,
+      categories: result.categories,
+      settings: { ...settings, size, publishCell, photometric: o.photometric },
+      stopped: result.stopped,
+      seconds: Math.round(result.seconds),
+      history: result.history,
+    });
+    // Written whole or not at all: a killed run never leaves a half file that `run` would refuse.
+    const tmp = `${out}.tmp-${process.pid}`;
+    await writeFile(tmp, JSON.stringify(doc) + '\n');
+    await rename(tmp, out);
+    const last = result.history.at(-1);
+    print(
+      `${result.history.length} rounds in ${result.seconds.toFixed(0)} s on ${backend} (stopped: ${result.stopped})` +
+        (last ? `; last probe: clean ${last.probe.clean.toFixed(3)}, random codes ${last.probe.random.toFixed(3)}, learned ${last.probe.learned.toFixed(3)}` : '') +
+        `\nclass codes written to ${out}: ${result.codes.length} codes + background, ${result.rows}x${result.cols} cells of ${publishCell}px`,
+    );
+    return result.stopped === 'signal' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

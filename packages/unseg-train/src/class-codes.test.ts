@@ -1,0 +1,140 @@
+import { createClasswiseNoiseSource, parseClassCodes } from '@unseg/core';
+import { selectBackend } from '@unseg/core/generator';
+import { classCodesDocument, codeSlots, projectCodes, trainClassCodes, type ClassCodesResult, type ClassCodesTrainingOptions } from './class-codes.js';
+import type { TrainingSet } from './data.js';
+
+/** Four 16x16 images, categories 1 and 2 as two bands (labels are categoryId + 1, as data.ts paints them). */
+function labelledSet(): TrainingSet {
+  const size = 16;
+  const images: Float32Array[] = [];
+  const labels: Uint8Array[] = [];
+  for (let k = 0; k < 4; k++) {
+    const img = new Float32Array(size * size * 3);
+    const l = new Uint8Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const label = y < 4 + k ? 0 : x < 8 ? 2 : 3;
+        l[y * size + x] = label;
+        for (let c = 0; c < 3; c++) img[(y * size + x) * 3 + c] = 0.3 + 0.2 * ((label + c + k) % 3) + 0.02 * ((x * y) % 5);
+      }
+    }
+    images.push(img);
+    labels.push(l);
+  }
+  return { size, images, ids: ['a', 'b', 'c', 'd'], masks: images.map(() => []), labels };
+}
+
+const TINY: Omit<ClassCodesTrainingOptions, 'set'> = {
+  seed: 5,
+  rounds: 2,
+  modelSteps: 2,
+  batchSize: 2,
+  tileCells: 2,
+  cell: 2,
+  crop: 16,
+  scale: { min: 1, max: 1.5 },
+  photometric: null,
+  eps: { fg: 8 / 255, bg: 2 / 255 },
+  step: 0.1,
+  zeroMean: true,
+  lr: 1e-2,
+  widths: [4, 8],
+};
+
+describe('projectCodes', () => {
+  it('removes each code\'s mean per channel and keeps every value in [-1, 1]', () => {
+    const v = Float32Array.from({ length: 2 * 4 * 3 }, (_, i) => ((i * 37) % 11) / 11 - 0.2);
+    const p = projectCodes(v, 2, 4, true);
+    for (let s = 0; s < 2; s++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let k = 0; k < 4; k++) sum += p[(s * 4 + k) * 3 + c]!;
+        expect(Math.abs(sum)).toBeLessThan(1e-6);
+      }
+    }
+    expect(projectCodes(Float32Array.from([3, -3, 0.5]), 1, 1, false)).toEqual(Float32Array.from([1, -1, 0.5]));
+  });
+  it('stays zero-mean where values sit at the bounds (the nearest such code, not the mean removed then clamped)', () => {
+    // One channel of a 4-cell code; the other two channels zero. Removing the mean (0.5) then
+    // clamping gives [0.5, 0.5, 0.5, -1], mean 0.125; the projection is [1/3, 1/3, 1/3, -1].
+    const v = new Float32Array(12);
+    [1, 1, 1, -1].forEach((x, k) => (v[k * 3] = x));
+    const p = projectCodes(v, 1, 4, true);
+    expect([0, 1, 2, 3].map((k) => p[k * 3]!)).toEqual([1 / 3, 1 / 3, 1 / 3, -1].map((x) => expect.closeTo(x, 6)));
+  });
+});
+
+describe('codeSlots', () => {
+  it('gives category c code (c - 1) mod K, the background slot K, cells repeated from the corner', () => {
+    // 4x4 labels, K = 2 codes, tile 2x2 cells of 1 px: label 0 none, 2 = category 1, 3 = category 2, 4 = category 3.
+    const labels = Uint8Array.from([0, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    const s = codeSlots(labels, 4, 2, 2, 1);
+    expect(s[0]).toBe(2 * 4 + 0); // background, cell (0, 0)
+    expect(s[1]).toBe(0 * 4 + 1); // category 1 -> code 0, cell (0, 1)
+    expect(s[2]).toBe(1 * 4 + 0); // category 2 -> code 1, cell (0, 0) again: the tile repeats
+    expect(s[3]).toBe(0 * 4 + 1); // category 3 -> code 0 (wraps), cell (0, 1)
+    expect(s[15]).toBe(0 * 4 + 3); // category 1, cell (1, 1)
+  });
+});
+
+describe('trainClassCodes', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+
+  let first: ClassCodesResult;
+  it('learns one zero-mean code per category and one for the background, deterministically for a seed', async () => {
+    first = await trainClassCodes({ set: labelledSet(), ...TINY });
+    expect(first.categories).toEqual([1, 2]);
+    expect(first.codes).toHaveLength(2);
+    expect(first.history.map((h) => h.round)).toEqual([1, 2]);
+    expect(first.stopped).toBe('rounds');
+    for (const code of [...first.codes, first.background]) {
+      expect(code).toHaveLength(3 * 2 * 2);
+      for (let c = 0; c < 3; c++) {
+        const plane = Array.from(code.subarray(c * 4, c * 4 + 4));
+        expect(Math.abs(plane.reduce((a, b) => a + b, 0))).toBeLessThan(1e-5);
+        for (const v of plane) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+      }
+    }
+    // Two rounds of steps of 0.1 moved the codes away from where they started.
+    const again = await trainClassCodes({ set: labelledSet(), ...TINY });
+    expect(again.codes).toEqual(first.codes);
+    const other = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6 });
+    expect(other.codes).not.toEqual(first.codes);
+  }, 60_000);
+
+  it('stops at the next batch when aborted, with what it learned', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const r = await trainClassCodes({ set: labelledSet(), ...TINY, signal: controller.signal });
+    expect(r.stopped).toBe('signal');
+    expect(r.history).toHaveLength(0);
+  });
+
+  it('refuses a set without labels, and a crop the surrogate cannot take', async () => {
+    const { labels: _, ...unlabelled } = labelledSet();
+    await expect(trainClassCodes({ set: unlabelled, ...TINY })).rejects.toThrow(/withLabels/);
+    await expect(trainClassCodes({ set: labelledSet(), ...TINY, crop: 15 })).rejects.toThrow(/crop 15 must divide by 2/);
+  });
+
+  it('writes a file the pipeline reads, painting each category with the code it was trained with', async () => {
+    const doc = classCodesDocument(first, 3, { note: 'test' });
+    const codes = parseClassCodes(JSON.parse(JSON.stringify(doc)), 'codes.json', 'digest');
+    expect(codes.codes).toHaveLength(2);
+    expect(codes.cellSize).toBe(3);
+    // The pipeline's labels are category ids (0: none); publish at 3 px per cell, 12x12.
+    const size = 12;
+    const labels = new Uint16Array(size * size).map((_, p) => (p % size < 4 ? 0 : p % size < 8 ? 1 : 2));
+    const source = createClasswiseNoiseSource({ pattern: 'codes', codes });
+    const [noise] = await source.generate([
+      { id: 'x', image: { width: size, height: size, data: new Uint8Array(size * size * 3) }, prompt: { width: size, height: size, data: Uint8Array.from(labels, (l) => (l ? 1 : 0)) }, labels },
+    ]);
+    for (let p = 0; p < size * size; p++) {
+      const y = Math.floor(p / size), x = p % size;
+      const cell = (Math.floor(y / 3) % 2) * 2 + (Math.floor(x / 3) % 2);
+      const code = labels[p] === 0 ? first.background : first.codes[labels[p]! - 1]!;
+      for (let c = 0; c < 3; c++) expect(noise![p * 3 + c]).toBeCloseTo(code[c * 4 + cell]!, 3);
+    }
+  });
+});
