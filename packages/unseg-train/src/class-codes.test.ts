@@ -112,6 +112,14 @@ describe('trainClassCodes', () => {
     expect(r.history).toHaveLength(0);
   });
 
+  it('stops after the batch in flight when aborted mid-run (a signal handler gets its turn between steps)', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 0);
+    const r = await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 50, signal: controller.signal });
+    expect(r.stopped).toBe('signal');
+    expect(r.history.length).toBeLessThan(2);
+  });
+
   it('refuses a set without labels, and a crop the surrogate cannot take', async () => {
     const { labels: _, ...unlabelled } = labelledSet();
     await expect(trainClassCodes({ set: unlabelled, ...TINY })).rejects.toThrow(/withLabels/);

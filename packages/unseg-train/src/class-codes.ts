@@ -149,6 +149,14 @@ export function codeSlots(labels: Uint8Array, size: number, categories: number, 
   return out;
 }
 
+/**
+ * The steps are synchronous TensorFlow.js work: without a turn of the event loop between them a
+ * SIGINT handler (which aborts `signal`) would not run until training ended.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 interface Augmentation {
   readonly to: number;
   readonly crops: readonly { oy: number; ox: number; flip: boolean }[];
@@ -280,6 +288,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
       });
       surrogateLoss += cost.dataSync()[0]! / o.modelSteps;
       cost.dispose();
+      await yieldToEventLoop();
     }
     let codeLoss = 0;
     let codeSteps = 0;
@@ -314,6 +323,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
       const gv = o.zeroMean ? centred(g, slots, cells) : g;
       for (let i = 0; i < v.length; i++) v[i] = Math.max(-1, Math.min(1, v[i]! - o.step * Math.sign(gv[i]!)));
       applied = projectCodes(v, slots, cells, o.zeroMean);
+      await yieldToEventLoop();
       if (o.signal?.aborted) break;
     }
     const entry: ClassCodesRound = { round, surrogateLoss, codeLoss: codeLoss / Math.max(1, codeSteps), probe: probe(), seconds: (Date.now() - t0) / 1000 };

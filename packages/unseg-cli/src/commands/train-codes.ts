@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
@@ -83,6 +83,8 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
   const out = path.resolve(o.out);
   await checkOutputFile(out, '--out');
+  // Made now, not after the training it would otherwise fail at the end of.
+  await mkdir(path.dirname(out), { recursive: true });
   const sources = await openTrainingSources(o.data);
   const { DEFAULT_PHOTOMETRIC, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
   const { selectBackend } = await import('@unseg/core/generator');

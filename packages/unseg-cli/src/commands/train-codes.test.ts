@@ -1,0 +1,62 @@
+import { ConfigError } from '@unseg/core';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeCleanCoco } from '../test-helpers/coco-fixtures.js';
+import { cliInProcess } from '../test-helpers/in-process.js';
+import { parseScaleRange, parseWidths } from './train-codes.js';
+
+describe('train-codes option parsing', () => {
+  it('reads a rescale range and surrogate widths, refusing what would not train', () => {
+    expect(parseScaleRange('0.5-2')).toEqual({ min: 0.5, max: 2 });
+    expect(parseScaleRange(' 1 - 1 ')).toEqual({ min: 1, max: 1 });
+    for (const bad of ['2-0.5', '0-1', '1', 'a-b', '']) expect(() => parseScaleRange(bad)).toThrow(ConfigError);
+    expect(parseWidths('16,32,64')).toEqual([16, 32, 64]);
+    for (const bad of ['', '16,,32', '0,8', '1.5', '4,4,4,4,4,4']) expect(() => parseWidths(bad)).toThrow(/--widths/);
+  });
+});
+
+describe('train-codes end to end', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'unseg-cli-train-codes-'));
+    await writeCleanCoco(path.join(tmp, 'coco'), 3);
+  });
+  afterAll(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  const tiny = ['--size', '16', '--crop', '16', '--scale', '1-1.5', '--batch', '2', '--rounds', '1', '--model-steps', '1', '--tile', '2', '--cell', '2', '--widths', '4,8', '--backend', 'wasm'];
+
+  it('refuses a crop the surrogate cannot take or that no rescale reaches, before reading data', async () => {
+    const base = ['train-codes', '--data', 'coco:/no/such/folder', '--out', path.join(tmp, 'x.json')];
+    const odd = await cliInProcess([...base, '--crop', '18', '--widths', '4,8,16']);
+    expect(odd.code).toBe(1);
+    expect(odd.stderr).toContain("--crop 18: must be a multiple of 4 (the surrogate's 3 levels)");
+    const big = await cliInProcess([...base, '--size', '32', '--crop', '96', '--scale', '0.5-2']);
+    expect(big.stderr).toContain('--crop 96: larger than the largest rescale of --size 32 (32 x 2)');
+    const folder = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}`, '--out', tmp]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain('is a folder');
+  });
+
+  it('writes codes that `run --noise classwise --pattern codes` publishes with', async () => {
+    const codes = path.join(tmp, 'codes', 'facades.json');
+    const trained = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, '--publish-cell', '4', ...tiny]);
+    expect(trained.stderr).toContain('backend: wasm');
+    expect(trained.stderr).toMatch(/round 1\/1: surrogate [\d.]+, codes [\d.]+; probe clean [\d.]+ \/ random codes [\d.]+ \/ learned [\d.]+/);
+    expect(trained.code).toBe(0);
+    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { format: string; cellSize: number; codes: unknown[]; provenance: { categories: number[]; history: unknown[] } };
+    expect(doc).toMatchObject({ format: 'unseg-class-codes', version: 1, cellSize: 4 });
+    expect(doc.codes).toHaveLength(2);
+    expect(doc.provenance.categories).toEqual([1, 2]);
+    expect(doc.provenance.history).toHaveLength(1);
+    expect((await fs.readdir(path.dirname(codes))).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const out = path.join(tmp, 'shards');
+    const run = await cliInProcess(['run', 'coco', '--in', path.join(tmp, 'coco'), '--out', out, '--noise', 'classwise', '--pattern', 'codes', '--codes', codes, '--progress', 'none']);
+    expect(run.stderr).not.toMatch(/error/i);
+    expect(run.code).toBe(0);
+    const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { counts?: { published?: number } };
+    expect(JSON.stringify(manifest)).toContain('learned code (2 codes from');
+  });
+});
