@@ -133,7 +133,7 @@ describe('trainClassCodes', () => {
     expect(codes.cellSize).toBe(3);
     // The pipeline's labels are category ids (0: none); publish at 3 px per cell, 12x12.
     const size = 12;
-    const labels = new Uint16Array(size * size).map((_, p) => (p % size < 4 ? 0 : p % size < 8 ? 1 : 2));
+    const labels = new Int32Array(size * size).map((_, p) => (p % size < 4 ? 0 : p % size < 8 ? 1 : 2));
     const source = createClasswiseNoiseSource({ pattern: 'codes', codes });
     const [noise] = await source.generate([
       { id: 'x', image: { width: size, height: size, data: new Uint8Array(size * size * 3) }, prompt: { width: size, height: size, data: Uint8Array.from(labels, (l) => (l ? 1 : 0)) }, labels },
