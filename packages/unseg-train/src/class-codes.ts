@@ -278,7 +278,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     }
     const r0 = Date.now();
     let surrogateLoss = 0;
-    for (let s = 0; s < o.modelSteps; s++) {
+    for (let s = 0; s < o.modelSteps && !o.signal?.aborted; s++) {
       const idx = Array.from({ length: B }, () => rng.int(n));
       const a = drawAugmentation(B);
       const cost = tf.tidy(() => {
@@ -297,13 +297,14 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
       const idx = order.slice(start, start + B);
       const m = idx.length;
       const a = drawAugmentation(m);
-      const [value, grad] = tf.tidy(() => {
+      // Tensors out of the tidy, read after: a tidy walks every element of a typed array it returns.
+      const { value: valueT, grad: gradT } = tf.tidy(() => {
         const target = targets(idx, a);
-        const { value, grad } = tf.valueAndGrad((dir: tf.Tensor) => batchLoss(idx, a, target, dir as tf.Tensor4D))(
-          tf.tensor4d(directions(idx, applied), [m, S, S, 3]),
-        );
-        return [value.dataSync()[0]!, grad.dataSync() as Float32Array];
+        return tf.valueAndGrad((dir: tf.Tensor) => batchLoss(idx, a, target, dir as tf.Tensor4D))(tf.tensor4d(directions(idx, applied), [m, S, S, 3]));
       });
+      const value = valueT.dataSync()[0]!;
+      const grad = gradT.dataSync() as Float32Array;
+      tf.dispose([valueT, gradT]);
       codeLoss += value;
       codeSteps++;
       // A code value's gradient: the sum over every pixel that shows it.
@@ -331,6 +332,10 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     log(
       `round ${round}/${o.rounds}: surrogate ${entry.surrogateLoss.toFixed(3)}, codes ${entry.codeLoss.toFixed(3)}; probe clean ${entry.probe.clean.toFixed(3)} / random codes ${entry.probe.random.toFixed(3)} / learned ${entry.probe.learned.toFixed(3)}; ${entry.seconds.toFixed(0)} s`,
     );
+    if (o.signal?.aborted) {
+      stopped = 'signal';
+      break;
+    }
     const last = (Date.now() - r0) / 1000;
     if (o.maxMinutes !== undefined && entry.seconds + last > o.maxMinutes * 60 && round < o.rounds) {
       stopped = 'time';

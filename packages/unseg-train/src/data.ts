@@ -16,7 +16,7 @@ export interface TrainingSet {
   readonly ids: string[];
   /** Per image, its object masks (size*size, 0/1). Images without a usable object are dropped. */
   readonly masks: Uint8Array[][];
-  /** Per image, a label map (0 = none, else categoryId + 1; later objects paint over earlier), when asked for. */
+  /** Per image, a label map (0 = none, else categoryId + 1; the smaller object where they overlap, as the pipeline paints), when asked for. */
   readonly labels?: Uint8Array[];
   /** Samples that could not be read (bad image, bad annotation, bad mask), each with its file and reason. */
   readonly skipped?: SampleError[];
@@ -90,17 +90,24 @@ async function decodeSample(sample: Sample, root: string, options: LoadOptions):
   const minArea = options.minArea ?? DEFAULT_MIN_AREA;
   const maxArea = options.maxArea ?? 0.8;
   const masks: Uint8Array[] = [];
-  const labels = options.withLabels ? new Uint8Array(size * size) : undefined;
+  const painted: { mask: Uint8Array; area: number; label: number }[] = [];
   for (const obj of sample.objects) {
     if (obj.isCrowd) continue;
     const rle = await obj.mask().catch((e: unknown) => {
       throw asSampleError(e, annotationFile(sample, root), sample.id, `mask of object ${obj.id}`);
     });
     const { mask, area } = rleToSquare(rle, size);
-    if (labels) for (let i = 0; i < mask.length; i++) if (mask[i]) labels[i] = obj.categoryId + 1;
+    painted.push({ mask, area, label: obj.categoryId + 1 });
     let on = 0;
     for (const v of mask) on += v;
     if (area >= minArea && area <= maxArea && on >= 4) masks.push(mask);
+  }
+  let labels: Uint8Array | undefined;
+  if (options.withLabels) {
+    // Where objects overlap the smaller one wins, as in the pipeline's label map
+    // (paintCategoryLabels): class codes learned here are painted there.
+    labels = new Uint8Array(size * size);
+    for (const { mask, label } of painted.sort((a, b) => b.area - a.area)) for (let i = 0; i < mask.length; i++) if (mask[i]) labels[i] = label;
   }
   if (masks.length === 0) return undefined;
   const image = await decodeImageSquare(sample.image, root, size).catch((e: unknown) => {

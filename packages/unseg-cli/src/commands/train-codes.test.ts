@@ -34,7 +34,11 @@ describe('train-codes end to end', () => {
     expect(odd.code).toBe(1);
     expect(odd.stderr).toContain("--crop 18: must be a multiple of 4 (the surrogate's 3 levels)");
     const big = await cliInProcess([...base, '--size', '32', '--crop', '96', '--scale', '0.5-2']);
+    expect(big.code).toBe(1);
     expect(big.stderr).toContain('--crop 96: larger than the largest rescale of --size 32 (32 x 2)');
+    const silent = await cliInProcess([...base, '--eps-fg', '0', '--eps-bg', '0']);
+    expect(silent.code).toBe(1);
+    expect(silent.stderr).toContain('--eps-fg and --eps-bg are both 0');
     const folder = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}`, '--out', tmp]);
     expect(folder.code).toBe(1);
     expect(folder.stderr).toContain('is a folder');

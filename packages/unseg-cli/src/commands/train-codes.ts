@@ -78,6 +78,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     lr: parseNumber(o.lr, '--lr', { above: 0 }),
     widths,
   };
+  if (settings.eps.fg === 0 && settings.eps.bg === 0) throw new ConfigError('--eps-fg and --eps-bg are both 0: the codes would have no effect to learn from');
   const publishCell = parsePositiveInt(o.publishCell, '--publish-cell');
   const maxMinutes = o.maxMinutes === undefined ? undefined : parseNumber(o.maxMinutes, '--max-minutes', { above: 0 });
   const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
@@ -94,7 +95,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after the batch in flight; the codes learned so far are written (again: stop at once, nothing written)\n');
+    process.stderr.write('\nstopping after the step in flight; the codes learned so far are written if a round has ended (again: stop at once, nothing written)\n');
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -111,6 +112,10 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
       signal: controller.signal,
       log: print,
     });
+    if (result.history.length === 0) {
+      print(`stopped before the first round ended: nothing written (${out} left as it was)`);
+      return 130;
+    }
     const doc = classCodesDocument(result, publishCell, {
       command: ['unseg-pipeline', ...process.argv.slice(2)].join(' '),
       backend,
