@@ -127,7 +127,7 @@ describe('trainClassCodes', () => {
   it('refuses a set without labels, and a crop the surrogate cannot take', async () => {
     const { labels: _, ...unlabelled } = labelledSet();
     await expect(trainClassCodes({ set: unlabelled, ...TINY })).rejects.toThrow(/withLabels/);
-    await expect(trainClassCodes({ set: labelledSet(), ...TINY, crop: 15 })).rejects.toThrow(/crop 15 must divide by 2/);
+    await expect(trainClassCodes({ set: labelledSet(), ...TINY, crop: 15 })).rejects.toThrow(/--crop 15: must be a multiple of 2 \(the surrogate's 2 levels\)/);
   });
 
   it('writes a file the pipeline reads, painting each category with the code it was trained with', async () => {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION } from '@unseg/core';
-import { initUNet, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
+import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError } from '@unseg/core';
+import { initUNet, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
 import type { TrainingSet } from './data.js';
+import { softmaxCrossEntropy } from './losses.js';
 import { applyJitter, drawJitter, type JitterParams, type PhotometricOptions } from './photometric.js';
 import { Rng } from './rng.js';
 
@@ -77,9 +78,14 @@ export interface ClassCodesResult {
   readonly seconds: number;
 }
 
-/** Square U-Net inputs must divide by this (two poolings for three levels). */
-function divisor(widths: readonly number[]): number {
-  return 2 ** (widths.length - 1);
+/**
+ * The crop must divide by the surrogate's pooling and be reachable by the largest rescale. The
+ * CLI asks this before reading any data; trainClassCodes asks it again for library callers.
+ */
+export function checkClassCodesGeometry(o: { readonly size: number; readonly crop: number; readonly scale: { readonly max: number }; readonly widths: readonly number[] }): void {
+  const d = unetDivisor({ inChannels: 3, outChannels: 1, widths: o.widths });
+  if (o.crop % d !== 0) throw new ConfigError(`--crop ${o.crop}: must be a multiple of ${d} (the surrogate's ${o.widths.length} levels)`);
+  if (o.crop > o.size * o.scale.max) throw new ConfigError(`--crop ${o.crop}: larger than the largest rescale of --size ${o.size} (${o.size} x ${o.scale.max})`);
 }
 
 /**
@@ -170,8 +176,8 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
   const labels = set.labels;
   if (!labels) throw new Error('trainClassCodes needs a set loaded withLabels');
   const S = set.size;
-  const d = divisor(o.widths);
-  if (o.crop % d !== 0 || o.crop > S * o.scale.max) throw new RangeError(`crop ${o.crop} must divide by ${d} and fit the largest rescale (${S} x ${o.scale.max})`);
+  checkClassCodesGeometry({ size: S, crop: o.crop, scale: o.scale, widths: o.widths });
+  const d = unetDivisor({ inChannels: 3, outChannels: 1, widths: o.widths });
   const present = new Set<number>();
   for (const l of labels) for (const v of l) if (v > 0) present.add(v - 1);
   const categoryIds = [...present].sort((a, b) => a - b);
@@ -246,10 +252,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     const crops = tf.concat(parts, 0) as tf.Tensor4D;
     return a.jitter ? applyJitter(crops, a.jitter) : crops;
   };
-  const lossOf = (x: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar => {
-    const logits = unetForward(spec, params, 'C', x.mul(2).sub(1) as tf.Tensor4D);
-    return logits.sub(tf.logSumExp(logits, 3, true)).mul(target).sum(3).mean().neg() as tf.Scalar;
-  };
+  const lossOf = (x: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar => softmaxCrossEntropy(unetForward(spec, params, 'C', x.mul(2).sub(1) as tf.Tensor4D), target);
   /** Loss of batch idx with directions dir (a tensor, so that its gradient can be taken). */
   const batchLoss = (idx: readonly number[], a: Augmentation, target: tf.Tensor4D, dir: tf.Tensor4D): tf.Scalar => {
     const m = idx.length;

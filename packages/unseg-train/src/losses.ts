@@ -15,6 +15,11 @@ export function diceLoss(logits: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
   });
 }
 
+/** Mean softmax cross-entropy of [n, h, w, classes] logits against one-hot targets (semantic segmentation). */
+export function softmaxCrossEntropy(logits: tf.Tensor4D, oneHot: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => logits.sub(tf.logSumExp(logits, 3, true)).mul(oneHot).sum(3).mean().neg() as tf.Scalar);
+}
+
 /** The segmentation loss of UnSeg's surrogate and generator phases: BCE + Dice. */
 export function segLoss(logits: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
   return tf.tidy(() => bceWithLogits(logits, target).add(diceLoss(logits, target)) as tf.Scalar);

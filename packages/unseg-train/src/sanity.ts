@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { applyBudgetedNoise, type NoiseRequest } from '@unseg/core';
 import { generateNoise, initUNet, unetForward, type Generator } from '@unseg/core/generator';
 import type { TrainingSet } from './data.js';
+import { softmaxCrossEntropy } from './losses.js';
 import { Rng } from './rng.js';
 
 /**
@@ -117,9 +118,7 @@ export async function sanityEfficacy(o: SanityOptions): Promise<SanityResult> {
           y = tf.reverse(y, 2);
         }
         return opt.minimize(() => {
-          const logits = unetForward(spec, params, 'D', x.mul(2).sub(1) as tf.Tensor4D);
-          const logp = logits.sub(tf.logSumExp(logits, 3, true));
-          return logp.mul(y).sum(3).mean().neg() as tf.Scalar;
+          return softmaxCrossEntropy(unetForward(spec, params, 'D', x.mul(2).sub(1) as tf.Tensor4D), y);
         }, true, [...params.values()])!;
       });
       last = cost.dataSync()[0]!;

@@ -1,6 +1,6 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '@unseg/core';
+import { ConfigError, nodeShardFs, writeFileAtomic } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
 import { parseEps, parsePositiveInt } from '../options.js';
 import { checkOutputFile } from '../out-path.js';
@@ -60,9 +60,9 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const widths = parseWidths(o.widths);
   const crop = parsePositiveInt(o.crop, '--crop');
   const scale = parseScaleRange(o.scale);
-  const divisor = 2 ** (widths.length - 1);
-  if (crop % divisor !== 0) throw new ConfigError(`--crop ${crop}: must be a multiple of ${divisor} (the surrogate's ${widths.length} levels)`);
-  if (crop > size * scale.max) throw new ConfigError(`--crop ${crop}: larger than the largest rescale of --size ${size} (${size} x ${scale.max})`);
+  // TensorFlow.js loads with @unseg/train, so only once the options are known to parse.
+  const { DEFAULT_PHOTOMETRIC, checkClassCodesGeometry, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
+  checkClassCodesGeometry({ size, crop, scale, widths });
   const settings = {
     seed,
     rounds: parsePositiveInt(o.rounds, '--rounds'),
@@ -87,7 +87,6 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   // Made now, not after the training it would otherwise fail at the end of.
   await mkdir(path.dirname(out), { recursive: true });
   const sources = await openTrainingSources(o.data);
-  const { DEFAULT_PHOTOMETRIC, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
   const { selectBackend } = await import('@unseg/core/generator');
   const backend = await selectBackend(o.backend);
   const print = (line: string) => process.stderr.write(`${line}\n`);
@@ -129,9 +128,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
       history: result.history,
     });
     // Written whole or not at all: a killed run never leaves a half file that `run` would refuse.
-    const tmp = `${out}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(doc) + '\n');
-    await rename(tmp, out);
+    await writeFileAtomic(nodeShardFs, path.dirname(out), path.basename(out), new TextEncoder().encode(JSON.stringify(doc) + '\n'));
     const last = result.history.at(-1);
     print(
       `${result.history.length} rounds in ${result.seconds.toFixed(0)} s on ${backend} (stopped: ${result.stopped})` +

@@ -11,7 +11,7 @@ export type { ShardManifest, ManifestRunInfo, ManifestShard, ManifestFailure, Ma
 export { acquireOutputLock, lockFileName, type OutputLock, type LockInfo } from './lock.js';
 export { readShardSummary, type ShardSummary } from './summary.js';
 export { shardFileName, statsFileName, parseShardName, checkSplitName, type WorkerSpec, type ParsedShardName } from './naming.js';
-export { nodeShardFs, type ShardFs, type ShardFileHandle } from './fs.js';
+export { nodeShardFs, writeFileAtomic, type ShardFs, type ShardFileHandle } from './fs.js';
 export { SHARD_COLUMNS, huggingfaceFeatures, huggingfaceMetadataJson, shardSchemaSummary } from './schema.js';
 export type { ShardColumn, ShardColumnType } from './schema.js';
 export { createShardEncoder, parquetSchema, arrowSchema, type ShardFormat, type ShardEncoder, type ByteSink } from './encoders.js';
