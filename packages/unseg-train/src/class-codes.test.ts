@@ -108,6 +108,22 @@ describe('trainClassCodes', () => {
     expect(other.codes).not.toEqual(first.codes);
   }, 60_000);
 
+  it('learns achromatic codes (one value on R, G and B) that still move and stay zero-mean', async () => {
+    // Seed 6: with seed 5 this tiny surrogate's ReLUs die in round 2 under grey codes, and no code moves after.
+    const grey = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6, rounds: 3, achromatic: true });
+    const oneRound = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6, rounds: 1, achromatic: true });
+    for (const code of [...grey.codes, grey.background]) {
+      const [r, g, b] = [0, 1, 2].map((c) => Array.from(code.subarray(c * 4, c * 4 + 4)));
+      expect(g).toEqual(r);
+      expect(b).toEqual(r);
+      expect(Math.abs(r!.reduce((a, v) => a + v, 0))).toBeLessThan(1e-5);
+    }
+    expect(grey.codes).not.toEqual(oneRound.codes);
+    // A free code has channels that differ: the tie is the option's doing.
+    const free = first.codes[0]!;
+    expect(Array.from(free.subarray(4, 8))).not.toEqual(Array.from(free.subarray(0, 4)));
+  }, 60_000);
+
   it('stops at the next batch when aborted, with what it learned', async () => {
     const controller = new AbortController();
     controller.abort();

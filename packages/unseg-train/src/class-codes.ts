@@ -43,6 +43,11 @@ export interface ClassCodesTrainingOptions {
   readonly step: number;
   /** Each code's mean removed per channel: a flat colour per class is not a code a grey conversion keeps. */
   readonly zeroMean: boolean;
+  /**
+   * The same value on R, G and B: a brightness-only code, which a grey conversion keeps whole and
+   * JPEG's chroma subsampling does not touch (a free colour code kept 0.72 of clean once turned grey).
+   */
+  readonly achromatic?: boolean;
   readonly lr: number;
   readonly widths: readonly number[];
   readonly maxMinutes?: number;
@@ -135,6 +140,16 @@ function centred(g: Float32Array, slots: number, cells: number): Float32Array {
   return out;
 }
 
+/** Each (slot, cell)'s three values set to its first: the draw of an achromatic code. */
+function tieChannels(v: Float32Array): void {
+  for (let i = 0; i < v.length; i += 3) v[i + 1] = v[i + 2] = v[i]!;
+}
+
+/** Each (slot, cell)'s three gradients set to their sum: the gradient of one value shown on R, G and B. */
+function sumChannels(g: Float32Array): void {
+  for (let i = 0; i < g.length; i += 3) g[i] = g[i + 1] = g[i + 2] = g[i]! + g[i + 1]! + g[i + 2]!;
+}
+
 /**
  * For each pixel of a size x size label map, the index (slot * cells + cell) of the code value it
  * takes: slot = the category's code ((c - 1) mod K, as the pipeline assigns them) or K for the
@@ -189,7 +204,12 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
   const slots = K + 1;
   const rng = new Rng(o.seed * 7919 + 3);
   const v = Float32Array.from({ length: slots * cells * 3 }, () => rng.uniform(-1, 1));
-  const randomCodes = projectCodes(Float32Array.from(v, () => (rng.next() < 0.5 ? -1 : 1)), slots, cells, o.zeroMean);
+  const random = Float32Array.from(v, () => (rng.next() < 0.5 ? -1 : 1));
+  if (o.achromatic) {
+    tieChannels(v);
+    tieChannels(random);
+  }
+  const randomCodes = projectCodes(random, slots, cells, o.zeroMean);
   let applied = projectCodes(v, slots, cells, o.zeroMean);
   const slotOf = labels.map((l) => codeSlots(l, S, K, o.tileCells, o.cell));
   const budgetOf = labels.map((l) => Float32Array.from(l, (x) => (x > 0 ? o.eps.fg : o.eps.bg)));
@@ -324,6 +344,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
       });
       // Through the projection, v's gradient is g less its mean per slot and channel (where no
       // value sits at a bound; the sign is all the step uses).
+      if (o.achromatic) sumChannels(g);
       const gv = o.zeroMean ? centred(g, slots, cells) : g;
       for (let i = 0; i < v.length; i++) v[i] = Math.max(-1, Math.min(1, v[i]! - o.step * Math.sign(gv[i]!)));
       applied = projectCodes(v, slots, cells, o.zeroMean);

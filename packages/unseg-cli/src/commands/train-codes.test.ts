@@ -46,13 +46,16 @@ describe('train-codes end to end', () => {
 
   it('writes codes that `run --noise classwise --pattern codes` publishes with', async () => {
     const codes = path.join(tmp, 'codes', 'facades.json');
-    const trained = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, '--publish-cell', '4', ...tiny]);
+    const trained = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, '--publish-cell', '4', '--achromatic', ...tiny]);
     expect(trained.stderr).toContain('backend: wasm');
     expect(trained.stderr).toMatch(/round 1\/1: surrogate [\d.]+, codes [\d.]+; probe clean [\d.]+ \/ random codes [\d.]+ \/ learned [\d.]+/);
     expect(trained.code).toBe(0);
-    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { format: string; cellSize: number; codes: unknown[]; provenance: { categories: number[]; history: unknown[] } };
+    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { format: string; cellSize: number; codes: number[][][][]; provenance: { categories: number[]; history: unknown[]; settings: { achromatic: boolean } } };
     expect(doc).toMatchObject({ format: 'unseg-class-codes', version: 1, cellSize: 4 });
     expect(doc.codes).toHaveLength(2);
+    // --achromatic: each code's R, G and B grids are one grid.
+    for (const [r, g, b] of doc.codes) expect([g, b]).toEqual([r, r]);
+    expect(doc.provenance.settings.achromatic).toBe(true);
     expect(doc.provenance.categories).toEqual([1, 2]);
     expect(doc.provenance.history).toHaveLength(1);
     expect(await fs.readdir(path.dirname(codes))).toEqual(['facades.json']);

@@ -23,6 +23,7 @@ export interface TrainCodesCommandOptions {
   scale: string;
   photometric: boolean;
   zeroMean: boolean;
+  achromatic: boolean;
   epsFg: string;
   epsBg: string;
   step: string;
@@ -75,6 +76,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     eps: { fg: parseEps(o.epsFg, '--eps-fg'), bg: parseEps(o.epsBg, '--eps-bg') },
     step: parseNumber(o.step, '--step', { above: 0 }),
     zeroMean: o.zeroMean,
+    achromatic: o.achromatic,
     lr: parseNumber(o.lr, '--lr', { above: 0 }),
     widths,
   };
