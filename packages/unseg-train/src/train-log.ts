@@ -1,4 +1,6 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { nodeShardFs, writeFileAtomic } from '@unseg/core';
 import type { LogRecord } from './trainer.js';
 
 /**
@@ -27,9 +29,7 @@ export async function truncateLog(file: string, step: number): Promise<{ steps: 
     } else dropped++;
   }
   if (dropped > 0) {
-    const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, kept.join(''));
-    await rename(tmp, file);
+    await writeFileAtomic(nodeShardFs, path.dirname(file), path.basename(file), new TextEncoder().encode(kept.join('')));
   }
   return { steps, dropped };
 }

@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+import lzma
 import zlib
 
 T_START = time.time()
@@ -128,6 +129,16 @@ def defend(imgs, defense):
     raise SystemExit(f'--defense {defense}: one of {", ".join(DEFENSES)}')
 
 
+def read_packed(file):
+    """A bundle blob's bytes: FILE (zlib), or FILE.xz where pack_bundle.py recompressed it to fit a
+    device call's 64 MiB."""
+    if not os.path.exists(file) and os.path.exists(file + '.xz'):
+        with open(file + '.xz', 'rb') as f:
+            return lzma.decompress(f.read())
+    with open(file, 'rb') as f:
+        return zlib.decompress(f.read())
+
+
 def load_bundle(path, rows, limit=0, limit_valid=0):
     """numpy arrays: {'train': {row: images}, 'train_labels', 'valid', 'valid_labels', 'index'}."""
     from PIL import Image
@@ -148,8 +159,7 @@ def load_bundle(path, rows, limit=0, limit_valid=0):
         return imgs
 
     def labels(split, n):
-        with open(os.path.join(path, index['splits'][split]['labels']), 'rb') as f:
-            raw = zlib.decompress(f.read())
+        raw = read_packed(os.path.join(path, index['splits'][split]['labels']))
         return np.frombuffer(raw, np.uint8).reshape(-1, size, size)[:n].copy()
 
     n_train = index['splits']['train']['count']
@@ -168,8 +178,7 @@ def load_bundle(path, rows, limit=0, limit_valid=0):
         if meta['diff'] is None:
             out['train'][row] = train_base
             continue
-        with open(os.path.join(path, meta['diff']), 'rb') as f:
-            diff = np.frombuffer(zlib.decompress(f.read()), np.int8).reshape(-1, 3, size, size)[:n_train]
+        diff = np.frombuffer(read_packed(os.path.join(path, meta['diff'])), np.int8).reshape(-1, 3, size, size)[:n_train]
         diff = diff.transpose(0, 2, 3, 1)  # stored planar (NCHW), images are NHWC
         out['train'][row] = np.clip(train_base.astype(np.int16) + diff, 0, 255).astype(np.uint8)
     return out

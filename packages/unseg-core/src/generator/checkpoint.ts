@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { nodeShardFs, writeFileAtomic } from '../shards/fs.js';
 import type { ParamMap } from './unet.js';
 
 export interface NamedTensor {
@@ -18,12 +19,6 @@ export interface WeightsFile {
   readonly userDefinedMetadata?: Record<string, unknown>;
 }
 
-async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
-}
-
 /** Writes `${stem}.json` + `${stem}.weights.bin` for the named tensors (order kept). */
 export async function saveTensors(
   dir: string,
@@ -36,13 +31,13 @@ export async function saveTensors(
     tensors instanceof Map ? [...tensors].map(([name, tensor]) => ({ name, tensor })) : [...(tensors as NamedTensor[])];
   const { data, specs } = await tf.io.encodeWeights(list);
   const bin = `${stem}.weights.bin`;
-  await writeAtomic(path.join(dir, bin), new Uint8Array(data));
+  await writeFileAtomic(nodeShardFs, dir, bin, new Uint8Array(data));
   const json: WeightsFile = {
     format: 'unseg-weights',
     weightsManifest: [{ paths: [bin], weights: specs }],
     ...(metadata ? { userDefinedMetadata: metadata } : {}),
   };
-  await writeAtomic(path.join(dir, `${stem}.json`), JSON.stringify(json, null, 1));
+  await writeFileAtomic(nodeShardFs, dir, `${stem}.json`, new TextEncoder().encode(JSON.stringify(json, null, 1)));
 }
 
 /** Reads what saveTensors wrote; the caller owns (and disposes) the returned tensors. */
