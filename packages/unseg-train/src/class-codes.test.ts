@@ -1,6 +1,6 @@
 import { createClasswiseNoiseSource, parseClassCodes } from '@unseg/core';
 import { selectBackend } from '@unseg/core/generator';
-import { classCodesDocument, codeSlots, projectCodes, trainClassCodes, type ClassCodesResult, type ClassCodesTrainingOptions } from './class-codes.js';
+import { binarizeCodes, classCodesDocument, codeSlots, projectCodes, trainClassCodes, type ClassCodesResult, type ClassCodesTrainingOptions } from './class-codes.js';
 import type { TrainingSet } from './data.js';
 
 /** Four 16x16 images, categories 1 and 2 as two bands (labels are categoryId + 1, as data.ts paints them). */
@@ -40,6 +40,20 @@ const TINY: Omit<ClassCodesTrainingOptions, 'set'> = {
   lr: 1e-2,
   widths: [4, 8],
 };
+
+describe('binarizeCodes', () => {
+  it('sets the upper half of each code channel to +1 and the lower half to -1 (zero mean), or each value to its sign', () => {
+    // One slot of 4 cells, channels interleaved: R = 0.3, -0.2, 0.1, -0.9; G = 0.5 at every cell (ties: by position); B = -0.1, 0, 0, 0.2.
+    const v = Float32Array.from([0.3, 0.5, -0.1, -0.2, 0.5, 0, 0.1, 0.5, 0, -0.9, 0.5, 0.2]);
+    const b = binarizeCodes(v, 1, 4, true);
+    const channel = (x: Float32Array, c: number) => [0, 1, 2, 3].map((k) => x[k * 3 + c]);
+    expect(channel(b, 0)).toEqual([1, -1, 1, -1]);
+    expect(channel(b, 1)).toEqual([-1, -1, 1, 1]);
+    expect(channel(b, 2)).toEqual([-1, -1, 1, 1]);
+    expect(channel(binarizeCodes(v, 1, 4, false), 0)).toEqual([1, -1, 1, -1]);
+    expect(channel(binarizeCodes(v, 1, 4, false), 2)).toEqual([-1, 1, 1, 1]);
+  });
+});
 
 describe('projectCodes', () => {
   it('removes each code\'s mean per channel and keeps every value in [-1, 1]', () => {
@@ -106,6 +120,19 @@ describe('trainClassCodes', () => {
     expect(again.codes).toEqual(first.codes);
     const other = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6 });
     expect(other.codes).not.toEqual(first.codes);
+  }, 60_000);
+
+  it('learns binary codes: every value +1 or -1, half each way per code channel, moving over rounds', async () => {
+    const three = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6, rounds: 3, binary: true });
+    const one = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6, rounds: 1, binary: true });
+    for (const code of [...three.codes, three.background]) {
+      for (let c = 0; c < 3; c++) {
+        const plane = Array.from(code.subarray(c * 4, c * 4 + 4));
+        expect(plane.every((x) => x === 1 || x === -1)).toBe(true);
+        expect(plane.reduce((a, x) => a + x, 0)).toBe(0);
+      }
+    }
+    expect(three.codes).not.toEqual(one.codes);
   }, 60_000);
 
   it('learns achromatic codes (one value on R, G and B) that still move and stay zero-mean', async () => {

@@ -48,6 +48,13 @@ export interface ClassCodesTrainingOptions {
    * JPEG's chroma subsampling does not touch (a free colour code kept 0.72 of clean once turned grey).
    */
   readonly achromatic?: boolean;
+  /**
+   * Every value at the bound, +1 or -1 (half of each code's cells each way when zeroMean): the
+   * budget used whole, as the grating uses it, where a free code can leave a class it finds
+   * little use for near zero. Learned straight-through: steps move the latent values, the
+   * applied code is their sign pattern.
+   */
+  readonly binary?: boolean;
   readonly lr: number;
   readonly widths: readonly number[];
   readonly maxMinutes?: number;
@@ -122,6 +129,27 @@ export function projectCodes(v: Float32Array, slots: number, cells: number, zero
         const i = (s * cells + k) * 3 + c;
         out[i] = Math.max(-1, Math.min(1, v[i]! - lambda));
       }
+    }
+  }
+  return out;
+}
+
+/**
+ * The codes as applied with `binary`, `v` laid out as for projectCodes: each value +1 or -1; with
+ * zeroMean the upper half of each slot and channel's cells by value (ties by position) +1 and the
+ * lower half -1, so that the mean is 0 for an even number of cells (1/cells for an odd one).
+ */
+export function binarizeCodes(v: Float32Array, slots: number, cells: number, zeroMean: boolean): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let s = 0; s < slots; s++) {
+    for (let c = 0; c < 3; c++) {
+      const at = (k: number) => (s * cells + k) * 3 + c;
+      if (!zeroMean) {
+        for (let k = 0; k < cells; k++) out[at(k)] = v[at(k)]! < 0 ? -1 : 1;
+        continue;
+      }
+      const order = [...Array(cells).keys()].sort((a, b) => v[at(a)]! - v[at(b)]! || a - b);
+      order.forEach((k, rank) => (out[at(k)] = rank < Math.floor(cells / 2) ? -1 : 1));
     }
   }
   return out;
@@ -209,8 +237,9 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     tieChannels(v);
     tieChannels(random);
   }
-  const randomCodes = projectCodes(random, slots, cells, o.zeroMean);
-  let applied = projectCodes(v, slots, cells, o.zeroMean);
+  const apply = (x: Float32Array) => (o.binary ? binarizeCodes(x, slots, cells, o.zeroMean) : projectCodes(x, slots, cells, o.zeroMean));
+  const randomCodes = apply(random);
+  let applied = apply(v);
   const slotOf = labels.map((l) => codeSlots(l, S, K, o.tileCells, o.cell));
   const budgetOf = labels.map((l) => Float32Array.from(l, (x) => (x > 0 ? o.eps.fg : o.eps.bg)));
 
@@ -347,7 +376,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
       if (o.achromatic) sumChannels(g);
       const gv = o.zeroMean ? centred(g, slots, cells) : g;
       for (let i = 0; i < v.length; i++) v[i] = Math.max(-1, Math.min(1, v[i]! - o.step * Math.sign(gv[i]!)));
-      applied = projectCodes(v, slots, cells, o.zeroMean);
+      applied = apply(v);
       await yieldToEventLoop();
       if (o.signal?.aborted) break;
     }

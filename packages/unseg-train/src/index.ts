@@ -21,4 +21,4 @@ export { applyJitter, colourMatrix, drawJitter, DEFAULT_PHOTOMETRIC, type Jitter
 export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult } from './run.js';
 export { sanityEfficacy, type SanityNoise, type SanityOptions, type SanityResult } from './sanity.js';
 export { summarizeLog } from './report.js';
-export { trainClassCodes, checkClassCodesGeometry, classCodesDocument, codeSlots, projectCodes, type ClassCodesTrainingOptions, type ClassCodesRound, type ClassCodesResult } from './class-codes.js';
+export { trainClassCodes, checkClassCodesGeometry, classCodesDocument, codeSlots, projectCodes, binarizeCodes, type ClassCodesTrainingOptions, type ClassCodesRound, type ClassCodesResult } from './class-codes.js';

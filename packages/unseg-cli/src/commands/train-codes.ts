@@ -24,6 +24,7 @@ export interface TrainCodesCommandOptions {
   photometric: boolean;
   zeroMean: boolean;
   achromatic: boolean;
+  binary: boolean;
   epsFg: string;
   epsBg: string;
   step: string;
@@ -77,6 +78,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     step: parseNumber(o.step, '--step', { above: 0 }),
     zeroMean: o.zeroMean,
     achromatic: o.achromatic,
+    binary: o.binary,
     lr: parseNumber(o.lr, '--lr', { above: 0 }),
     widths,
   };
