@@ -28,3 +28,26 @@ test('draws the background then each category, +1 white, -1 black, per channel',
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /c\.png/);
 });
+
+test('random-codes.mjs: balanced +-1 achromatic tiles, the same for a seed, another for another seed', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'random-codes-'));
+  const make = (name, seed) => {
+    const file = path.join(dir, name);
+    const r = spawnSync(process.execPath, [path.join(import.meta.dirname, '..', 'random-codes.mjs'), '--out', file, '--categories', '3', '--tile', '4', '--seed', String(seed), '--binary', '--achromatic'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  };
+  const a = make('a.json', 1);
+  assert.equal(a.format, 'unseg-class-codes');
+  assert.equal(a.codes.length, 3);
+  for (const [r, g, b] of [...a.codes, a.background]) {
+    assert.deepEqual(g, r);
+    assert.deepEqual(b, r);
+    const flat = r.flat();
+    assert.equal(flat.length, 16);
+    assert.ok(flat.every((v) => v === 1 || v === -1));
+    assert.equal(flat.reduce((s, v) => s + v, 0), 0);
+  }
+  assert.deepEqual(make('b.json', 1).codes, a.codes);
+  assert.notDeepEqual(make('c.json', 2).codes, a.codes);
+});
