@@ -7,6 +7,7 @@
 //   node tools/bench-efficacy/random-codes.mjs --out FILE [--categories 10] [--tile 8] [--cell-size 16] [--seed 1] [--binary] [--achromatic]
 import fs from 'node:fs';
 import { fail, parseToolArgs } from '../lib/args.mjs';
+import { rng } from './lib/augment.mjs';
 
 const USAGE = 'usage: node tools/bench-efficacy/random-codes.mjs --out FILE [--categories 10] [--tile 8] [--cell-size 16] [--seed 1] [--binary] [--achromatic]';
 const { values: opt } = parseToolArgs({
@@ -25,15 +26,7 @@ const { values: opt } = parseToolArgs({
 });
 if (!opt.out) fail('random-codes', '--out is required');
 
-// mulberry32: small, seeded, the same sequence on every platform.
-let state = opt.seed >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = rng(opt.seed);
 const cells = opt.tile * opt.tile;
 const plane = () => {
   let values;
