@@ -6,6 +6,7 @@
 //
 //   node tools/bench-efficacy/random-codes.mjs --out FILE [--categories 10] [--tile 8] [--cell-size 16] [--seed 1] [--binary] [--achromatic]
 import fs from 'node:fs';
+import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION } from '@unseg/core';
 import { fail, parseToolArgs } from '../lib/args.mjs';
 import { rng } from './lib/augment.mjs';
 
@@ -44,8 +45,8 @@ const code = () => {
   return opt.achromatic ? [first, first, first] : [first, plane(), plane()];
 };
 const doc = {
-  format: 'unseg-class-codes',
-  version: 1,
+  format: CLASS_CODES_FORMAT,
+  version: CLASS_CODES_VERSION,
   cellSize: opt['cell-size'],
   codes: Array.from({ length: opt.categories }, code),
   background: code(),
