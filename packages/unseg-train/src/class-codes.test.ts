@@ -151,6 +151,20 @@ describe('trainClassCodes', () => {
     expect(Array.from(free.subarray(4, 8))).not.toEqual(Array.from(free.subarray(0, 4)));
   }, 60_000);
 
+  it('with greyProb 1 trains against grey crops only: each cell steps the same way on R, G and B', async () => {
+    // A step of 2 sets every value to minus the sign of its last gradient. Seen only through the
+    // luma (the fixture's pixels never clip), a cell's three gradients share a sign; seen in
+    // colour they need not, and this fixture has cells where they do not.
+    const hard = { ...TINY, rounds: 1, modelSteps: 1, step: 2, zeroMean: false };
+    const sameSign = (r: ClassCodesResult) =>
+      [...r.codes, r.background].every((code) => [0, 1, 2, 3].every((k) => code[k] === code[4 + k] && code[k] === code[8 + k]));
+    const grey = await trainClassCodes({ set: labelledSet(), ...hard, greyProb: 1 });
+    for (const code of [...grey.codes, grey.background]) for (const x of code) expect(Math.abs(x)).toBe(1);
+    expect(sameSign(grey)).toBe(true);
+    expect(sameSign(await trainClassCodes({ set: labelledSet(), ...hard }))).toBe(false);
+    await expect(trainClassCodes({ set: labelledSet(), ...TINY, greyProb: 1.5 })).rejects.toThrow(/greyProb 1.5/);
+  }, 60_000);
+
   it('stops at the next batch when aborted, with what it learned', async () => {
     const controller = new AbortController();
     controller.abort();

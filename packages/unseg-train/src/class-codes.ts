@@ -3,7 +3,7 @@ import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError } from '@unseg/cor
 import { initUNet, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
 import type { TrainingSet } from './data.js';
 import { softmaxCrossEntropy } from './losses.js';
-import { applyJitter, drawJitter, type JitterParams, type PhotometricOptions } from './photometric.js';
+import { applyJitter, drawJitter, IDENTITY_JITTER, type JitterParams, type PhotometricOptions } from './photometric.js';
 import { Rng } from './rng.js';
 
 /**
@@ -55,6 +55,13 @@ export interface ClassCodesTrainingOptions {
    * applied code is their sign pattern.
    */
   readonly binary?: boolean;
+  /**
+   * The share of crops turned grey (saturation 0, after the jitter) in the surrogate's and the
+   * codes' steps, for trainers that convert the copy to grey: the colour-only part of a code is
+   * then no help, so the min-min must put some of it in brightness (a --binary code learned
+   * without it kept 0.27 of clean as published and 0.69 turned grey). 0 by default.
+   */
+  readonly greyProb?: number;
   readonly lr: number;
   readonly widths: readonly number[];
   readonly maxMinutes?: number;
@@ -220,6 +227,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
   if (!labels) throw new Error('trainClassCodes needs a set loaded withLabels');
   const S = set.size;
   checkClassCodesGeometry({ size: S, crop: o.crop, scale: o.scale, widths: o.widths });
+  if (o.greyProb !== undefined && !(o.greyProb >= 0 && o.greyProb <= 1)) throw new ConfigError(`greyProb ${o.greyProb}: expected a share between 0 and 1`);
   const d = unetDivisor({ inChannels: 3, outChannels: 1, widths: o.widths });
   const present = new Set<number>();
   for (const l of labels) for (const v of l) if (v > 0) present.add(v - 1);
@@ -269,10 +277,13 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     idx.forEach((k, b) => out.set(of(k), b * S * S * channels));
     return out;
   };
+  const grey = o.greyProb ?? 0;
+  // Drawn only when asked for, so that runs without it keep the random sequence they always had.
+  const withGrey = (j: JitterParams): JitterParams => (grey > 0 && rng.next() < grey ? { ...j, saturation: 0 } : j);
   const drawAugmentation = (m: number): Augmentation => {
     const to = Math.max(o.crop, Math.round((S * rng.uniform(o.scale.min, o.scale.max)) / d) * d);
     const crops = Array.from({ length: m }, () => ({ oy: rng.int(to - o.crop + 1), ox: rng.int(to - o.crop + 1), flip: rng.next() < 0.5 }));
-    const jitter = o.photometric ? Array.from({ length: m }, () => drawJitter(o.photometric!, rng)) : null;
+    const jitter = o.photometric || grey > 0 ? Array.from({ length: m }, () => withGrey(o.photometric ? drawJitter(o.photometric, rng) : IDENTITY_JITTER)) : null;
     return { to, crops, jitter };
   };
   /** One-hot targets of the crops, labels following the geometry (nearest, corner-aligned as resizeBilinear's default). */

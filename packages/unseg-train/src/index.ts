@@ -17,7 +17,7 @@ export {
   type DiagnosticRecord,
   type LogRecord,
 } from './trainer.js';
-export { applyJitter, colourMatrix, drawJitter, DEFAULT_PHOTOMETRIC, type JitterParams, type PhotometricOptions } from './photometric.js';
+export { applyJitter, colourMatrix, drawJitter, DEFAULT_PHOTOMETRIC, IDENTITY_JITTER, type JitterParams, type PhotometricOptions } from './photometric.js';
 export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult } from './run.js';
 export { sanityEfficacy, type SanityNoise, type SanityOptions, type SanityResult } from './sanity.js';
 export { summarizeLog } from './report.js';

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyJitter, colourMatrix, drawJitter, DEFAULT_PHOTOMETRIC } from './photometric.js';
+import { applyJitter, colourMatrix, drawJitter, DEFAULT_PHOTOMETRIC, IDENTITY_JITTER as IDENTITY } from './photometric.js';
 import { Rng } from './rng.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const IDENTITY = { brightness: 0, contrast: 1, saturation: 1, hueDegrees: 0 };
 const batch = () => tf.tensor4d(Float32Array.from({ length: 2 * 4 * 4 * 3 }, (_, i) => ((i * 37) % 101) / 100), [2, 4, 4, 3]);
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => a.sub(b).abs().max().dataSync()[0]!);
 

@@ -33,6 +33,8 @@ export interface JitterParams {
   readonly hueDegrees: number;
 }
 
+export const IDENTITY_JITTER: JitterParams = { brightness: 0, contrast: 1, saturation: 1, hueDegrees: 0 };
+
 export function drawJitter(options: PhotometricOptions, rng: Rng): JitterParams {
   const maybe = (f: () => number, identity: number) => (rng.next() < options.prob ? f() : identity);
   return {

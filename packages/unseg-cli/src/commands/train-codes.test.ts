@@ -39,6 +39,11 @@ describe('train-codes end to end', () => {
     const silent = await cliInProcess([...base, '--eps-fg', '0', '--eps-bg', '0']);
     expect(silent.code).toBe(1);
     expect(silent.stderr).toContain('--eps-fg and --eps-bg are both 0');
+    for (const share of ['1.5', '-0.1', 'half']) {
+      const grey = await cliInProcess([...base, '--grey', share]);
+      expect(grey.code).toBe(1);
+      expect(grey.stderr).toContain(`--grey "${share}": expected`);
+    }
     const folder = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}`, '--out', tmp]);
     expect(folder.code).toBe(1);
     expect(folder.stderr).toContain('is a folder');
@@ -46,16 +51,17 @@ describe('train-codes end to end', () => {
 
   it('writes codes that `run --noise classwise --pattern codes` publishes with', async () => {
     const codes = path.join(tmp, 'codes', 'facades.json');
-    const trained = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, '--publish-cell', '4', '--achromatic', ...tiny]);
+    const trained = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, '--publish-cell', '4', '--achromatic', '--grey', '0.5', ...tiny]);
     expect(trained.stderr).toContain('backend: wasm');
     expect(trained.stderr).toMatch(/round 1\/1: surrogate [\d.]+, codes [\d.]+; probe clean [\d.]+ \/ random codes [\d.]+ \/ learned [\d.]+/);
     expect(trained.code).toBe(0);
-    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { format: string; cellSize: number; codes: number[][][][]; provenance: { categories: number[]; history: unknown[]; settings: { achromatic: boolean } } };
+    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { format: string; cellSize: number; codes: number[][][][]; provenance: { categories: number[]; history: unknown[]; settings: { achromatic: boolean; greyProb: number } } };
     expect(doc).toMatchObject({ format: 'unseg-class-codes', version: 1, cellSize: 4 });
     expect(doc.codes).toHaveLength(2);
     // --achromatic: each code's R, G and B grids are one grid.
     for (const [r, g, b] of doc.codes) expect([g, b]).toEqual([r, r]);
     expect(doc.provenance.settings.achromatic).toBe(true);
+    expect(doc.provenance.settings.greyProb).toBe(0.5);
     expect(doc.provenance.categories).toEqual([1, 2]);
     expect(doc.provenance.history).toHaveLength(1);
     expect(await fs.readdir(path.dirname(codes))).toEqual(['facades.json']);

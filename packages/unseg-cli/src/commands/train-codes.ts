@@ -25,6 +25,7 @@ export interface TrainCodesCommandOptions {
   zeroMean: boolean;
   achromatic: boolean;
   binary: boolean;
+  grey: string;
   epsFg: string;
   epsBg: string;
   step: string;
@@ -40,6 +41,12 @@ export function parseScaleRange(text: string): { min: number; max: number } {
   const min = m ? Number(m[1]) : NaN, max = m ? Number(m[2]) : NaN;
   if (!(min > 0 && max >= min)) throw new ConfigError(`--scale ${JSON.stringify(text)}: expected <min>-<max> with 0 < min <= max, e.g. 0.5-2`);
   return { min, max };
+}
+
+function parseGreyShare(text: string): number {
+  const share = parseNumber(text, '--grey', { atLeast: 0 });
+  if (share > 1) throw new ConfigError(`--grey ${JSON.stringify(text)}: expected a share between 0 and 1, e.g. 0.3`);
+  return share;
 }
 
 export function parseWidths(text: string): number[] {
@@ -79,6 +86,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     zeroMean: o.zeroMean,
     achromatic: o.achromatic,
     binary: o.binary,
+    greyProb: parseGreyShare(o.grey),
     lr: parseNumber(o.lr, '--lr', { above: 0 }),
     widths,
   };
