@@ -169,7 +169,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--no-zero-mean', "codes keep their mean colour (by default each code's mean is removed per channel: a flat tint per class is what a grey conversion or colour jitter removes)")
     .option('--achromatic', 'the same value on R, G and B: brightness-only codes, which a grey conversion keeps and JPEG chroma subsampling does not touch', false)
     .option('--binary', 'every code value +1 or -1 (half each way per code): the whole budget on every class, the pattern learned straight-through', false)
-    .option('--grey <share>', 'share of the crops turned grey before the surrogate sees them (0-1): for codes that a grey conversion by the trainer leaves working', '0')
+    .option('--grey <share>', "share of the crops turned grey before the surrogate sees them (0-1), so that the min-min meets a trainer's grey conversion (on the facades it did not make the codes survive one: see tools/bench-efficacy/torch/README.md)", '0')
     .option('--eps-fg <budget>', 'budget inside the objects, as published', '8/255')
     .option('--eps-bg <budget>', 'budget outside them', '2/255')
     .option('--step <x>', 'signed step on a code value per batch, in direction units ([-1, 1])', '0.025')
