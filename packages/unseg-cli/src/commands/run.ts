@@ -83,7 +83,7 @@ export async function runCommand(pluginSpec: string, o: RunCommandOptions): Prom
   // Said where a publisher who never opened the README will see it: the default runs, but the
   // efficacy benchmark has not yet seen it protect.
   if (o.noise === 'unseg' && o.generator === undefined) {
-    log('note: the bundled generator has not yet protected a dataset in the efficacy benchmark (README, "Does it work?"); --noise classwise --pattern grating (needs class labels; the strongest measured) and --noise grating (no labels) are the options that protected there (README, "Choosing the noise")');
+    log('note: the bundled generator has not yet protected a dataset in the efficacy benchmark (README, "Does it work?"); --noise classwise --pattern grating (needs class labels), --pattern codes with codes from train-codes --binary (labels, and labelled images to learn from) and --noise grating (no labels) are the options that protected there (README, "Choosing the noise")');
   }
   if (noise.needsLabels) {
     // A class-wise code tells classes apart; with one class it is one pattern on every object.
