@@ -25,7 +25,7 @@ export const DEFAULT_PHOTOMETRIC: PhotometricOptions = {
   hueDegrees: 36,
 };
 
-/** One image's draw: identity is { brightness: 0, contrast: 1, saturation: 1, hueDegrees: 0 }. */
+/** One image's draw (IDENTITY_JITTER is the one that changes nothing). */
 export interface JitterParams {
   readonly brightness: number;
   readonly contrast: number;

@@ -43,12 +43,6 @@ export function parseScaleRange(text: string): { min: number; max: number } {
   return { min, max };
 }
 
-function parseGreyShare(text: string): number {
-  const share = parseNumber(text, '--grey', { atLeast: 0 });
-  if (share > 1) throw new ConfigError(`--grey ${JSON.stringify(text)}: expected a share between 0 and 1, e.g. 0.3`);
-  return share;
-}
-
 export function parseWidths(text: string): number[] {
   const widths = text.split(',').map((w) => Number(w.trim()));
   if (widths.length < 1 || widths.length > 5 || !widths.every((w) => Number.isInteger(w) && w >= 1)) {
@@ -86,7 +80,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     zeroMean: o.zeroMean,
     achromatic: o.achromatic,
     binary: o.binary,
-    greyProb: parseGreyShare(o.grey),
+    greyProb: parseNumber(o.grey, '--grey', { atLeast: 0, atMost: 1 }),
     lr: parseNumber(o.lr, '--lr', { above: 0 }),
     widths,
   };

@@ -40,6 +40,8 @@ describe('train: strict numbers, defaults in --help, --backend', () => {
     expect(() => parseNumber('abc', '--lr-g', { above: 0 })).toThrow('--lr-g "abc": expected a number > 0');
     expect(parseNumber('1e-3', '--lr-g', { above: 0 })).toBe(1e-3);
     expect(parseNumber('0', '--mean-penalty', { atLeast: 0 })).toBe(0);
+    expect(parseNumber('1', '--grey', { atLeast: 0, atMost: 1 })).toBe(1);
+    expect(() => parseNumber('1.5', '--grey', { atLeast: 0, atMost: 1 })).toThrow('--grey "1.5": expected a number >= 0 and <= 1');
     const o = { ...defaults(), data: [], out: 'x' };
     expect(() => parseTrainerOptions({ ...o, lrG: 'abc' }, PAPER_OPTIONS, null)).toThrow('--lr-g "abc"');
     expect(() => parseTrainerOptions({ ...o, meanPenalty: '-1' }, PAPER_OPTIONS, null)).toThrow('--mean-penalty "-1": expected a number >= 0');

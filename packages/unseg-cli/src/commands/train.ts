@@ -42,11 +42,12 @@ export interface TrainCommandOptions {
  * A number as typed: Number() alone takes "" and " " for 0 and hands NaN on, which training
  * then recorded as null ("--lr-g abc").
  */
-export function parseNumber(text: string, flag: string, range: { above?: number; atLeast?: number }): number {
+export function parseNumber(text: string, flag: string, range: { above?: number; atLeast?: number; atMost?: number }): number {
   const n = text.trim() === '' ? NaN : Number(text);
-  const expected = range.above !== undefined ? `a number > ${range.above}` : `a number >= ${range.atLeast ?? '-Infinity'}`;
+  const lower = range.above !== undefined ? `> ${range.above}` : `>= ${range.atLeast ?? '-Infinity'}`;
+  const expected = `a number ${lower}${range.atMost !== undefined ? ` and <= ${range.atMost}` : ''}`;
   if (!Number.isFinite(n)) throw new ConfigError(`${flag} ${JSON.stringify(text)}: expected ${expected}`);
-  if ((range.above !== undefined && !(n > range.above)) || (range.atLeast !== undefined && !(n >= range.atLeast))) {
+  if ((range.above !== undefined && !(n > range.above)) || (range.atLeast !== undefined && !(n >= range.atLeast)) || (range.atMost !== undefined && !(n <= range.atMost))) {
     throw new ConfigError(`${flag} ${JSON.stringify(text)}: expected ${expected}`);
   }
   return n;
