@@ -177,12 +177,14 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--widths <list>', 'surrogate U-Net channels per level', '16,32,64')
     .option('--max-minutes <m>', 'stop after the round that would end past m minutes, and write the codes (default: no limit)')
     .option('--max-images <n>', 'use at most n images (default: all)')
+    .option('--checkpoint <dir>', "where the run's state is saved after every round (default: --out's path + .checkpoint)")
+    .option('--resume', 'continue the checkpoint: a killed run where it stopped, or a finished one up to a larger --rounds (the other settings and the data must be the same)', false)
     .addHelpText(
       'after',
       '\nExample (the codes of tools/bench-efficacy, learned on the split the benchmark never scores):\n' +
         '  unseg-pipeline train-codes --data coco:../shared/data/coco-facades@test --out out/codes/facades.json --seed 1\n' +
         '  unseg-pipeline run coco --in data --out shards/ --noise classwise --pattern codes --codes out/codes/facades.json\n' +
-        '\nCtrl-C or SIGTERM stops after the step in flight and writes the codes learned so far, once a round has ended (again: at once, nothing written).\n' +
+        '\nCtrl-C or SIGTERM stops after the step in flight and writes the codes learned so far, once a round has ended (again: at once, nothing written); --resume continues from the last finished round.\n' +
         'Exit status: 0 written, 1 error, 130 stopped by a signal.',
     )
     .action(async (options: TrainCodesCommandOptions) => exit(await trainCodesCommand(options)));

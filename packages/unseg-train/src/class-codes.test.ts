@@ -1,3 +1,6 @@
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { createClasswiseNoiseSource, parseClassCodes } from '@unseg/core';
 import { selectBackend } from '@unseg/core/generator';
 import { binarizeCodes, classCodesDocument, codeSlots, projectCodes, trainClassCodes, type ClassCodesResult, type ClassCodesTrainingOptions } from './class-codes.js';
@@ -205,5 +208,59 @@ describe('trainClassCodes', () => {
       const code = labels[p] === 0 ? first.background : first.codes[labels[p]! - 1]!;
       for (let c = 0; c < 3; c++) expect(noise![p * 3 + c]).toBeCloseTo(code[c * 4 + cell]!, 3);
     }
+  });
+
+  describe('checkpoints', () => {
+    let tmp: string;
+    beforeAll(async () => {
+      tmp = await mkdtemp(path.join(os.tmpdir(), 'unseg-codes-ckpt-'));
+    });
+    afterAll(async () => {
+      await rm(tmp, { recursive: true, force: true });
+    });
+    /** What must come out the same: the codes, and each round's losses and probe (not its clock). */
+    const learned = (r: ClassCodesResult) => ({ codes: r.codes, background: r.background, rounds: r.history.map(({ seconds: _, ...h }) => h) });
+
+    it('continues a run stopped by the signal exactly where it stopped, and extends a finished one', async () => {
+      const dir = path.join(tmp, 'a');
+      const controller = new AbortController();
+      const stopped = await trainClassCodes({
+        set: labelledSet(),
+        ...TINY,
+        rounds: 3,
+        checkpoint: { dir },
+        signal: controller.signal,
+        // Aborted as round 1 is reported: that round is finished, so it is the checkpoint's.
+        log: (line) => (line.startsWith('round 1/') ? controller.abort() : undefined),
+      });
+      expect(stopped.stopped).toBe('signal');
+      expect(stopped.history).toHaveLength(1);
+      const lines: string[] = [];
+      const resumed = await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 3, checkpoint: { dir, resume: true }, log: (l) => lines.push(l) });
+      expect(lines).toContain('resuming after round 1 (' + Math.round(stopped.history[0]!.seconds) + ' s trained)');
+      expect(resumed.stopped).toBe('rounds');
+      expect(learned(resumed)).toEqual(learned(await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 3 })));
+      // The checkpoint of the finished run, given one more round, is the four-round run.
+      const extended = await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 4, checkpoint: { dir, resume: true } });
+      expect(learned(extended)).toEqual(learned(await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 4 })));
+      // Asked for no more rounds than it has, it trains nothing and returns what it holds.
+      const same = await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 2, checkpoint: { dir, resume: true } });
+      expect(learned(same)).toEqual(learned(extended));
+    }, 60_000);
+
+    it('refuses to resume from nothing, from another run, and on other data', async () => {
+      await expect(trainClassCodes({ set: labelledSet(), ...TINY, checkpoint: { dir: path.join(tmp, 'none'), resume: true } })).rejects.toThrow(/none holds no class-codes checkpoint/);
+      const dir = path.join(tmp, 'b');
+      await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 1, checkpoint: { dir } });
+      await access(path.join(dir, 'state.json'));
+      await expect(trainClassCodes({ set: labelledSet(), ...TINY, step: 0.2, checkpoint: { dir, resume: true } })).rejects.toThrow(/belongs to another run \(step 0.1, now 0.2\)/);
+      await expect(trainClassCodes({ set: labelledSet(), ...TINY, binary: true, checkpoint: { dir, resume: true } })).rejects.toThrow(/binary false, now true/);
+      const relabelled = labelledSet();
+      relabelled.labels![0]![0] = 3;
+      await expect(trainClassCodes({ set: relabelled, ...TINY, checkpoint: { dir, resume: true } })).rejects.toThrow(/another run \(the training data \(pixels or labels\)\)/);
+      const state = path.join(dir, 'state.json');
+      await writeFile(state, JSON.stringify({ ...JSON.parse(await readFile(state, 'utf8')), version: 2 }));
+      await expect(trainClassCodes({ set: labelledSet(), ...TINY, checkpoint: { dir, resume: true } })).rejects.toThrow(/not a class-codes checkpoint of version 1/);
+    }, 60_000);
   });
 });

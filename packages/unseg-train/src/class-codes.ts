@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError } from '@unseg/core';
-import { initUNet, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
-import type { TrainingSet } from './data.js';
+import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError, stableJson } from '@unseg/core';
+import { initUNet, loadTensors, saveTensors, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadAdam, saveAdam, type BetaPowers } from './adam-state.js';
+import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
+import { trainingDataDigest, type TrainingSet } from './data.js';
 import { softmaxCrossEntropy } from './losses.js';
 import { applyJitter, drawJitter, IDENTITY_JITTER, type JitterParams, type PhotometricOptions } from './photometric.js';
 import { Rng } from './rng.js';
@@ -66,7 +70,16 @@ export interface ClassCodesTrainingOptions {
   readonly greyProb?: number;
   readonly lr: number;
   readonly widths: readonly number[];
+  /** Stop after the round that would end past this many minutes of this call (a resume gets its own). */
   readonly maxMinutes?: number;
+  /**
+   * A folder that holds the run's state after every finished round (the surrogate and its Adam
+   * moments, the codes' latent values, the random generator, the history), each save replacing
+   * the last whole. With `resume`, training continues from it exactly as if it had not stopped,
+   * up to `rounds` (so a finished run can also be extended). A round cut short by the signal is
+   * not saved: a resume repeats it.
+   */
+  readonly checkpoint?: { readonly dir: string; readonly resume?: boolean };
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
 }
@@ -96,7 +109,10 @@ export interface ClassCodesResult {
   readonly categories: number[];
   readonly history: ClassCodesRound[];
   readonly stopped: 'rounds' | 'time' | 'signal';
+  /** Seconds of training, a resumed run's earlier part included. */
   readonly seconds: number;
+  /** The checkpoint's round this call continued from (0: a fresh start). */
+  readonly resumedAfter: number;
 }
 
 /**
@@ -221,8 +237,68 @@ interface Augmentation {
   readonly jitter: readonly JitterParams[] | null;
 }
 
+const CHECKPOINT_FORMAT = 'unseg-class-codes-checkpoint';
+const CHECKPOINT_VERSION = 1;
+
+/**
+ * What a checkpoint must match to be continued: every option that decides the codes (all but
+ * rounds and the time limit), and the data's digest (pixels and labels at the working size).
+ */
+type CheckpointShape = Record<string, unknown>;
+
+function checkpointShape(o: ClassCodesTrainingOptions): CheckpointShape {
+  const { set, rounds: _r, maxMinutes: _m, checkpoint: _c, signal: _s, log: _l, ...decisive } = o;
+  return { ...decisive, greyProb: o.greyProb ?? 0, achromatic: o.achromatic ?? false, binary: o.binary ?? false, data: trainingDataDigest(set) };
+}
+
+interface CheckpointState {
+  readonly format: typeof CHECKPOINT_FORMAT;
+  readonly version: typeof CHECKPOINT_VERSION;
+  readonly shape: CheckpointShape;
+  /** The last finished round. */
+  readonly round: number;
+  readonly rng: number;
+  readonly seconds: number;
+  /** The codes' latent values (float32, exact in JSON), laid out (slot, cell, channel). */
+  readonly latent: number[];
+  readonly history: ClassCodesRound[];
+  readonly adamPowers: BetaPowers;
+}
+
+async function saveCheckpoint(dir: string, state: Omit<CheckpointState, 'format' | 'version' | 'adamPowers'>, params: ParamMap, opt: tf.AdamOptimizer): Promise<void> {
+  await replaceCheckpoint(dir, async (into) => {
+    await saveTensors(into, 'S', params);
+    const adamPowers = await saveAdam(into, 'adamS', opt);
+    const full: CheckpointState = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, ...state, adamPowers };
+    await writeFile(path.join(into, 'state.json'), JSON.stringify(full));
+  });
+}
+
+/** The checkpoint in `dir`, after finishing or undoing a save a crash interrupted; refused if it is not this run's. */
+async function readCheckpoint(dir: string, shape: CheckpointShape, log: (line: string) => void): Promise<CheckpointState> {
+  const recovered = await recoverCheckpoint(dir);
+  if (recovered) log(`checkpoint: ${recovered}`);
+  const file = path.join(dir, 'state.json');
+  if (!(await exists(file))) throw new ConfigError(`resume: ${dir} holds no class-codes checkpoint (no state.json)`);
+  const state = JSON.parse(await readFile(file, 'utf8')) as CheckpointState;
+  if (state.format !== CHECKPOINT_FORMAT || state.version !== CHECKPOINT_VERSION) {
+    throw new ConfigError(`resume: ${file} is not a class-codes checkpoint of version ${CHECKPOINT_VERSION} (format ${JSON.stringify(state.format)}, version ${JSON.stringify(state.version)})`);
+  }
+  const keys = [...new Set([...Object.keys(shape), ...Object.keys(state.shape)])];
+  const changed = keys.filter((k) => stableJson(state.shape[k]) !== stableJson(shape[k]));
+  if (changed.length) {
+    const show = (x: unknown) => (x === undefined ? 'unset' : stableJson(x));
+    const was = changed.map((k) => (k === 'data' ? 'the training data (pixels or labels)' : `${k} ${show(state.shape[k])}, now ${show(shape[k])}`)).join('; ');
+    throw new ConfigError(`resume: the checkpoint in ${dir} belongs to another run (${was})`);
+  }
+  return state;
+}
+
 export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<ClassCodesResult> {
   const t0 = Date.now();
+  /** Seconds trained before this call (a resumed run's earlier part). */
+  let before = 0;
+  const elapsed = () => before + (Date.now() - t0) / 1000;
   const log = o.log ?? (() => {});
   const { set } = o;
   const labels = set.labels;
@@ -334,9 +410,29 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     });
 
   const history: ClassCodesRound[] = [];
+  let firstRound = 1;
+  const shape = checkpointShape(o);
+  if (o.checkpoint?.resume) {
+    const saved = await readCheckpoint(o.checkpoint.dir, shape, log);
+    const tensors = await loadTensors(o.checkpoint.dir, 'S');
+    for (const [name, p] of params) {
+      const t = tensors.get(name);
+      if (!t || t.shape.join('x') !== p.shape.join('x')) throw new ConfigError(`resume: the checkpoint in ${o.checkpoint.dir} lacks the surrogate's ${name} as ${p.shape.join('x')}`);
+      p.assign(t);
+    }
+    tf.dispose([...tensors.values()]);
+    await loadAdam(o.checkpoint.dir, 'adamS', opt, saved.adamPowers);
+    v.set(saved.latent);
+    applied = apply(v);
+    rng.state = saved.rng;
+    history.push(...saved.history);
+    before = saved.seconds;
+    firstRound = saved.round + 1;
+    log(`resuming after round ${saved.round} (${Math.round(saved.seconds)} s trained)`);
+  }
   let stopped: ClassCodesResult['stopped'] = 'rounds';
   log(`class codes: ${n} images at ${S}px, categories ${categoryIds.join(',')} (${K} codes + background), tile ${o.tileCells}x${o.tileCells} cells of ${o.cell}px, surrogate ${o.widths.join('-')} (${classes} classes)`);
-  for (let round = 1; round <= o.rounds; round++) {
+  for (let round = firstRound; round <= o.rounds; round++) {
     if (o.signal?.aborted) {
       stopped = 'signal';
       break;
@@ -393,17 +489,22 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
       await yieldToEventLoop();
       if (o.signal?.aborted) break;
     }
-    const entry: ClassCodesRound = { round, surrogateLoss, codeLoss: codeLoss / Math.max(1, codeSteps), probe: probe(), seconds: (Date.now() - t0) / 1000 };
+    // A round the signal cut short is reported and written as codes, but not checkpointed: a resume repeats it.
+    const complete = !o.signal?.aborted;
+    const entry: ClassCodesRound = { round, surrogateLoss, codeLoss: codeLoss / Math.max(1, codeSteps), probe: probe(), seconds: elapsed() };
     history.push(entry);
     log(
       `round ${round}/${o.rounds}: surrogate ${entry.surrogateLoss.toFixed(3)}, codes ${entry.codeLoss.toFixed(3)}; probe clean ${entry.probe.clean.toFixed(3)} / random codes ${entry.probe.random.toFixed(3)} / learned ${entry.probe.learned.toFixed(3)}; ${entry.seconds.toFixed(0)} s`,
     );
+    if (o.checkpoint && complete) {
+      await saveCheckpoint(o.checkpoint.dir, { shape, round, rng: rng.state, seconds: entry.seconds, latent: Array.from(v), history }, params, opt);
+    }
     if (o.signal?.aborted) {
       stopped = 'signal';
       break;
     }
     const last = (Date.now() - r0) / 1000;
-    if (o.maxMinutes !== undefined && entry.seconds + last > o.maxMinutes * 60 && round < o.rounds) {
+    if (o.maxMinutes !== undefined && (Date.now() - t0) / 1000 + last > o.maxMinutes * 60 && round < o.rounds) {
       stopped = 'time';
       log(`stopping after round ${round}: the next would end past --max-minutes ${o.maxMinutes}`);
       break;
@@ -424,7 +525,8 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
     categories: categoryIds,
     history,
     stopped,
-    seconds: (Date.now() - t0) / 1000,
+    seconds: elapsed(),
+    resumedAfter: firstRound - 1,
   };
 }
 

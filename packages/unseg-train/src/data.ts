@@ -187,10 +187,10 @@ export async function loadTrainingSet(
 }
 
 /**
- * sha256 of what training sees: every kept image's id, its pixels and its object masks at the
- * working size, in order. A resume compares it with the checkpoint's, so that data changed under
- * the same path (images repaired or replaced, masks redrawn) is refused, and the same data at
- * another path is accepted.
+ * sha256 of what training sees: every kept image's id, its pixels, its object masks and (when
+ * loaded) its label map at the working size, in order. A resume compares it with the
+ * checkpoint's, so that data changed under the same path (images repaired or replaced, masks
+ * redrawn) is refused, and the same data at another path is accepted.
  */
 export function trainingDataDigest(set: TrainingSet): string {
   const hash = createHash('sha256');
@@ -201,6 +201,8 @@ export function trainingDataDigest(set: TrainingSet): string {
     const masks = set.masks[i]!;
     hash.update(`${masks.length}\n`);
     for (const m of masks) hash.update(m);
+    // Only sets loaded withLabels have them, so the digests of generator checkpoints are unchanged.
+    if (set.labels) hash.update(set.labels[i]!);
   });
   return hash.digest('hex');
 }

@@ -18,6 +18,7 @@ import { generatorTarget, segLoss } from './losses.js';
 import { DEFAULT_PROMPTS, makePrompt, PROMPT_CHANNELS, type PromptOptions } from './prompts.js';
 import { applyJitter, drawJitter, type PhotometricOptions } from './photometric.js';
 import { Rng } from './rng.js';
+import { loadAdam, saveAdam, type BetaPowers } from './adam-state.js';
 import { createSurrogate, type Surrogate } from './surrogate.js';
 
 export interface Budget {
@@ -167,30 +168,6 @@ interface Batch {
   x: tf.Tensor4D;
   mask: tf.Tensor4D;
   prompt: tf.Tensor4D;
-}
-
-/** Adam's running products beta1^t and beta2^t (private fields of tfjs's AdamOptimizer). */
-interface AdamPowers {
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
-}
-
-/**
- * Adam multiplies beta^t up step by step, but setWeights recomputes it as pow(beta, t + 1),
- * which differs in the last float32 bits: a resumed run would then drift from an uninterrupted
- * one. The checkpoint keeps the products themselves (float32 values are exact in JSON).
- */
-function betaPowers(opt: tf.AdamOptimizer): [number, number] {
-  const p = opt as unknown as AdamPowers;
-  return [p.accBeta1.dataSync()[0]!, p.accBeta2.dataSync()[0]!];
-}
-
-function setBetaPowers(opt: tf.AdamOptimizer, [b1, b2]: [number, number]): void {
-  const p = opt as unknown as AdamPowers;
-  tf.tidy(() => {
-    p.accBeta1.assign(tf.scalar(b1));
-    p.accBeta2.assign(tf.scalar(b2));
-  });
 }
 
 export class BilevelTrainer {
@@ -494,17 +471,11 @@ export class BilevelTrainer {
     await afterFile?.('G');
     await saveTensors(dir, 'S', this.surrogate.params);
     await afterFile?.('S');
+    const adamPowers: Record<string, BetaPowers> = {};
     for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) {
-      const weights = await opt.getWeights();
-      try {
-        await saveTensors(dir, stem, weights);
-      } finally {
-        // getWeights makes a fresh scalar for the iteration count; the moments are the optimizer's own.
-        tf.dispose(weights.filter((w) => w.name === 'iter').map((w) => w.tensor));
-      }
+      adamPowers[stem] = await saveAdam(dir, stem, opt);
       await afterFile?.(stem);
     }
-    const adamPowers = { adamG: betaPowers(this.optG), adamS: betaPowers(this.optS) };
     const inEpoch = this.epochOrder ? { epochOrder: this.epochOrder, stepInEpoch: this.stepInEpoch } : {};
     const state = { step: this.step, epoch: this.epoch, rng: this.rng.state, ...inEpoch, options: this.options, generator: this.generator.config, adamPowers };
     await writeFile(path.join(dir, 'state.json'), JSON.stringify(state, null, 1));
@@ -533,13 +504,7 @@ export class BilevelTrainer {
       }
       tf.dispose([...tensors.values()]);
     }
-    // Adam keeps its moments by position (the order of the variable list), which is fixed.
-    for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) {
-      const tensors = await loadTensors(dir, stem);
-      await opt.setWeights([...tensors].map(([name, tensor]) => ({ name, tensor })));
-      const powers = state.adamPowers?.[stem];
-      if (powers) setBetaPowers(opt, powers);
-    }
+    for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) await loadAdam(dir, stem, opt, state.adamPowers?.[stem]);
     this.step = state.step;
     this.epoch = state.epoch;
     // Checkpoints written at an epoch's end (all of them before mid-epoch stops were kept) start the next epoch afresh.

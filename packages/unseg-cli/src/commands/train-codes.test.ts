@@ -64,12 +64,36 @@ describe('train-codes end to end', () => {
     expect(doc.provenance.settings.greyProb).toBe(0.5);
     expect(doc.provenance.categories).toEqual([1, 2]);
     expect(doc.provenance.history).toHaveLength(1);
-    expect(await fs.readdir(path.dirname(codes))).toEqual(['facades.json']);
+    // The codes, and the checkpoint a --resume would continue; no temporary file left.
+    expect((await fs.readdir(path.dirname(codes))).sort()).toEqual(['facades.json', 'facades.json.checkpoint']);
     const out = path.join(tmp, 'shards');
     const run = await cliInProcess(['run', 'coco', '--in', path.join(tmp, 'coco'), '--out', out, '--noise', 'classwise', '--pattern', 'codes', '--codes', codes, '--progress', 'none']);
     expect(run.stderr).not.toMatch(/error/i);
     expect(run.code).toBe(0);
     const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { counts?: { published?: number } };
     expect(JSON.stringify(manifest)).toContain('learned code (2 codes from');
+  });
+
+  it('continues a run with --resume, and refuses to start over a checkpoint or resume from none', async () => {
+    const codes = path.join(tmp, 'resume', 'codes.json');
+    const args = ['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, ...tiny];
+    const none = await cliInProcess([...args, '--resume']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`--resume: there is no checkpoint at ${codes}.checkpoint`);
+    expect((await cliInProcess(args)).code).toBe(0);
+    const again = await cliInProcess(args);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`--checkpoint ${codes}.checkpoint holds the checkpoint of an earlier run: pass --resume`);
+    const other = await cliInProcess([...args, '--resume', '--rounds', '2', '--step', '0.5']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('belongs to another run (step 0.025, now 0.5)');
+    const more = await cliInProcess([...args, '--resume', '--rounds', '2']);
+    expect(more.code).toBe(0);
+    expect(more.stderr).toContain('resuming after round 1');
+    expect(more.stderr).not.toContain('round 1/2:');
+    expect(more.stderr).toContain('round 2/2:');
+    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { provenance: { history: { round: number }[]; resumedAfterRound?: number } };
+    expect(doc.provenance.history.map((h) => h.round)).toEqual([1, 2]);
+    expect(doc.provenance.resumedAfterRound).toBe(1);
   });
 });

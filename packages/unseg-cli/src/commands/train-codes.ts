@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, nodeShardFs, writeFileAtomic } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
@@ -33,6 +33,8 @@ export interface TrainCodesCommandOptions {
   widths: string;
   maxMinutes?: string;
   maxImages?: string;
+  checkpoint?: string;
+  resume: boolean;
 }
 
 /** `min-max`, e.g. 0.5-2: the random rescale's range, as factors of the working size. */
@@ -49,6 +51,16 @@ export function parseWidths(text: string): number[] {
     throw new ConfigError(`--widths ${JSON.stringify(text)}: expected 1 to 5 whole numbers >= 1, e.g. 16,32,64`);
   }
   return widths;
+}
+
+/**
+ * A new run would replace an earlier run's checkpoint round by round: refused without --resume,
+ * as a resume without one is. Any of the names a save in flight leaves counts as one.
+ */
+async function checkCheckpointFolder(dir: string, resume: boolean): Promise<void> {
+  const held = (await Promise.all([dir, `${dir}.next`, `${dir}.previous`].map((d) => stat(d).then(() => true, () => false)))).some(Boolean);
+  if (held && !resume) throw new ConfigError(`--checkpoint ${dir} holds the checkpoint of an earlier run: pass --resume to continue it, or remove it to start again`);
+  if (!held && resume) throw new ConfigError(`--resume: there is no checkpoint at ${dir} (it is --out's name + .checkpoint unless --checkpoint says otherwise)`);
 }
 
 /**
@@ -90,6 +102,8 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
   const out = path.resolve(o.out);
   await checkOutputFile(out, '--out');
+  const checkpoint = path.resolve(o.checkpoint ?? `${out}.checkpoint`);
+  await checkCheckpointFolder(checkpoint, o.resume);
   // Made now, not after the training it would otherwise fail at the end of.
   await mkdir(path.dirname(out), { recursive: true });
   const sources = await openTrainingSources(o.data);
@@ -114,6 +128,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
       ...settings,
       photometric: o.photometric ? DEFAULT_PHOTOMETRIC : null,
       ...(maxMinutes !== undefined ? { maxMinutes } : {}),
+      checkpoint: { dir: checkpoint, resume: o.resume },
       signal: controller.signal,
       log: print,
     });
@@ -130,6 +145,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
       categories: result.categories,
       settings: { ...settings, size, publishCell, photometric: o.photometric },
       stopped: result.stopped,
+      ...(result.resumedAfter ? { resumedAfterRound: result.resumedAfter } : {}),
       seconds: Math.round(result.seconds),
       history: result.history,
     });
@@ -139,7 +155,8 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     print(
       `${result.history.length} rounds in ${result.seconds.toFixed(0)} s on ${backend} (stopped: ${result.stopped})` +
         (last ? `; last probe: clean ${last.probe.clean.toFixed(3)}, random codes ${last.probe.random.toFixed(3)}, learned ${last.probe.learned.toFixed(3)}` : '') +
-        `\nclass codes written to ${out}: ${result.codes.length} codes + background, ${result.rows}x${result.cols} cells of ${publishCell}px`,
+        `\nclass codes written to ${out}: ${result.codes.length} codes + background, ${result.rows}x${result.cols} cells of ${publishCell}px` +
+        `\ncheckpoint: ${checkpoint} (--resume with more --rounds continues it; remove it once the codes are final)`,
     );
     return result.stopped === 'signal' ? 130 : 0;
   } finally {
