@@ -162,7 +162,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--model-steps <n>', 'surrogate steps per round', '10')
     .option('--tile <cells>', 'cells per side of each code tile', '8')
     .option('--cell <px>', 'working pixels per cell', '2')
-    .option('--publish-cell <px>', "the file's cellSize: image pixels per cell when published (16 = --cell 2 at 128 px for 1024-px images)", '16')
+    .option('--publish-cell <px>', "the file's cellSize: image pixels per cell when published; auto: --cell x the images' median side / --size, the scale the codes were learned at (16 for --cell 2 at 128 px on 1024-px images)", 'auto')
     .option('--crop <px>', 'crop the surrogate sees after the random rescale', '96')
     .option('--scale <min-max>', 'random rescale of each batch, as factors of --size (trainers resize by 0.5-2)', '0.5-2')
     .option('--no-photometric', 'no brightness / contrast / saturation / hue jitter before the surrogate')

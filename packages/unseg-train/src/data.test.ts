@@ -27,5 +27,7 @@ describe('loadTrainingSet label maps', () => {
     const labels = set.labels![0]!;
     expect(labels[0]).toBe(3); // category 2 + 1, the small object
     expect(labels[size * size - 1]).toBe(2); // category 1 + 1, the big one elsewhere
+    // The size before the resize, for train-codes' --publish-cell auto.
+    expect(set.sourceSizes).toEqual([{ width: sample!.width, height: sample!.height }]);
   });
 });

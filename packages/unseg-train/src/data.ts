@@ -20,6 +20,8 @@ export interface TrainingSet {
   readonly labels?: Uint8Array[];
   /** Samples that could not be read (bad image, bad annotation, bad mask), each with its file and reason. */
   readonly skipped?: SampleError[];
+  /** Per image, its size before the resize (loadTrainingSet fills it): what a working-size pixel is worth when published. */
+  readonly sourceSizes?: { readonly width: number; readonly height: number }[];
 }
 
 export interface LoadOptions {
@@ -144,7 +146,8 @@ export async function loadTrainingSet(
 ): Promise<TrainingSet> {
   const { size } = options;
   const skipped: SampleError[] = [];
-  const set: TrainingSet = { size, images: [], ids: [], masks: [], skipped, ...(options.withLabels ? { labels: [] } : {}) };
+  const sourceSizes: { width: number; height: number }[] = [];
+  const set: TrainingSet = { size, images: [], ids: [], masks: [], skipped, sourceSizes, ...(options.withLabels ? { labels: [] } : {}) };
   const skip = (error: SampleError) => {
     skipped.push(error);
     options.log?.(`skipped ${error.message}`);
@@ -175,6 +178,7 @@ export async function loadTrainingSet(
       set.images.push(decoded.image);
       set.ids.push(`${split}/${sample.id}`);
       set.masks.push(decoded.masks);
+      sourceSizes.push({ width: sample.width, height: sample.height });
       if (decoded.labels) set.labels!.push(decoded.labels);
     }
   }

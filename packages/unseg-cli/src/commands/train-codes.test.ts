@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeCleanCoco } from '../test-helpers/coco-fixtures.js';
 import { cliInProcess } from '../test-helpers/in-process.js';
-import { parseScaleRange, parseWidths } from './train-codes.js';
+import { autoPublishCell, medianSide, parseScaleRange, parseWidths } from './train-codes.js';
 
 describe('train-codes option parsing', () => {
   it('reads a rescale range and surrogate widths, refusing what would not train', () => {
@@ -13,6 +13,15 @@ describe('train-codes option parsing', () => {
     for (const bad of ['2-0.5', '0-1', '1', 'a-b', '']) expect(() => parseScaleRange(bad)).toThrow(ConfigError);
     expect(parseWidths('16,32,64')).toEqual([16, 32, 64]);
     for (const bad of ['', '16,,32', '0,8', '1.5', '4,4,4,4,4,4']) expect(() => parseWidths(bad)).toThrow(/--widths/);
+  });
+  it('publishes the codes at the scale they were learned at (--publish-cell auto)', () => {
+    const mixed = [{ width: 1024, height: 1024 }, { width: 640, height: 480 }, { width: 800, height: 600 }];
+    // Sides 1024, 554 and 693 (sqrt of width x height): 2 px at 128 is 10.8 image px at 693.
+    expect(medianSide(mixed)).toBe(693);
+    expect(autoPublishCell(2, 128, mixed)).toBe(11);
+    expect(autoPublishCell(2, 128, [{ width: 1024, height: 1024 }])).toBe(16);
+    expect(medianSide([{ width: 100, height: 100 }, { width: 300, height: 300 }])).toBe(200);
+    expect(autoPublishCell(1, 512, [{ width: 64, height: 64 }])).toBe(1);
   });
 });
 
@@ -90,9 +99,12 @@ describe('train-codes end to end', () => {
     const more = await cliInProcess([...args, '--resume', '--rounds', '2']);
     expect(more.code).toBe(0);
     expect(more.stderr).toContain('resuming after round 1');
+    // No --publish-cell: the fixture's 32x24 images (median side 28) at --size 16 make a 2-px cell 3.5 image px.
+    expect(more.stderr).toContain('publish cell: 4 px (--cell 2 at 16 px, for images of median side 28 px)');
     expect(more.stderr).not.toContain('round 1/2:');
     expect(more.stderr).toContain('round 2/2:');
-    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { provenance: { history: { round: number }[]; resumedAfterRound?: number } };
+    const doc = JSON.parse(await fs.readFile(codes, 'utf8')) as { cellSize: number; provenance: { history: { round: number }[]; resumedAfterRound?: number } };
+    expect(doc.cellSize).toBe(4);
     expect(doc.provenance.history.map((h) => h.round)).toEqual([1, 2]);
     expect(doc.provenance.resumedAfterRound).toBe(1);
   });

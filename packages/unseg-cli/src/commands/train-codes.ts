@@ -53,6 +53,22 @@ export function parseWidths(text: string): number[] {
   return widths;
 }
 
+/** The median over images of sqrt(width * height): one side for images resized to a square without keeping aspect. */
+export function medianSide(sizes: readonly { width: number; height: number }[]): number {
+  const sides = sizes.map((s) => Math.sqrt(s.width * s.height)).sort((a, b) => a - b);
+  if (sides.length === 0) return 0;
+  const mid = sides.length >> 1;
+  return Math.round(sides.length % 2 ? sides[mid]! : (sides[mid - 1]! + sides[mid]!) / 2);
+}
+
+/**
+ * --publish-cell auto: the image pixels a working cell covers, so that the codes are published at
+ * the scale they were learned at (2 px at 128 px is 16 px on 1024-px images, 10 on 640-px ones).
+ */
+export function autoPublishCell(cell: number, size: number, sizes: readonly { width: number; height: number }[]): number {
+  return Math.max(1, Math.round((cell * medianSide(sizes)) / size));
+}
+
 /**
  * A new run would replace an earlier run's checkpoint round by round: refused without --resume,
  * as a resume without one is. Any of the names a save in flight leaves counts as one.
@@ -97,7 +113,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     widths,
   };
   if (settings.eps.fg === 0 && settings.eps.bg === 0) throw new ConfigError('--eps-fg and --eps-bg are both 0: the codes would have no effect to learn from');
-  const publishCell = parsePositiveInt(o.publishCell, '--publish-cell');
+  const publishCellGiven = o.publishCell === 'auto' ? undefined : parsePositiveInt(o.publishCell, '--publish-cell');
   const maxMinutes = o.maxMinutes === undefined ? undefined : parseNumber(o.maxMinutes, '--max-minutes', { above: 0 });
   const maxImages = o.maxImages === undefined ? undefined : parsePositiveInt(o.maxImages, '--max-images');
   const out = path.resolve(o.out);
@@ -123,6 +139,8 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     const set = await loadTrainingSet(sources, { size, withLabels: true, maxImages, log: print, signal: controller.signal });
     const skipped = set.skipped?.length ?? 0;
     print(`${set.images.length} images read${skipped ? `, ${skipped} skipped as unreadable (listed above)` : ''}`);
+    const publishCell = publishCellGiven ?? autoPublishCell(settings.cell, size, set.sourceSizes ?? []);
+    if (publishCellGiven === undefined) print(`publish cell: ${publishCell} px (--cell ${settings.cell} at ${size} px, for images of median side ${medianSide(set.sourceSizes ?? [])} px)`);
     const result = await trainClassCodes({
       set,
       ...settings,
