@@ -184,7 +184,8 @@ export function buildProgram(exit: (code: number) => void): Command {
       '\nExample (the codes of tools/bench-efficacy, learned on the split the benchmark never scores):\n' +
         '  unseg-pipeline train-codes --data coco:../shared/data/coco-facades@test --out out/codes/facades.json --seed 1\n' +
         '  unseg-pipeline run coco --in data --out shards/ --noise classwise --pattern codes --codes out/codes/facades.json\n' +
-        '\nCtrl-C or SIGTERM stops after the step in flight and writes the codes learned so far, once a round has ended (again: at once, nothing written); --resume continues from the last finished round.\n' +
+        '\nCtrl-C or SIGTERM stops after the step in flight and writes the codes learned so far, once a round has ended (again: at once, no codes written);\n' +
+        'either way the checkpoint holds the last finished round, and --resume continues from it.\n' +
         'Exit status: 0 written, 1 error, 130 stopped by a signal.',
     )
     .action(async (options: TrainCodesCommandOptions) => exit(await trainCodesCommand(options)));

@@ -130,7 +130,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after the step in flight; the codes learned so far are written if a round has ended (again: stop at once, nothing written)\n');
+    process.stderr.write('\nstopping after the step in flight; the codes learned so far are written if a round has ended (again: stop at once, no codes written; --resume continues from the last finished round)\n');
     controller.abort();
   };
   process.on('SIGINT', onSignal);
