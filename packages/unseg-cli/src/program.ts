@@ -181,9 +181,9 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--resume', 'continue the checkpoint: a killed run where it stopped, or a finished one up to a larger --rounds (the other settings and the data must be the same)', false)
     .addHelpText(
       'after',
-      '\nExample (the codes of tools/bench-efficacy, learned on the split the benchmark never scores):\n' +
-        '  unseg-pipeline train-codes --data coco:../shared/data/coco-facades@test --out out/codes/facades.json --seed 1\n' +
-        '  unseg-pipeline run coco --in data --out shards/ --noise classwise --pattern codes --codes out/codes/facades.json\n' +
+      '\nExample (codes learned on the images you publish, then published with; on the facades this protected most, see tools/bench-efficacy/torch/README.md):\n' +
+        '  unseg-pipeline train-codes --data coco:data@train --out codes.json --binary --model-steps 40 --max-minutes 55\n' +
+        '  unseg-pipeline run coco --in data --split train --out shards/ --noise classwise --pattern codes --codes codes.json\n' +
         '\nCtrl-C or SIGTERM stops after the step in flight and writes the codes learned so far, once a round has ended (again: at once, no codes written);\n' +
         'either way the checkpoint holds the last finished round, and --resume continues from it.\n' +
         'Exit status: 0 written, 1 error, 130 stopped by a signal.',
