@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { nextOf, previousOf, recoverCheckpoint, replaceCheckpoint, syncTree } from './checkpoint-dir.js';
+import { checkpointExists, nextOf, previousOf, recoverCheckpoint, replaceCheckpoint, syncTree } from './checkpoint-dir.js';
 
 let root: string;
 let dir: string;
@@ -30,6 +30,9 @@ describe('replaceCheckpoint', () => {
     await replaceCheckpoint(dir, writeState(1));
     await expect(replaceCheckpoint(dir, writeState(2), () => Promise.reject(new Error('killed')))).rejects.toThrow('killed');
     expect((await readdir(root)).sort()).toEqual(['checkpoint.next', 'checkpoint.previous']);
+    // Under neither's own name, a checkpoint is still there to resume (or to refuse to start over).
+    expect(await checkpointExists(dir)).toBe(true);
+    expect(await checkpointExists(path.join(root, 'other'))).toBe(false);
     expect(await recoverCheckpoint(dir)).toMatch(/completed the interrupted swap/);
     expect(await epochIn(dir)).toBe(2);
     expect((await readdir(root)).sort()).toEqual(['checkpoint']);

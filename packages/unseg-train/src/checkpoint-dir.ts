@@ -24,6 +24,11 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** Whether `dir` holds a checkpoint, under its own name or under the names a save cut short leaves. */
+export async function checkpointExists(dir: string): Promise<boolean> {
+  return (await Promise.all([dir, nextOf(dir), previousOf(dir)].map(exists))).some(Boolean);
+}
+
 /**
  * fsync where the platform allows it, through core's shard file system (the same call that makes
  * shard renames durable): it opens the path read-only, so it serves files and folders alike, and

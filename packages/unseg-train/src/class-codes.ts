@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError, stableJson } from '@unseg/core';
-import { initUNet, loadTensors, saveTensors, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
+import { initUNet, saveTensors, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadAdam, saveAdam, type BetaPowers } from './adam-state.js';
+import { loadAdam, loadParams, saveAdam, type BetaPowers } from './training-state.js';
 import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
 import { trainingDataDigest, type TrainingSet } from './data.js';
 import { softmaxCrossEntropy } from './losses.js';
@@ -414,13 +414,7 @@ export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<Cla
   const shape = checkpointShape(o);
   if (o.checkpoint?.resume) {
     const saved = await readCheckpoint(o.checkpoint.dir, shape, log);
-    const tensors = await loadTensors(o.checkpoint.dir, 'S');
-    for (const [name, p] of params) {
-      const t = tensors.get(name);
-      if (!t || t.shape.join('x') !== p.shape.join('x')) throw new ConfigError(`resume: the checkpoint in ${o.checkpoint.dir} lacks the surrogate's ${name} as ${p.shape.join('x')}`);
-      p.assign(t);
-    }
-    tf.dispose([...tensors.values()]);
+    await loadParams(o.checkpoint.dir, 'S', params);
     await loadAdam(o.checkpoint.dir, 'adamS', opt, saved.adamPowers);
     v.set(saved.latent);
     applied = apply(v);

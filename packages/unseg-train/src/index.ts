@@ -21,4 +21,5 @@ export { applyJitter, colourMatrix, drawJitter, DEFAULT_PHOTOMETRIC, IDENTITY_JI
 export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult } from './run.js';
 export { sanityEfficacy, type SanityNoise, type SanityOptions, type SanityResult } from './sanity.js';
 export { summarizeLog } from './report.js';
+export { checkpointExists } from './checkpoint-dir.js';
 export { trainClassCodes, checkClassCodesGeometry, classCodesDocument, codeSlots, projectCodes, binarizeCodes, type ClassCodesTrainingOptions, type ClassCodesRound, type ClassCodesResult } from './class-codes.js';

@@ -3,7 +3,6 @@ import {
   applyNoiseTensor,
   createGenerator,
   defaultGeneratorConfig,
-  loadTensors,
   saveGenerator,
   saveTensors,
   type Generator,
@@ -18,7 +17,7 @@ import { generatorTarget, segLoss } from './losses.js';
 import { DEFAULT_PROMPTS, makePrompt, PROMPT_CHANNELS, type PromptOptions } from './prompts.js';
 import { applyJitter, drawJitter, type PhotometricOptions } from './photometric.js';
 import { Rng } from './rng.js';
-import { loadAdam, saveAdam, type BetaPowers } from './adam-state.js';
+import { loadAdam, loadParams, saveAdam, type BetaPowers } from './training-state.js';
 import { createSurrogate, type Surrogate } from './surrogate.js';
 
 export interface Budget {
@@ -495,15 +494,7 @@ export class BilevelTrainer {
     if (state.epochOrder && (state.epochOrder.length !== n || state.epochOrder.some((i) => !Number.isInteger(i) || i < 0 || i >= n))) {
       throw new Error(`checkpoint ${dir} was stopped in an epoch over ${state.epochOrder.length} training images, and ${n} are loaded now: the training data changed`);
     }
-    for (const [stem, params] of [['G', this.generator.params], ['S', this.surrogate.params]] as const) {
-      const tensors = await loadTensors(dir, stem);
-      for (const [name, v] of params) {
-        const t = tensors.get(name);
-        if (!t) throw new Error(`checkpoint ${dir} lacks ${name}`);
-        v.assign(t);
-      }
-      tf.dispose([...tensors.values()]);
-    }
+    for (const [stem, params] of [['G', this.generator.params], ['S', this.surrogate.params]] as const) await loadParams(dir, stem, params);
     for (const [stem, opt] of [['adamG', this.optG], ['adamS', this.optS]] as const) await loadAdam(dir, stem, opt, state.adamPowers?.[stem]);
     this.step = state.step;
     this.epoch = state.epoch;

@@ -18,10 +18,10 @@ describe('train-codes option parsing', () => {
     const mixed = [{ width: 1024, height: 1024 }, { width: 640, height: 480 }, { width: 800, height: 600 }];
     // Sides 1024, 554 and 693 (sqrt of width x height): 2 px at 128 is 10.8 image px at 693.
     expect(medianSide(mixed)).toBe(693);
-    expect(autoPublishCell(2, 128, mixed)).toBe(11);
-    expect(autoPublishCell(2, 128, [{ width: 1024, height: 1024 }])).toBe(16);
+    expect(autoPublishCell(2, 128, medianSide(mixed))).toBe(11);
+    expect(autoPublishCell(2, 128, medianSide([{ width: 1024, height: 1024 }]))).toBe(16);
     expect(medianSide([{ width: 100, height: 100 }, { width: 300, height: 300 }])).toBe(200);
-    expect(autoPublishCell(1, 512, [{ width: 64, height: 64 }])).toBe(1);
+    expect(autoPublishCell(1, 512, medianSide([{ width: 64, height: 64 }]))).toBe(1);
   });
 });
 

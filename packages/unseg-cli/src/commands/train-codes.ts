@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, nodeShardFs, writeFileAtomic } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
@@ -62,19 +62,19 @@ export function medianSide(sizes: readonly { width: number; height: number }[]):
 }
 
 /**
- * --publish-cell auto: the image pixels a working cell covers, so that the codes are published at
- * the scale they were learned at (2 px at 128 px is 16 px on 1024-px images, 10 on 640-px ones).
+ * --publish-cell auto: the image pixels a working cell covers on images of that (median) side, so
+ * that the codes are published at the scale they were learned at (2 px at 128 px is 16 px on
+ * 1024-px images, 10 on 640-px ones).
  */
-export function autoPublishCell(cell: number, size: number, sizes: readonly { width: number; height: number }[]): number {
-  return Math.max(1, Math.round((cell * medianSide(sizes)) / size));
+export function autoPublishCell(cell: number, size: number, side: number): number {
+  return Math.max(1, Math.round((cell * side) / size));
 }
 
 /**
  * A new run would replace an earlier run's checkpoint round by round: refused without --resume,
- * as a resume without one is. Any of the names a save in flight leaves counts as one.
+ * as a resume without one is (`held`: @unseg/train's checkpointExists, which knows a save's names).
  */
-async function checkCheckpointFolder(dir: string, resume: boolean): Promise<void> {
-  const held = (await Promise.all([dir, `${dir}.next`, `${dir}.previous`].map((d) => stat(d).then(() => true, () => false)))).some(Boolean);
+function checkCheckpointFolder(dir: string, held: boolean, resume: boolean): void {
   if (held && !resume) throw new ConfigError(`--checkpoint ${dir} holds the checkpoint of an earlier run: pass --resume to continue it, or remove it to start again`);
   if (!held && resume) throw new ConfigError(`--resume: there is no checkpoint at ${dir} (it is --out's name + .checkpoint unless --checkpoint says otherwise)`);
 }
@@ -92,7 +92,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const crop = parsePositiveInt(o.crop, '--crop');
   const scale = parseScaleRange(o.scale);
   // TensorFlow.js loads with @unseg/train, so only once the options are known to parse.
-  const { DEFAULT_PHOTOMETRIC, checkClassCodesGeometry, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
+  const { DEFAULT_PHOTOMETRIC, checkClassCodesGeometry, checkpointExists, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
   checkClassCodesGeometry({ size, crop, scale, widths });
   const settings = {
     seed,
@@ -119,7 +119,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const out = path.resolve(o.out);
   await checkOutputFile(out, '--out');
   const checkpoint = path.resolve(o.checkpoint ?? `${out}.checkpoint`);
-  await checkCheckpointFolder(checkpoint, o.resume);
+  checkCheckpointFolder(checkpoint, await checkpointExists(checkpoint), o.resume);
   // Made now, not after the training it would otherwise fail at the end of.
   await mkdir(path.dirname(out), { recursive: true });
   const sources = await openTrainingSources(o.data);
@@ -139,8 +139,12 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
     const set = await loadTrainingSet(sources, { size, withLabels: true, maxImages, log: print, signal: controller.signal });
     const skipped = set.skipped?.length ?? 0;
     print(`${set.images.length} images read${skipped ? `, ${skipped} skipped as unreadable (listed above)` : ''}`);
-    const publishCell = publishCellGiven ?? autoPublishCell(settings.cell, size, set.sourceSizes ?? []);
-    if (publishCellGiven === undefined) print(`publish cell: ${publishCell} px (--cell ${settings.cell} at ${size} px, for images of median side ${medianSide(set.sourceSizes ?? [])} px)`);
+    let publishCell = publishCellGiven;
+    if (publishCell === undefined) {
+      const side = medianSide(set.sourceSizes ?? []);
+      publishCell = autoPublishCell(settings.cell, size, side);
+      print(`publish cell: ${publishCell} px (--cell ${settings.cell} at ${size} px, for images of median side ${side} px)`);
+    }
     const result = await trainClassCodes({
       set,
       ...settings,

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadTensors, saveTensors } from '@unseg/core/generator';
+import { loadTensors, saveTensors, type ParamMap } from '@unseg/core/generator';
+
+// A trainer checkpoint's tensors, beside its own state file: network weights and Adam moments.
 
 /** Adam's running products beta1^t and beta2^t (private fields of tfjs's AdamOptimizer). */
 interface AdamPowers {
@@ -25,6 +27,20 @@ function setBetaPowers(opt: tf.AdamOptimizer, [b1, b2]: BetaPowers): void {
     p.accBeta1.assign(tf.scalar(b1));
     p.accBeta2.assign(tf.scalar(b2));
   });
+}
+
+/** Sets each variable of `params` to the tensor saved under its name as `${stem}` in `dir`. */
+export async function loadParams(dir: string, stem: string, params: ParamMap): Promise<void> {
+  const tensors = await loadTensors(dir, stem);
+  try {
+    for (const [name, v] of params) {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`checkpoint ${dir} lacks ${name}`);
+      v.assign(t);
+    }
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
 }
 
 /** Writes the optimizer's moments as `${stem}.json` + `.weights.bin` in `dir`; returns the beta powers for the caller's state file. */
