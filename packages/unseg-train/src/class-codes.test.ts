@@ -1,7 +1,7 @@
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createClasswiseNoiseSource, parseClassCodes } from '@unseg/core';
+import { acquireLockFile, createClasswiseNoiseSource, parseClassCodes } from '@unseg/core';
 import { selectBackend } from '@unseg/core/generator';
 import { binarizeCodes, classCodesDocument, codeSlots, projectCodes, trainClassCodes, type ClassCodesResult, type ClassCodesTrainingOptions } from './class-codes.js';
 import type { TrainingSet } from './data.js';
@@ -246,6 +246,19 @@ describe('trainClassCodes', () => {
       // Asked for no more rounds than it has, it trains nothing and returns what it holds.
       const same = await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 2, checkpoint: { dir, resume: true } });
       expect(learned(same)).toEqual(learned(extended));
+    }, 60_000);
+
+    it('refuses a run on a checkpoint that a live run holds, and frees it when it ends', async () => {
+      const dir = path.join(tmp, 'locked');
+      const other = await acquireLockFile(`${dir}.lock`, { subject: 'test', rule: 'held by the test.' });
+      await expect(trainClassCodes({ set: labelledSet(), ...TINY, rounds: 1, checkpoint: { dir } })).rejects.toThrow(
+        new RegExp(`checkpoint .*locked is in use by process ${process.pid} .*Two runs must not train into one checkpoint`),
+      );
+      await expect(access(path.join(dir, 'state.json'))).rejects.toThrow();
+      await other.release();
+      await trainClassCodes({ set: labelledSet(), ...TINY, rounds: 1, checkpoint: { dir } });
+      await access(path.join(dir, 'state.json'));
+      await expect(access(`${dir}.lock`)).rejects.toThrow();
     }, 60_000);
 
     it('refuses to resume from nothing, from another run, and on other data', async () => {

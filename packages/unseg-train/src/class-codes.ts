@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError, stableJson } from '@unseg/core';
+import { acquireLockFile, CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError, stableJson } from '@unseg/core';
 import { initUNet, saveTensors, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadAdam, loadParams, saveAdam, type BetaPowers } from './training-state.js';
 import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
@@ -294,7 +294,27 @@ async function readCheckpoint(dir: string, shape: CheckpointShape, log: (line: s
   return state;
 }
 
+/**
+ * Learns the codes (see {@link ClassCodesTrainingOptions}). With a checkpoint, the run holds
+ * `<checkpoint>.lock` beside it while it trains: a second run on the same checkpoint is refused
+ * rather than left to swap its state with the first's.
+ */
 export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<ClassCodesResult> {
+  if (!o.checkpoint) return trainUnlocked(o);
+  const dir = path.resolve(o.checkpoint.dir);
+  await mkdir(path.dirname(dir), { recursive: true });
+  const lock = await acquireLockFile(`${dir}.lock`, {
+    subject: `checkpoint ${o.checkpoint.dir}`,
+    rule: 'Two runs must not train into one checkpoint.',
+  });
+  try {
+    return await trainUnlocked(o);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainUnlocked(o: ClassCodesTrainingOptions): Promise<ClassCodesResult> {
   const t0 = Date.now();
   /** Seconds trained before this call (a resumed run's earlier part). */
   let before = 0;

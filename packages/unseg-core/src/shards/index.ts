@@ -8,7 +8,7 @@ export { findCompletedShards, hashFile, readShardStats } from './stats.js';
 export type { ShardStats, ShardFailure, NoiseSummary, ShardScan, ShardVerification } from './stats.js';
 export { writeManifest, writeManifestFile, mergeManifests, buildManifest, readAllShardStats, manifestFileName } from './manifest.js';
 export type { ShardManifest, ManifestRunInfo, ManifestShard, ManifestFailure, ManifestCounts, ManifestLostShard } from './manifest.js';
-export { acquireOutputLock, lockFileName, type OutputLock, type LockInfo } from './lock.js';
+export { acquireLockFile, acquireOutputLock, lockFileName, type OutputLock, type LockInfo } from './lock.js';
 export { readShardSummary, type ShardSummary } from './summary.js';
 export { shardFileName, statsFileName, parseShardName, checkSplitName, type WorkerSpec, type ParsedShardName } from './naming.js';
 export { nodeShardFs, writeFileAtomic, type ShardFs, type ShardFileHandle } from './fs.js';

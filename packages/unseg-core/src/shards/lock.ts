@@ -11,7 +11,7 @@ export interface LockInfo {
   readonly startedAt: string;
 }
 
-/** A held lock on an output folder. */
+/** A held lock: on an output folder, or on another path through {@link acquireLockFile}. */
 export interface OutputLock {
   readonly path: string;
   readonly info: LockInfo;
@@ -59,7 +59,23 @@ export async function acquireOutputLock(
 ): Promise<OutputLock> {
   checkWorker(options.worker);
   await fsp.mkdir(outDir, { recursive: true });
-  const path = `${outDir}/${lockFileName(options.worker)}`;
+  const { worker: _w, ...holder } = options;
+  return acquireLockFile(`${outDir}/${lockFileName(options.worker)}`, {
+    ...holder,
+    subject: `output folder ${outDir}`,
+    rule: 'Two runs must not write the same --out.',
+  });
+}
+
+/**
+ * The same lock on any file path, for state that is not an output folder of shards (a training
+ * checkpoint that is replaced whole, so the lock cannot live inside it). `subject` names what is
+ * locked and `rule` says why in the error a second run gets; the folder holding `path` must exist.
+ */
+export async function acquireLockFile(
+  path: string,
+  options: { subject: string; rule: string; host?: string; pid?: number; isAlive?: (pid: number) => boolean },
+): Promise<OutputLock> {
   const info: LockInfo = { pid: options.pid ?? process.pid, host: options.host ?? hostname(), startedAt: new Date().toISOString() };
   const isAlive = options.isAlive ?? pidAlive;
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -101,9 +117,9 @@ export async function acquireOutputLock(
       held && held.host !== info.host
         ? `If that run is no longer running, remove ${path}.`
         : `Wait for it to finish, or stop it; if it is not running, remove ${path}.`;
-    throw new ConfigError(`output folder ${outDir} is in use by ${who}. Two runs must not write the same --out. ${hint}`);
+    throw new ConfigError(`${options.subject} is in use by ${who}. ${options.rule} ${hint}`);
   }
-  throw new ConfigError(`output folder ${outDir}: another run took the lock at the same time; retry`);
+  throw new ConfigError(`${options.subject}: another run took the lock at the same time; retry`);
 }
 
 function holdLock(path: string, info: LockInfo): OutputLock {
