@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { acquireLockFile, CLASS_CODES_FORMAT, CLASS_CODES_VERSION, ConfigError, stableJson } from '@unseg/core';
 import { initUNet, saveTensors, unetDivisor, unetForward, type ParamMap, type UNetSpec } from '@unseg/core/generator';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadAdam, loadParams, saveAdam, type BetaPowers } from './training-state.js';
 import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
@@ -301,9 +301,7 @@ async function readCheckpoint(dir: string, shape: CheckpointShape, log: (line: s
  */
 export async function trainClassCodes(o: ClassCodesTrainingOptions): Promise<ClassCodesResult> {
   if (!o.checkpoint) return trainUnlocked(o);
-  const dir = path.resolve(o.checkpoint.dir);
-  await mkdir(path.dirname(dir), { recursive: true });
-  const lock = await acquireLockFile(`${dir}.lock`, {
+  const lock = await acquireLockFile(`${path.resolve(o.checkpoint.dir)}.lock`, {
     subject: `checkpoint ${o.checkpoint.dir}`,
     rule: 'Two runs must not train into one checkpoint.',
   });

@@ -1,6 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { checkWorker, workerTag, type WorkerSpec } from './naming.js';
 
@@ -58,7 +59,6 @@ export async function acquireOutputLock(
   options: { worker?: WorkerSpec; host?: string; pid?: number; isAlive?: (pid: number) => boolean } = {},
 ): Promise<OutputLock> {
   checkWorker(options.worker);
-  await fsp.mkdir(outDir, { recursive: true });
   const { worker: _w, ...holder } = options;
   return acquireLockFile(`${outDir}/${lockFileName(options.worker)}`, {
     ...holder,
@@ -70,12 +70,13 @@ export async function acquireOutputLock(
 /**
  * The same lock on any file path, for state that is not an output folder of shards (a training
  * checkpoint that is replaced whole, so the lock cannot live inside it). `subject` names what is
- * locked and `rule` says why in the error a second run gets; the folder holding `path` must exist.
+ * locked and `rule` says why in the error a second run gets. The folder holding `path` is made if missing.
  */
 export async function acquireLockFile(
   path: string,
   options: { subject: string; rule: string; host?: string; pid?: number; isAlive?: (pid: number) => boolean },
 ): Promise<OutputLock> {
+  await fsp.mkdir(dirname(path), { recursive: true });
   const info: LockInfo = { pid: options.pid ?? process.pid, host: options.host ?? hostname(), startedAt: new Date().toISOString() };
   const isAlive = options.isAlive ?? pidAlive;
   for (let attempt = 0; attempt < 2; attempt++) {
