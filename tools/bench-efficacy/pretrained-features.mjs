@@ -34,7 +34,7 @@ const { values: opt } = parseToolArgs({
     scale: { type: 'string', default: '1' },
     limit: { type: 'string' },
   },
-  numbers: { size: { integer: true, min: 16 }, scale: { min: 0 }, limit: { integer: true, min: 1 } },
+  numbers: { size: { integer: true, min: 1 }, scale: { min: 0 }, limit: { integer: true, min: 1 } },
 });
 for (const key of ['model', 'data', 'out']) if (!opt[key]) fail(NAME, `--${key} is required`);
 
