@@ -49,9 +49,18 @@ const tmp = `${opt.out}.partial`;
 const out = fs.openSync(tmp, 'w');
 const started = Date.now();
 let shape;
+const failed = [];
 for (const [i, image] of images.entries()) {
-  const { data } = await sharp(path.join(opt.data, image.file_name)).removeAlpha()
-    .resize(opt.size, opt.size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  const file = path.join(opt.data, image.file_name);
+  let data;
+  try {
+    ({ data } = await sharp(file).removeAlpha().resize(opt.size, opt.size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true }));
+  } catch (err) {
+    // Skipped, not fatal: the record carries its id, so the reader sees which images have no features.
+    process.stderr.write(`${NAME}: ${file}: ${err.message} (skipped)\n`);
+    failed.push(image.file_name);
+    continue;
+  }
   const features = tf.tidy(() => {
     const x = tf.tensor4d(Float32Array.from(data), [1, opt.size, opt.size, 3]).mul(opt.scale);
     return model.execute({ [opt.input]: x }, opt.node);
@@ -64,8 +73,12 @@ for (const [i, image] of images.entries()) {
   if ((i + 1) % 100 === 0) process.stderr.write(`${i + 1}/${images.length}\n`);
 }
 fs.closeSync(out);
+if (shape === undefined) {
+  fs.rmSync(tmp);
+  fail(NAME, `no image of ${opt.data} could be read`);
+}
 fs.renameSync(tmp, opt.out);
-const info = { images: images.length, height: shape[0], width: shape[1], channels: shape[2], node: opt.node, model: path.resolve(opt.model), size: opt.size, scale: opt.scale, backend, seconds: (Date.now() - started) / 1000 };
+const info = { images: images.length - failed.length, failed, height: shape[0], width: shape[1], channels: shape[2], node: opt.node, model: path.resolve(opt.model), size: opt.size, scale: opt.scale, backend, seconds: (Date.now() - started) / 1000 };
 fs.writeFileSync(`${opt.out}.json`, `${JSON.stringify(info, null, 2)}\n`);
 console.log(JSON.stringify(info));
 
@@ -79,7 +92,14 @@ async function loadGraphModel(file) {
   }
   if (json.format !== 'graph-model') fail(NAME, `${file}: format is ${JSON.stringify(json.format)}, not "graph-model"`);
   const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
-  const parts = json.weightsManifest.flatMap((group) => group.paths).map((p) => fs.readFileSync(path.join(path.dirname(file), p)));
+  const parts = json.weightsManifest.flatMap((group) => group.paths).map((p) => {
+    const weights = path.join(path.dirname(file), p);
+    try {
+      return fs.readFileSync(weights);
+    } catch (err) {
+      return fail(NAME, `${weights}: ${err.message} (a weights file that ${file} names)`);
+    }
+  });
   const weightData = new Uint8Array(Buffer.concat(parts)).buffer;
   return tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData }));
 }

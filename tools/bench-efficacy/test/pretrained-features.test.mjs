@@ -39,17 +39,20 @@ async function cocoSplit(dir, images) {
 
 const run = (args) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
 
-test('writes each image its feature map, then its COCO id, in the split order, and says the shape', async () => {
+test('writes each image its feature map, then its COCO id, in the split order, skipping an unreadable one, and says the shape', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrained-features-'));
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(poolModel()));
   const split = path.join(dir, 'train');
   fs.mkdirSync(split);
-  await cocoSplit(split, [{ id: 7, file: 'a.png', rgb: [10, 20, 30] }, { id: 3, file: 'b.png', rgb: [200, 100, 0] }]);
+  await cocoSplit(split, [{ id: 7, file: 'a.png', rgb: [10, 20, 30] }, { id: 5, file: 'broken.png', rgb: [0, 0, 0] }, { id: 3, file: 'b.png', rgb: [200, 100, 0] }]);
+  fs.writeFileSync(path.join(split, 'broken.png'), 'not a png');
   const out = path.join(dir, 'f.bin');
   const r = run(['--model', path.join(dir, 'model.json'), '--data', split, '--out', out, '--input', 'x', '--node', 'y', '--size', '8', '--scale', '0.5']);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /broken\.png: .*\(skipped\)/); // an unreadable image is named and skipped, the rest go on
   const info = JSON.parse(fs.readFileSync(`${out}.json`, 'utf8'));
   assert.deepEqual([info.images, info.height, info.width, info.channels], [2, 2, 2, 3]);
+  assert.deepEqual(info.failed, ['broken.png']);
   const bytes = fs.readFileSync(out);
   const record = 2 * 2 * 3 * 4 + 4;
   assert.equal(bytes.length, 2 * record);
