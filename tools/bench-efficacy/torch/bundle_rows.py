@@ -9,6 +9,14 @@ import zlib
 import numpy as np
 from PIL import Image
 
+# The COCO split folder the benchmark's bundles are exported from (export.mjs's default dataset).
+TRAIN_SPLIT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'shared', 'data', 'coco-facades', 'train'))
+
+
+def add_data_option(parser):
+    """--data: the COCO split folder whose images the bundle's train split was made from."""
+    parser.add_argument('--data', default=TRAIN_SPLIT, help='the COCO split folder the bundle was made from')
+
 
 def open_train_split(bundle, data):
     """The bundle's index, its train split's ids and 256-px labels (N, size, size), and the COCO

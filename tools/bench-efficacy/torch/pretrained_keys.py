@@ -25,15 +25,11 @@ segmenter's predictions in "Would a generator that recognises classes do better?
 """
 import argparse
 import json
-import os
 import zlib
 
 import numpy as np
 
-from bundle_rows import open_train_split
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
+from bundle_rows import add_data_option, open_train_split
 
 
 def parse_args():
@@ -41,8 +37,7 @@ def parse_args():
     p.add_argument('--bundle', required=True, help='a bundle (its train ids and 256-px labels)')
     p.add_argument('--features', required=True, help='pretrained-features.mjs output (FILE.json beside it)')
     p.add_argument('--out', required=True, help='prefix of the two key files and the JSON report')
-    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'coco-facades', 'train'),
-                   help='the COCO split folder the bundle was made from')
+    add_data_option(p)
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args()
 

@@ -33,7 +33,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from bundle_rows import at_bundle_size, bundle_diff, finish, nearest_grid, open_train_split, start_bundle, write_row
+from bundle_rows import add_data_option, at_bundle_size, bundle_diff, finish, nearest_grid, open_train_split, start_bundle, write_row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
@@ -44,8 +44,7 @@ def parse_args():
     p.add_argument('--bundle', required=True, help='source bundle (its base, labels and valid split are reused)')
     p.add_argument('--out', required=True, help='new bundle folder (the source rows are kept, these added)')
     p.add_argument('--rows', required=True, help='name=labels or name=<predictions file>, comma-separated')
-    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'coco-facades', 'train'),
-                   help='the COCO split folder the bundle was made from')
+    add_data_option(p)
     p.add_argument('--stripe', type=int, default=8, help='stripe width in image pixels (default 8)')
     p.add_argument('--steps', type=int, default=8, help='amplitude in 8-bit steps (eps_fg * 255, default 8)')
     p.add_argument('--codes', default='product', choices=list(CODE_SETS),
