@@ -126,7 +126,7 @@ describe('unseg-pipeline (built CLI)', () => {
     expect(run.code).toBe(0);
     expect(run.stdout + run.stderr).toMatch(/learned code \(2 codes from .*codes\.json, 4px cells, one on the background too\)/);
     const manifest = JSON.parse(await fs.readFile(path.join(dest, 'manifest.json'), 'utf8')) as { noise: { source: string; settings: { codes: string } } };
-    expect(manifest.noise).toMatchObject({ source: 'classwise', settings: { pattern: 'codes', cellSize: 4, overlap: 'smaller' } });
+    expect(manifest.noise).toMatchObject({ source: 'classwise', settings: { pattern: 'codes', cellSize: 4, overlap: 'smaller', categoryZero: 'coded' } });
     expect(manifest.noise.settings.codes).toMatch(/^[0-9a-f]{64}$/);
     await fs.writeFile(codes, JSON.stringify({ format: 'unseg-class-codes', version: 1, cellSize: 4, codes: [[[[2]], [[0]], [[0]]]] }));
     const bad = await cli(['run', 'coco', '--in', sample, '--out', path.join(out, 'codes-bad'), '--noise', 'classwise', '--pattern', 'codes', '--codes', codes]);

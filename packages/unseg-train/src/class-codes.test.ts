@@ -1,7 +1,7 @@
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { acquireLockFile, createClasswiseNoiseSource, parseClassCodes } from '@unseg/core';
+import { acquireLockFile, createClasswiseNoiseSource, NO_OBJECT, parseClassCodes } from '@unseg/core';
 import { selectBackend } from '@unseg/core/generator';
 import { binarizeCodes, classCodesDocument, codeSlots, projectCodes, trainClassCodes, type ClassCodesResult, type ClassCodesTrainingOptions } from './class-codes.js';
 import type { TrainingSet } from './data.js';
@@ -92,6 +92,12 @@ describe('codeSlots', () => {
     expect(s[3]).toBe(0 * 4 + 1); // category 3 -> code 0 (wraps), cell (0, 1)
     expect(s[15]).toBe(0 * 4 + 3); // category 1, cell (1, 1)
   });
+
+  it('gives category 0 (classes numbered from 0) the last code, not the background slot', () => {
+    // label 1 = category 0; K = 3 codes for categories 0, 1, 2.
+    const s = codeSlots(Uint8Array.from([1, 2, 3, 0]), 2, 3, 1, 1);
+    expect(Array.from(s)).toEqual([2, 0, 1, 3]);
+  });
 });
 
 describe('trainClassCodes', () => {
@@ -123,6 +129,25 @@ describe('trainClassCodes', () => {
     expect(again.codes).toEqual(first.codes);
     const other = await trainClassCodes({ set: labelledSet(), ...TINY, seed: 6 });
     expect(other.codes).not.toEqual(first.codes);
+  }, 60_000);
+
+  it('gives a set whose classes are numbered from 0 one code per category, 0 included', async () => {
+    const set = labelledSet();
+    const zeroBased = { ...set, labels: set.labels!.map((l) => l.map((v) => (v > 0 ? v - 1 : 0))) }; // categories 0 and 1
+    const r = await trainClassCodes({ set: zeroBased, ...TINY, rounds: 1 });
+    expect(r.categories).toEqual([0, 1]);
+    expect(r.codes).toHaveLength(2);
+    // Published, each category gets the code it was trained with: category 0 the last (slot 1).
+    const codes = parseClassCodes(JSON.parse(JSON.stringify(classCodesDocument(r, 1, {}))), 'codes.json', 'digest');
+    const labels = Int32Array.from([0, 1, NO_OBJECT]);
+    const [noise] = await createClasswiseNoiseSource({ pattern: 'codes', codes }).generate([
+      { id: 'z', image: { width: 3, height: 1, data: new Uint8Array(9) }, prompt: { width: 3, height: 1, data: Uint8Array.from([1, 1, 0]) }, labels },
+    ]);
+    for (let c = 0; c < 3; c++) {
+      expect(noise![c]).toBeCloseTo(r.codes[1]![c * 4]!, 3);
+      expect(noise![3 + c]).toBeCloseTo(r.codes[0]![c * 4 + 1]!, 3);
+      expect(noise![6 + c]).toBeCloseTo(r.background[c * 4]!, 3);
+    }
   }, 60_000);
 
   it('learns binary codes: every value +1 or -1, half each way per code channel, moving over rounds', async () => {
@@ -195,17 +220,17 @@ describe('trainClassCodes', () => {
     const codes = parseClassCodes(JSON.parse(JSON.stringify(doc)), 'codes.json', 'digest');
     expect(codes.codes).toHaveLength(2);
     expect(codes.cellSize).toBe(3);
-    // The pipeline's labels are category ids (0: none); publish at 3 px per cell, 12x12.
+    // The pipeline's labels are category ids (NO_OBJECT: none); publish at 3 px per cell, 12x12.
     const size = 12;
-    const labels = new Int32Array(size * size).map((_, p) => (p % size < 4 ? 0 : p % size < 8 ? 1 : 2));
+    const labels = new Int32Array(size * size).map((_, p) => (p % size < 4 ? NO_OBJECT : p % size < 8 ? 1 : 2));
     const source = createClasswiseNoiseSource({ pattern: 'codes', codes });
     const [noise] = await source.generate([
-      { id: 'x', image: { width: size, height: size, data: new Uint8Array(size * size * 3) }, prompt: { width: size, height: size, data: Uint8Array.from(labels, (l) => (l ? 1 : 0)) }, labels },
+      { id: 'x', image: { width: size, height: size, data: new Uint8Array(size * size * 3) }, prompt: { width: size, height: size, data: Uint8Array.from(labels, (l) => (l !== NO_OBJECT ? 1 : 0)) }, labels },
     ]);
     for (let p = 0; p < size * size; p++) {
       const y = Math.floor(p / size), x = p % size;
       const cell = (Math.floor(y / 3) % 2) * 2 + (Math.floor(x / 3) % 2);
-      const code = labels[p] === 0 ? first.background : first.codes[labels[p]! - 1]!;
+      const code = labels[p] === NO_OBJECT ? first.background : first.codes[labels[p]! - 1]!;
       for (let c = 0; c < 3; c++) expect(noise![p * 3 + c]).toBeCloseTo(code[c * 4 + cell]!, 3);
     }
   });

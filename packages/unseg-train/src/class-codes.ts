@@ -215,8 +215,8 @@ export function codeSlots(labels: Uint8Array, size: number, categories: number, 
     const row = (Math.floor(y / cell) % tileCells) * tileCells;
     for (let x = 0; x < size; x++) {
       const l = labels[y * size + x]!;
-      // Category 0 paints nothing in the pipeline's label map, so it takes the background's code there too.
-      const slot = l <= 1 ? categories : (l - 2) % categories;
+      // l is category + 1; category 0 (classes numbered from 0) takes code (0 - 1) mod K, the last.
+      const slot = l === 0 ? categories : (((l - 2) % categories) + categories) % categories;
       out[y * size + x] = slot * cells + row + (Math.floor(x / cell) % tileCells);
     }
   }
@@ -329,8 +329,9 @@ async function trainUnlocked(o: ClassCodesTrainingOptions): Promise<ClassCodesRe
   for (const l of labels) for (const v of l) if (v > 0) present.add(v - 1);
   const categoryIds = [...present].sort((a, b) => a - b);
   if (categoryIds.length === 0) throw new Error('no labelled pixels in the training set');
-  // One code per category id up to the largest, so that ids 1..K each get their own.
-  const K = Math.max(1, categoryIds.at(-1)!);
+  // One code per category id up to the largest, so that ids 1..K each get their own; with a
+  // category 0 one more, the last, which the pipeline gives category 0 ((0 - 1) mod K).
+  const K = categoryIds[0] === 0 ? categoryIds.at(-1)! + 1 : Math.max(1, categoryIds.at(-1)!);
   const classes = 1 + Math.max(...categoryIds.map((c) => c + 1));
   const cells = o.tileCells * o.tileCells;
   const slots = K + 1;

@@ -1,4 +1,5 @@
 import { rleDecode, rleEncode } from '../masks/index.js';
+import { NO_OBJECT } from '../noise/types.js';
 import { paintCategoryLabels } from './labels.js';
 
 /** A w x h mask with the rectangle [x0, x1) x [y0, y1) set. */
@@ -24,8 +25,16 @@ describe('paintCategoryLabels', () => {
       expect(labels[2 * w + 3]).toBe(10);
       expect(labels[0]).toBe(3);
       expect(labels[3 * w + 7]).toBe(3);
-      expect(labels[5 * w + 0]).toBe(0);
+      expect(labels[5 * w + 0]).toBe(NO_OBJECT);
     }
+  });
+
+  it('paints category 0 as a category, apart from the pixels no object covers', () => {
+    const labels = paintCategoryLabels([{ rle: rect(w, h, 0, 0, 2, 2), categoryId: 0 }], w, h);
+    expect(labels[0]).toBe(0);
+    expect(labels[1 * w + 1]).toBe(0);
+    expect(labels[2 * w + 2]).toBe(NO_OBJECT);
+    expect(labels.filter((l) => l === 0).length).toBe(4);
   });
 
   it('keeps annotation order between objects of equal size', () => {
@@ -48,7 +57,7 @@ describe('paintCategoryLabels', () => {
       for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < r * r || rand(9) === 0) data[y * W + x] = 1;
       return { rle: rleEncode({ width: W, height: H, data }), categoryId: i + 1, area: data.reduce((a, b) => a + b, 0) };
     });
-    const expected = new Int32Array(W * H);
+    const expected = new Int32Array(W * H).fill(NO_OBJECT);
     for (const o of [...objects].sort((a, b) => b.area - a.area)) {
       rleDecode(o.rle).data.forEach((v, p) => {
         if (v) expected[p] = o.categoryId;

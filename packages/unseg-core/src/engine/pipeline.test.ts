@@ -1,6 +1,6 @@
 import { decodeRgb } from '../image/codec.js';
 import { createNoNoiseSource, createUniformNoiseSource } from '../noise/baseline.js';
-import type { NoiseSource } from '../noise/types.js';
+import { NO_OBJECT, type NoiseSource } from '../noise/types.js';
 import { rleDecode, rleEncode, rleFromString } from '../masks/index.js';
 import { SampleError } from '../errors.js';
 import type { Sample, SampleObject } from '../plugin/types.js';
@@ -67,7 +67,7 @@ describe('protect', () => {
     expect(out?.kind).toBe('published');
     expect(seen?.[5 * 24 + 5]).toBe(7);
     expect(seen?.[1 * 24 + 1]).toBe(3);
-    expect(seen?.[14 * 24 + 22]).toBe(0);
+    expect(seen?.[14 * 24 + 22]).toBe(NO_OBJECT);
   });
 
   it('re-decodes the published bytes: the stored image is the original plus bounded noise', async () => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { classCodeOf, loadClassCodes, parseClassCodes } from './class-codes.js';
 import { createClasswiseNoiseSource } from './classwise.js';
 import { createNoiseSource } from './registry.js';
-import type { NoiseRequest } from './types.js';
+import { NO_OBJECT, type NoiseRequest } from './types.js';
 
 /** A 1x2-cell code per channel: [[a, b]], [[c, d]], [[e, f]]. */
 const code = (v: number[]) => [[[v[0], v[1]]], [[v[2], v[3]]], [[v[4], v[5]]]];
@@ -20,7 +20,7 @@ const DOC = {
 
 function request(width: number, height: number, labels: Int32Array): NoiseRequest {
   const image = { width, height, data: new Uint8Array(width * height * 3).fill(100) };
-  const prompt = { width, height, data: Uint8Array.from(labels, (l) => (l ? 1 : 0)) };
+  const prompt = { width, height, data: Uint8Array.from(labels, (l) => (l !== NO_OBJECT ? 1 : 0)) };
   return { id: 'x', image, prompt, labels };
 }
 
@@ -29,12 +29,14 @@ describe('parseClassCodes', () => {
     const codes = parseClassCodes(DOC, 'c.json', 'd');
     expect(codes).toMatchObject({ cellSize: 2, rows: 1, cols: 2, digest: 'd', file: 'c.json' });
     expect(Array.from(codes.codes[0]!)).toEqual([1, -1, 0.5, -0.5, 0, 1]);
-    expect(Array.from(classCodeOf(codes, 0)!)).toEqual([0.25, -0.25, 0.25, -0.25, 0.25, -0.25]);
+    expect(Array.from(classCodeOf(codes, NO_OBJECT)!)).toEqual([0.25, -0.25, 0.25, -0.25, 0.25, -0.25]);
+    // Category 0 (classes numbered from 0) is a class: the last code, as (0 - 1) mod n says.
+    expect(classCodeOf(codes, 0)).toBe(codes.codes[1]);
     expect(classCodeOf(codes, 1)).toBe(codes.codes[0]);
     expect(classCodeOf(codes, 2)).toBe(codes.codes[1]);
     expect(classCodeOf(codes, 3)).toBe(codes.codes[0]);
-    expect(classCodeOf(parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd'), 0)).toBeUndefined();
-    expect(classCodeOf(parseClassCodes({ ...DOC, background: null }, 'c.json', 'd'), 0)).toBeUndefined();
+    expect(classCodeOf(parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd'), NO_OBJECT)).toBeUndefined();
+    expect(classCodeOf(parseClassCodes({ ...DOC, background: null }, 'c.json', 'd'), NO_OBJECT)).toBeUndefined();
   });
 
   it.each([
@@ -93,13 +95,13 @@ describe('loadClassCodes', () => {
 });
 
 describe('the classwise source with learned codes', () => {
-  it("tiles each class's code from the image's corner, cells cellSize px, and the background code on label 0", async () => {
+  it("tiles each class's code from the image's corner, cells cellSize px, and the background code where no object is", async () => {
     const codes = parseClassCodes(DOC, 'c.json', 'digest-1');
     const src = createClasswiseNoiseSource({ pattern: 'codes', codes });
-    expect(src.settings).toEqual({ cellSize: 2, pattern: 'codes', codes: 'digest-1', overlap: 'smaller' });
+    expect(src.settings).toEqual({ cellSize: 2, pattern: 'codes', codes: 'digest-1', overlap: 'smaller', categoryZero: 'coded' });
     // Row 0: class 1 on x 0-5, class 2 on x 6-7; row 1: background.
     const w = 8;
-    const labels = Int32Array.from({ length: 2 * w }, (_, p) => (p >= w ? 0 : p % w < 6 ? 1 : 2));
+    const labels = Int32Array.from({ length: 2 * w }, (_, p) => (p >= w ? NO_OBJECT : p % w < 6 ? 1 : 2));
     const [out] = await src.generate([request(w, 2, labels)]);
     const at = (x: number, y: number) => Array.from(out!.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
     // Column cell = floor(x / 2) mod 2: cells 0, 1, 0 for class 1, cell 1 for class 2 (x 6-7).
@@ -110,11 +112,11 @@ describe('the classwise source with learned codes', () => {
     expect(at(2, 1)).toEqual([-0.25, -0.25, -0.25]);
   });
 
-  it('leaves label 0 without noise when the file has no background code, and --cell-size rescales the cells', async () => {
+  it('leaves pixels with no object without noise when the file has no background code, and --cell-size rescales the cells', async () => {
     const codes = parseClassCodes({ ...DOC, background: undefined }, 'c.json', 'd');
     const src = createClasswiseNoiseSource({ pattern: 'codes', codes, cellSize: 1, seed: 5 });
     expect(src.description).toMatch(/1px cells \(the file's: 2px\)\) per class inside each class's pixels$/);
-    const labels = Int32Array.from([1, 1, 0, 0]);
+    const labels = Int32Array.from([1, 1, NO_OBJECT, NO_OBJECT]);
     const [out] = await src.generate([request(4, 1, labels)]);
     expect(Array.from(out!)).toEqual([1, 0.5, 0, -1, -0.5, 1, 0, 0, 0, 0, 0, 0]);
   });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { NO_OBJECT } from './types.js';
 
 /**
  * A learned class-wise code: one tile of noise directions per class, repeated over the image at
@@ -10,9 +11,10 @@ import { ConfigError } from '../errors.js';
  * The file (JSON, `format` "unseg-class-codes", `version` 1):
  * - `cellSize`: image pixels per tile cell at the image's own size;
  * - `codes`: the class codes, each `[channel][row][col]` (3 channels, every code the same rows
- *   and columns), directions in [-1, 1]; category id l (l >= 1) gets code (l - 1) mod codes.length,
- *   as the grating's codes are assigned;
- * - `background` (optional): the code of pixels with no category (label 0), which the engine
+ *   and columns), directions in [-1, 1]; category id l gets code (l - 1) mod codes.length, as the
+ *   grating's codes are assigned (category 0, which converters that number classes from 0 use,
+ *   the last code: train-codes gives such a dataset one code more than its largest id);
+ * - `background` (optional): the code of pixels with no object (NO_OBJECT), which the engine
  *   scales by eps_bg; without it they get no noise;
  * - anything else (`provenance`, notes) is kept out of the way.
  */
@@ -98,9 +100,9 @@ export function parseClassCodes(json: unknown, file: string, digest: string): Cl
   return { cellSize: cellSize as number, rows: shape![0], cols: shape![1], codes, background, digest, file };
 }
 
-/** The code of category `label` (0: the background code, or undefined for none). */
+/** The code of category `label` (NO_OBJECT: the background code, or undefined for none). */
 export function classCodeOf(codes: ClassCodes, label: number): Float32Array | undefined {
-  if (label === 0) return codes.background;
+  if (label === NO_OBJECT) return codes.background;
   const n = codes.codes.length;
   return codes.codes[(((label - 1) % n) + n) % n];
 }

@@ -1,17 +1,17 @@
 import { applyBudgetedNoise, budgetSteps } from './apply.js';
 import { classwiseSign, createClasswiseNoiseSource, GRATING_CODES, gratingCode } from './classwise.js';
-import type { NoiseRequest } from './types.js';
+import { NO_OBJECT, type NoiseRequest } from './types.js';
 
 function request(id: string, width: number, height: number, labels: Int32Array): NoiseRequest {
   const image = { width, height, data: new Uint8Array(width * height * 3).fill(100) };
   const mask = new Uint8Array(width * height);
-  for (let p = 0; p < mask.length; p++) mask[p] = labels[p] !== 0 ? 1 : 0;
+  for (let p = 0; p < mask.length; p++) mask[p] = labels[p] !== NO_OBJECT ? 1 : 0;
   return { id, image, prompt: { width, height, data: mask }, labels };
 }
 
-/** Left half class 1, right half class 2 (or `right`), bottom row background. */
+/** Left half class 1, right half class 2 (or `right`), bottom row no object. */
 function halves(width: number, height: number, right = 2): Int32Array {
-  const l = new Int32Array(width * height);
+  const l = new Int32Array(width * height).fill(NO_OBJECT);
   for (let y = 0; y < height - 1; y++) for (let x = 0; x < width; x++) l[y * width + x] = x < width / 2 ? 1 : right;
   return l;
 }
@@ -69,6 +69,23 @@ describe('createClasswiseNoiseSource', () => {
     }
   });
 
+  it('codes category 0 like any other class (converters that number classes from 0 use it); only NO_OBJECT gets none', async () => {
+    const w = 16;
+    const labels = halves(w, w, 0); // class 1 | class 0, bottom row no object
+    for (const pattern of ['cells', 'grating'] as const) {
+      const [out] = await createClasswiseNoiseSource({ pattern, cellSize: 2 }).generate([request('z', w, w, labels)]);
+      const at = (x: number, y: number) => Array.from(out!.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
+      for (let y = 0; y < w - 1; y++) for (let x = w / 2; x < w; x++) expect(at(x, y).every((v) => Math.abs(v) === 1 || (pattern === 'grating' && v !== 0))).toBe(true);
+      for (let x = 0; x < w; x++) expect(at(x, w - 1)).toEqual([0, 0, 0]);
+      // Category 0's pattern is not category 1's: the right half is not the left half moved over.
+      let differ = 0;
+      const [one] = await createClasswiseNoiseSource({ pattern, cellSize: 2 }).generate([request('o', w, w, halves(w, w, 1))]);
+      for (let i = 0; i < out!.length; i++) if (out![i] !== one![i]) differ++;
+      expect(differ).toBeGreaterThan(20);
+    }
+    expect(gratingCode(0, 0)).not.toEqual(gratingCode(0, 1));
+  });
+
   it('fails clearly without labels', async () => {
     const src = createClasswiseNoiseSource();
     const r = request('n', 4, 4, new Int32Array(16));
@@ -123,7 +140,7 @@ describe('classwise grating pattern', () => {
 
   it('writes stripes of the given width in the class colour, the same in every image', async () => {
     const src = createClasswiseNoiseSource({ seed: 2, cellSize: 4, pattern: 'grating' });
-    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating', orientations: 5, overlap: 'smaller' });
+    expect(src.settings).toEqual({ seed: 2, cellSize: 4, pattern: 'grating', orientations: 5, overlap: 'smaller', categoryZero: 'coded' });
     const w = 32;
     const labels = new Int32Array(w * w).fill(5);
     const [a, b] = await src.generate([request('a', w, w, labels), request('b', w, w, labels)]);
@@ -145,7 +162,7 @@ describe('classwise grating pattern', () => {
     const labels = halves(w, w);
     const [g] = await createClasswiseNoiseSource({ pattern: 'grating', cellSize: 2 }).generate([request('g', w, w, labels)]);
     for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) expect(g![((w - 1) * w + x) * 3 + c]).toBe(0);
-    expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2, overlap: 'smaller' });
+    expect(createClasswiseNoiseSource({ cellSize: 2 }).settings).toEqual({ seed: 0, cellSize: 2, overlap: 'smaller', categoryZero: 'coded' });
   });
 
   it('clears background pixels in an array it gets back and hands out again', async () => {
@@ -161,8 +178,8 @@ describe('classwise grating pattern', () => {
   });
 
   it('defaults to 32-px cells and to 16-px stripes, and records the size it used', () => {
-    expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32, overlap: 'smaller' });
-    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller' });
+    expect(createClasswiseNoiseSource().settings).toEqual({ seed: 0, cellSize: 32, overlap: 'smaller', categoryZero: 'coded' });
+    expect(createClasswiseNoiseSource({ pattern: 'grating' }).settings).toEqual({ seed: 0, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller', categoryZero: 'coded' });
     expect(() => createClasswiseNoiseSource({ pattern: 'dots' as never })).toThrow(/pattern must be one of cells, grating, codes, got dots/);
   });
 });

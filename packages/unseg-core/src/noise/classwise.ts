@@ -1,4 +1,4 @@
-import type { NoiseRequest, NoiseSource } from './types.js';
+import { NO_OBJECT, type NoiseRequest, type NoiseSource } from './types.js';
 import { directionPool } from '../pixels/pool.js';
 import { hashInts } from './seeded.js';
 import { classCodeOf, type ClassCodes } from './class-codes.js';
@@ -38,8 +38,8 @@ const DEFAULT_CELL_SIZE: Readonly<Record<Exclude<ClasswisePattern, 'codes'>, num
 /**
  * The class-wise shortcut baseline (as in "unlearnable examples"): one fixed pattern per class
  * (random +-1 cells, a grating, or a learned code read from a file), anchored to the image grid
- * and identical in every image, written inside that class's pixels. Pixels with no class (label
- * 0) get zero noise, unless a learned code has a background code. Cells and gratings are pure
+ * and identical in every image, written inside that class's pixels. Pixels with no object
+ * (NO_OBJECT) get zero noise, unless a learned code has a background code. Cells and gratings are pure
  * functions of (seed, class, position, channel), so no table is stored and any image size works.
  */
 export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}): NoiseSource {
@@ -74,12 +74,14 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     // five-orientation grating codes, from one made before 2026-11-27 (labels in annotation order,
     // three orientations), so that a resumed run never mixes the two in one dataset.
     // A learned code's settings name its file's digest: a resumed run never mixes two codes.
+    // `categoryZero` likewise tells a copy whose category-0 objects got their code from one made
+    // until the night of 2026-11-28, when category 0 was taken for "no object" and got none.
     settings:
       pattern === 'cells'
-        ? { seed, cellSize, overlap: 'smaller' }
+        ? { seed, cellSize, overlap: 'smaller', categoryZero: 'coded' }
         : codes
-          ? { cellSize, pattern, codes: codes.digest, overlap: 'smaller' }
-          : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller' },
+          ? { cellSize, pattern, codes: codes.digest, overlap: 'smaller', categoryZero: 'coded' }
+          : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller', categoryZero: 'coded' },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
       return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf, background, pool.take(r.image.width * r.image.height * 3)));
     },
@@ -206,7 +208,7 @@ function classwisePattern(r: NoiseRequest, seed: number, cellSize: number, patte
       let x1 = x0 + 1;
       while (x1 < width && labels[y * width + x1] === label) x1++;
       const at = (y * width + x0) * 3;
-      if (label === 0) {
+      if (label === NO_OBJECT) {
         if (background) background(y, x0, x1, out, at);
         else out.fill(0, at, (y * width + x1) * 3);
       } else {

@@ -1,4 +1,5 @@
 export type { NoiseRequest, NoiseSource, NoiseBudget } from './types.js';
+export { NO_OBJECT } from './types.js';
 export { applyBudgetedNoise, budgetSteps } from './apply.js';
 export { createNoNoiseSource, createUniformNoiseSource } from './baseline.js';
 export type { UniformNoiseOptions } from './baseline.js';

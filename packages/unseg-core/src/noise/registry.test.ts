@@ -4,12 +4,12 @@ import { createNoiseSource, noiseSourceNames } from './registry.js';
 describe('createNoiseSource', () => {
   it('passes the cell size to the classwise source', async () => {
     const source = await createNoiseSource('classwise', { seed: 3, cellSize: 4096 });
-    expect(source.settings).toEqual({ seed: 3, cellSize: 4096, overlap: 'smaller' });
+    expect(source.settings).toEqual({ seed: 3, cellSize: 4096, overlap: 'smaller', categoryZero: 'coded' });
   });
 
   it('passes the pattern to the classwise source', async () => {
     const source = await createNoiseSource('classwise', { seed: 3, cellSize: 16, pattern: 'grating' });
-    expect(source.settings).toEqual({ seed: 3, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller' });
+    expect(source.settings).toEqual({ seed: 3, cellSize: 16, pattern: 'grating', orientations: 5, overlap: 'smaller', categoryZero: 'coded' });
   });
 
   it('passes the cell size to the grating source as its stripe width', async () => {

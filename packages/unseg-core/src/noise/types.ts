@@ -1,6 +1,13 @@
 import type { RgbImage } from '../image/types.js';
 import type { BinaryMask } from '../masks/types.js';
 
+/**
+ * The label of a pixel that no object covers, in {@link NoiseRequest.labels}. Not 0: COCO files
+ * made by converters that number classes from 0 give real objects category 0, and those must get
+ * their class's code like any other.
+ */
+export const NO_OBJECT = -1;
+
 /** What a noise source sees of one sample. */
 export interface NoiseRequest {
   readonly id: string;
@@ -8,7 +15,9 @@ export interface NoiseRequest {
   /** The prompt: pixels that get the foreground budget (1) or the background budget (0). */
   readonly prompt: BinaryMask;
   /**
-   * Per-pixel category id (0 = no object), row-major; where objects overlap, the smaller one's.
+   * Per-pixel category id, row-major, {@link NO_OBJECT} (-1) where no object is; where objects overlap,
+   * the smaller one's. Category 0 is a category like any other (converters that number classes
+   * from 0 use it); until the night of 2026-11-28 it shared 0 with "no object" and got no class-wise code.
    * Present only when the source sets `needsLabels` (class-wise baselines need it, the generator
    * does not). Crowd regions are left out.
    */
