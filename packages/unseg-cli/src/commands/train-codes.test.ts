@@ -58,6 +58,17 @@ describe('train-codes end to end', () => {
     expect(folder.stderr).toContain('is a folder');
   });
 
+  it('leaves no folder behind when the data is refused, and keeps one that was there', async () => {
+    const out = path.join(tmp, 'made', 'deeper', 'codes.json');
+    const refused = await cliInProcess(['train-codes', '--data', 'coco:/no/such/folder', '--out', out, ...tiny]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('/no/such/folder is not a folder');
+    await expect(fs.stat(path.join(tmp, 'made'))).rejects.toThrow(/ENOENT/);
+    await fs.mkdir(path.join(tmp, 'kept'));
+    await cliInProcess(['train-codes', '--data', 'coco:/no/such/folder', '--out', path.join(tmp, 'kept', 'new', 'codes.json'), ...tiny]);
+    expect(await fs.readdir(path.join(tmp, 'kept'))).toEqual([]);
+  });
+
   it('writes codes that `run --noise classwise --pattern codes` publishes with', async () => {
     const codes = path.join(tmp, 'codes', 'facades.json');
     const trained = await cliInProcess(['train-codes', '--data', `coco:${path.join(tmp, 'coco')}@train`, '--out', codes, '--publish-cell', '4', '--achromatic', '--grey', '0.5', ...tiny]);

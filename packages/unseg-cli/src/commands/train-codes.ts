@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, nodeShardFs, writeFileAtomic } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
@@ -120,69 +120,87 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   await checkOutputFile(out, '--out');
   const checkpoint = path.resolve(o.checkpoint ?? `${out}.checkpoint`);
   checkCheckpointFolder(checkpoint, await checkpointExists(checkpoint), o.resume);
-  // Made now, not after the training it would otherwise fail at the end of.
-  await mkdir(path.dirname(out), { recursive: true });
-  const sources = await openTrainingSources(o.data);
-  const { selectBackend } = await import('@unseg/core/generator');
-  const backend = await selectBackend(o.backend);
-  const print = (line: string) => process.stderr.write(`${line}\n`);
-  print(`backend: ${backend}`);
-  const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after the step in flight; the codes learned so far are written if a round has ended (again: stop at once, no codes written; --resume continues from the last finished round)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Made now, not after the training it would otherwise fail at the end of; whatever of it this
+  // run made is taken back if the run ends with nothing in it (data refused, stopped before the
+  // first round's checkpoint), so that a refused command leaves no folder behind.
+  const made = await mkdir(path.dirname(out), { recursive: true });
   try {
-    const set = await loadTrainingSet(sources, { size, withLabels: true, maxImages, log: print, signal: controller.signal });
-    const skipped = set.skipped?.length ?? 0;
-    print(`${set.images.length} images read${skipped ? `, ${skipped} skipped as unreadable (listed above)` : ''}`);
-    let publishCell = publishCellGiven;
-    if (publishCell === undefined) {
-      const side = medianSide(set.sourceSizes ?? []);
-      publishCell = autoPublishCell(settings.cell, size, side);
-      print(`publish cell: ${publishCell} px (--cell ${settings.cell} at ${size} px, for images of median side ${side} px)`);
+    const sources = await openTrainingSources(o.data);
+    const { selectBackend } = await import('@unseg/core/generator');
+    const backend = await selectBackend(o.backend);
+    const print = (line: string) => process.stderr.write(`${line}\n`);
+    print(`backend: ${backend}`);
+    const controller = new AbortController();
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write('\nstopping after the step in flight; the codes learned so far are written if a round has ended (again: stop at once, no codes written; --resume continues from the last finished round)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const set = await loadTrainingSet(sources, { size, withLabels: true, maxImages, log: print, signal: controller.signal });
+      const skipped = set.skipped?.length ?? 0;
+      print(`${set.images.length} images read${skipped ? `, ${skipped} skipped as unreadable (listed above)` : ''}`);
+      let publishCell = publishCellGiven;
+      if (publishCell === undefined) {
+        const side = medianSide(set.sourceSizes ?? []);
+        publishCell = autoPublishCell(settings.cell, size, side);
+        print(`publish cell: ${publishCell} px (--cell ${settings.cell} at ${size} px, for images of median side ${side} px)`);
+      }
+      const result = await trainClassCodes({
+        set,
+        ...settings,
+        photometric: o.photometric ? DEFAULT_PHOTOMETRIC : null,
+        ...(maxMinutes !== undefined ? { maxMinutes } : {}),
+        checkpoint: { dir: checkpoint, resume: o.resume },
+        signal: controller.signal,
+        log: print,
+      });
+      if (result.history.length === 0) {
+        print(`stopped before the first round ended: nothing written (${out} left as it was)`);
+        return 130;
+      }
+      const doc = classCodesDocument(result, publishCell, {
+        command: ['unseg-pipeline', ...process.argv.slice(2)].join(' '),
+        backend,
+        data: o.data,
+        images: set.images.length,
+        skipped,
+        categories: result.categories,
+        settings: { ...settings, size, publishCell, photometric: o.photometric },
+        stopped: result.stopped,
+        ...(result.resumedAfter ? { resumedAfterRound: result.resumedAfter } : {}),
+        seconds: Math.round(result.seconds),
+        history: result.history,
+      });
+      // Written whole or not at all: a killed run never leaves a half file that `run` would refuse.
+      await writeFileAtomic(nodeShardFs, path.dirname(out), path.basename(out), new TextEncoder().encode(JSON.stringify(doc) + '\n'));
+      const last = result.history.at(-1);
+      print(
+        `${result.history.length} rounds in ${result.seconds.toFixed(0)} s on ${backend} (stopped: ${result.stopped})` +
+          (last ? `; last probe: clean ${last.probe.clean.toFixed(3)}, random codes ${last.probe.random.toFixed(3)}, learned ${last.probe.learned.toFixed(3)}` : '') +
+          `\nclass codes written to ${out}: ${result.codes.length} codes + background, ${result.rows}x${result.cols} cells of ${publishCell}px` +
+          `\ncheckpoint: ${checkpoint} (--resume with more --rounds continues it; remove it once the codes are final)`,
+      );
+      return result.stopped === 'signal' ? 130 : 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
-    const result = await trainClassCodes({
-      set,
-      ...settings,
-      photometric: o.photometric ? DEFAULT_PHOTOMETRIC : null,
-      ...(maxMinutes !== undefined ? { maxMinutes } : {}),
-      checkpoint: { dir: checkpoint, resume: o.resume },
-      signal: controller.signal,
-      log: print,
-    });
-    if (result.history.length === 0) {
-      print(`stopped before the first round ended: nothing written (${out} left as it was)`);
-      return 130;
-    }
-    const doc = classCodesDocument(result, publishCell, {
-      command: ['unseg-pipeline', ...process.argv.slice(2)].join(' '),
-      backend,
-      data: o.data,
-      images: set.images.length,
-      skipped,
-      categories: result.categories,
-      settings: { ...settings, size, publishCell, photometric: o.photometric },
-      stopped: result.stopped,
-      ...(result.resumedAfter ? { resumedAfterRound: result.resumedAfter } : {}),
-      seconds: Math.round(result.seconds),
-      history: result.history,
-    });
-    // Written whole or not at all: a killed run never leaves a half file that `run` would refuse.
-    await writeFileAtomic(nodeShardFs, path.dirname(out), path.basename(out), new TextEncoder().encode(JSON.stringify(doc) + '\n'));
-    const last = result.history.at(-1);
-    print(
-      `${result.history.length} rounds in ${result.seconds.toFixed(0)} s on ${backend} (stopped: ${result.stopped})` +
-        (last ? `; last probe: clean ${last.probe.clean.toFixed(3)}, random codes ${last.probe.random.toFixed(3)}, learned ${last.probe.learned.toFixed(3)}` : '') +
-        `\nclass codes written to ${out}: ${result.codes.length} codes + background, ${result.rows}x${result.cols} cells of ${publishCell}px` +
-        `\ncheckpoint: ${checkpoint} (--resume with more --rounds continues it; remove it once the codes are final)`,
-    );
-    return result.stopped === 'signal' ? 130 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    if (made !== undefined) await removeEmptyFolders(path.dirname(out), made);
+  }
+}
+
+/** Removes `leaf`, then its parents up to and including `top`, as long as each is empty. */
+async function removeEmptyFolders(leaf: string, top: string): Promise<void> {
+  for (let dir = leaf; ; dir = path.dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty, or gone: it and its parents stay
+    }
+    if (dir === top || path.dirname(dir) === dir) return;
   }
 }
