@@ -175,7 +175,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--step <x>', 'signed step on a code value per batch, in direction units ([-1, 1])', '0.025')
     .option('--lr <lr>', 'surrogate Adam learning rate', '1e-3')
     .option('--widths <list>', 'surrogate U-Net channels per level', '16,32,64')
-    .option('--max-minutes <m>', 'stop after the round that would end past m minutes, and write the codes (default: no limit)')
+    .option('--max-minutes <m>', 'stop, and write the codes, when the next round would end past m minutes of this invocation (a --resume gets m more) (default: no limit)')
     .option('--max-images <n>', 'use at most n images (default: all)')
     .option('--checkpoint <dir>', "where the run's state is saved after every round (default: --out's path + .checkpoint); a run holds <dir>.lock while it trains, so a second run on it is refused")
     .option('--resume', 'continue the checkpoint: a killed run where it stopped, or a finished one up to a larger --rounds (the other settings and the data must be the same)', false)

@@ -70,7 +70,7 @@ export interface ClassCodesTrainingOptions {
   readonly greyProb?: number;
   readonly lr: number;
   readonly widths: readonly number[];
-  /** Stop after the round that would end past this many minutes of this call (a resume gets its own). */
+  /** Stop when the next round would end past this many minutes of this call (a resume gets its own). */
   readonly maxMinutes?: number;
   /**
    * A folder that holds the run's state after every finished round (the surrogate and its Adam
