@@ -22,4 +22,5 @@ export { trainGenerator, type TrainGeneratorOptions, type TrainGeneratorResult }
 export { sanityEfficacy, type SanityNoise, type SanityOptions, type SanityResult } from './sanity.js';
 export { summarizeLog } from './report.js';
 export { checkpointExists } from './checkpoint-dir.js';
+export { missingFolders, removeMadeFolders } from './made-folders.js';
 export { trainClassCodes, checkClassCodesGeometry, classCodesDocument, codeSlots, projectCodes, binarizeCodes, type ClassCodesTrainingOptions, type ClassCodesRound, type ClassCodesResult } from './class-codes.js';

@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { DatasetReader } from '@unseg/core';
 import { selectBackend, type BackendName } from '@unseg/core/generator';
 import { ConfigError, acquireOutputLock, lockFileName, stableJson } from '@unseg/core';
-import { appendFile, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { exists, recoverCheckpoint, replaceCheckpoint } from './checkpoint-dir.js';
+import { missingFolders, removeMadeFolders } from './made-folders.js';
 import { DEFAULT_MIN_AREA, loadTrainingSet, trainingDataDigest } from './data.js';
 import { changedSettings, checkNumbers, checkTrainingSize, trainerSettings, trainingSettings, type TrainingSettings } from './settings.js';
 import { truncateLog } from './train-log.js';
@@ -150,19 +151,7 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainGen
     return await trainInFolder(o);
   } finally {
     await lock.release();
-    // A run refused before it wrote anything leaves no empty folder behind (rmdir stops at the
-    // first folder that is not empty, so a trained generator is never touched).
-    for (const dir of made) if (!(await rmdir(dir).then(() => true, () => false))) break;
-  }
-}
-
-/** `dir` and those of its ancestors that do not exist yet, deepest first. */
-async function missingFolders(dir: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if (await exists(d)) return missing;
-    missing.push(d);
-    if (path.dirname(d) === d) return missing;
+    await removeMadeFolders(made);
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, nodeShardFs, writeFileAtomic } from '@unseg/core';
 import type { BackendName } from '@unseg/core/generator';
@@ -92,7 +92,7 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   const crop = parsePositiveInt(o.crop, '--crop');
   const scale = parseScaleRange(o.scale);
   // TensorFlow.js loads with @unseg/train, so only once the options are known to parse.
-  const { DEFAULT_PHOTOMETRIC, checkClassCodesGeometry, checkpointExists, classCodesDocument, loadTrainingSet, trainClassCodes } = await import('@unseg/train');
+  const { DEFAULT_PHOTOMETRIC, checkClassCodesGeometry, checkpointExists, classCodesDocument, loadTrainingSet, missingFolders, removeMadeFolders, trainClassCodes } = await import('@unseg/train');
   checkClassCodesGeometry({ size, crop, scale, widths });
   const settings = {
     seed,
@@ -123,7 +123,8 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
   // Made now, not after the training it would otherwise fail at the end of; whatever of it this
   // run made is taken back if the run ends with nothing in it (data refused, stopped before the
   // first round's checkpoint), so that a refused command leaves no folder behind.
-  const made = await mkdir(path.dirname(out), { recursive: true });
+  const made = await missingFolders(path.dirname(out));
+  await mkdir(path.dirname(out), { recursive: true });
   try {
     const sources = await openTrainingSources(o.data);
     const { selectBackend } = await import('@unseg/core/generator');
@@ -189,18 +190,6 @@ export async function trainCodesCommand(o: TrainCodesCommandOptions): Promise<nu
       process.off('SIGTERM', onSignal);
     }
   } finally {
-    if (made !== undefined) await removeEmptyFolders(path.dirname(out), made);
-  }
-}
-
-/** Removes `leaf`, then its parents up to and including `top`, as long as each is empty. */
-async function removeEmptyFolders(leaf: string, top: string): Promise<void> {
-  for (let dir = leaf; ; dir = path.dirname(dir)) {
-    try {
-      await rmdir(dir);
-    } catch {
-      return; // not empty, or gone: it and its parents stay
-    }
-    if (dir === top || path.dirname(dir) === dir) return;
+    await removeMadeFolders(made);
   }
 }
