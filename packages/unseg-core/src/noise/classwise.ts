@@ -76,12 +76,15 @@ export function createClasswiseNoiseSource(options: ClasswiseNoiseOptions = {}):
     // A learned code's settings name its file's digest: a resumed run never mixes two codes.
     // `categoryZero` likewise tells a copy whose category-0 objects got their code from one made
     // until the night of 2026-11-28, when category 0 was taken for "no object" and got none.
-    settings:
-      pattern === 'cells'
-        ? { seed, cellSize, overlap: 'smaller', categoryZero: 'coded' }
+    settings: {
+      ...(pattern === 'cells'
+        ? { seed, cellSize }
         : codes
-          ? { cellSize, pattern, codes: codes.digest, overlap: 'smaller', categoryZero: 'coded' }
-          : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length, overlap: 'smaller', categoryZero: 'coded' },
+          ? { cellSize, pattern, codes: codes.digest }
+          : { seed, cellSize, pattern, orientations: CLASS_GRATING_DIRECTIONS.length }),
+      overlap: 'smaller',
+      categoryZero: 'coded',
+    },
     async generate(batch: readonly NoiseRequest[]): Promise<Float32Array[]> {
       return batch.map((r) => classwisePattern(r, seed, cellSize, patternOf, background, pool.take(r.image.width * r.image.height * 3)));
     },
