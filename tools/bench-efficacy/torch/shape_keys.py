@@ -85,14 +85,18 @@ def shape_features(a, w, h, count):
             (y + bh) / h, np.log(bw / w), np.log(bh / h), a['area'] / (bw * bh), np.log(count)]
 
 
-def appearance_features(rgb, owner, k):
-    """Colour and edge statistics of the grid pixels object k owns (zeros if it owns none)."""
+def edge_map(rgb):
+    """Per grid pixel, the grey level's absolute difference to the next row plus to the next column."""
+    grey = rgb.mean(2)
+    return np.abs(np.diff(grey, axis=0, append=grey[-1:])) + np.abs(np.diff(grey, axis=1, append=grey[:, -1:]))
+
+
+def appearance_features(rgb, edges, owner, k):
+    """Colour and edge statistics of the grid pixels object k owns (None if it owns none)."""
     where = owner == k
     if not where.any():
         return None
     px = rgb[where]
-    grey = rgb.mean(2)
-    edges = np.abs(np.diff(grey, axis=0, append=grey[-1:])) + np.abs(np.diff(grey, axis=1, append=grey[:, -1:]))
     return [*px.mean(0), *px.std(0), float((px[:, 0] - px[:, 1]).mean()), float(((px[:, 0] + px[:, 1]) / 2 - px[:, 2]).mean()),
             float(edges[where].mean()), float((edges[where] > 0.1).mean())]
 
@@ -125,10 +129,11 @@ def main():
         rgb = None
         if args.features == 'shape+appearance':
             rgb = np.asarray(Image.open(os.path.join(args.data, files[ids[n]])).convert('RGB'), np.float64)[grid_of(size, h, w)] / 255
+            edges = edge_map(rgb)
         for i, a in enumerate(anns):
             row = shape_features(a, w, h, len(anns))
             if rgb is not None:
-                row += appearance_features(rgb, owner, len(feats)) or [np.nan] * 10
+                row += appearance_features(rgb, edges, owner, len(feats)) or [np.nan] * 10
             feats.append(row)
             label_of.append(category_to_label.get(a['category_id'], 0))
             image_of.append(n)
